@@ -1,0 +1,53 @@
+// Package config is veltrix's one configuration: a schema that declares
+// every setting once, layered loading (defaults < YAML file < VELTRIX_*
+// environment < flags) with koanf, validation that reports every problem with
+// its key, value, source and rule, and the typed Config the other packages
+// take their sections from.
+package config
+
+import (
+	"time"
+
+	"github.com/veltrix/veltrix/pkg/handler"
+	"github.com/veltrix/veltrix/pkg/kafka"
+	"github.com/veltrix/veltrix/pkg/processor"
+	"github.com/veltrix/veltrix/pkg/producer"
+)
+
+// Config is the whole typed configuration. It only composes the sections
+// that each package owns.
+type Config struct {
+	Kafka     kafka.Config      `koanf:"kafka"`
+	Topic     kafka.TopicConfig `koanf:"topic"`
+	Producer  producer.Config   `koanf:"producer"`
+	Processor processor.Config  `koanf:"processor"`
+	Handler   handler.Config    `koanf:"handler"`
+	Metrics   MetricsConfig     `koanf:"metrics"`
+	Log       LogConfig         `koanf:"log"`
+	Demo      DemoConfig        `koanf:"demo"`
+	Broker    BrokerConfig      `koanf:"broker"`
+}
+
+// MetricsConfig is the HTTP endpoint for /metrics, /healthz and /readyz.
+type MetricsConfig struct {
+	// Addr is host:port; "" disables the server.
+	Addr string `koanf:"addr"`
+}
+
+// LogConfig shapes the logs written to stderr.
+type LogConfig struct {
+	Level  string `koanf:"level"`
+	Format string `koanf:"format"`
+}
+
+// DemoConfig tunes veltrix demo.
+type DemoConfig struct {
+	Duration time.Duration `koanf:"duration"`
+	Members  int           `koanf:"members"`
+}
+
+// BrokerConfig tunes veltrix broker, the standalone embedded cluster.
+type BrokerConfig struct {
+	Port    int    `koanf:"port"`
+	DataDir string `koanf:"data_dir"`
+}

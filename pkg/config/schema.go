@@ -1,0 +1,200 @@
+package config
+
+// Kind is the type of a setting's value.
+type Kind int
+
+// The kinds a setting can have. Each parses its own textual form.
+const (
+	String   Kind = iota // any text
+	Int                  // a whole number
+	Float                // a decimal number
+	Bool                 // true or false
+	Duration             // a Go duration with a unit: 500ms, 10s, 2m
+	Bytes                // a size with a unit: 512B, 64KiB, 10MiB, 1GB
+	Enum                 // one of a fixed list of words
+	List                 // comma-separated words (a YAML list in a file)
+)
+
+// String names the kind the way error messages and docs do.
+func (k Kind) String() string {
+	switch k {
+	case String:
+		return "string"
+	case Int:
+		return "integer"
+	case Float:
+		return "number"
+	case Bool:
+		return "bool"
+	case Duration:
+		return "duration"
+	case Bytes:
+		return "size"
+	case Enum:
+		return "enum"
+	case List:
+		return "list"
+	}
+	return "unknown"
+}
+
+// Setting declares one configuration key once: its type, unit, default,
+// range and description. The declaration drives parsing, validation, the
+// environment mapping, command-line flags and the reference docs.
+type Setting struct {
+	Key     string   // dotted path, as in a YAML file: processor.batch.max_records
+	Kind    Kind     // how the value is parsed
+	Default string   // the default in textual form ("" for none)
+	Min     string   // the lowest allowed value in textual form ("" for no bound)
+	Max     string   // the highest allowed value in textual form ("" for no bound)
+	Values  []string // the allowed words of an Enum
+	Unit    string   // what a number counts, for docs: "records", "events/s"
+	Help    string   // one line: what it does and why you would change it
+	Flag    string   // an everyday short flag name in addition to --<key> ("" for none)
+	Secret  bool     // redacted by explain
+}
+
+// Schema is every setting veltrix knows, in documentation order.
+var Schema = []Setting{
+	// Kafka connection.
+	{Key: "kafka.brokers", Kind: List, Flag: "brokers",
+		Help: "Bootstrap brokers as host:port, comma-separated. Empty means the embedded cluster (demo only)."},
+	{Key: "kafka.client_id", Kind: String, Default: "veltrix",
+		Help: "Client id sent to the brokers; shows up in broker logs and quotas."},
+	{Key: "kafka.connect_timeout", Kind: Duration, Default: "10s", Min: "100ms", Max: "10m",
+		Help: "How long to wait for the first broker answer before failing with an error instead of hanging."},
+
+	// The topic events flow through.
+	{Key: "topic.name", Kind: String, Default: "events", Flag: "topic",
+		Help: "The input topic: what produce writes to and process consumes."},
+	{Key: "topic.partitions", Kind: Int, Default: "6", Min: "1", Max: "10000", Unit: "partitions", Flag: "partitions",
+		Help: "Partitions when veltrix creates the topic; the most processor instances that can share the work."},
+	{Key: "topic.replication_factor", Kind: Int, Default: "-1", Min: "-1", Max: "32", Unit: "replicas",
+		Help: "Replicas when veltrix creates the topic; -1 takes the broker's default.replication.factor."},
+	{Key: "topic.create", Kind: Bool, Default: "true",
+		Help: "Create missing topics (input, output, dead letters) at start; when false a missing topic is an error."},
+
+	// Producing.
+	{Key: "producer.acks", Kind: Enum, Default: "all", Values: []string{"all", "leader", "none"},
+		Help: "Acknowledgements a write waits for (Java: acks). Only all survives a broker loss."},
+	{Key: "producer.idempotent", Kind: Bool, Default: "true",
+		Help: "Idempotent writes: broker-side de-duplication of retries (Java: enable.idempotence). Needs acks=all."},
+	{Key: "producer.linger", Kind: Duration, Default: "5ms", Min: "0s", Max: "10s",
+		Help: "How long a batch may wait for more records before it is sent (Java: linger.ms). Adds to end-to-end latency."},
+	{Key: "producer.batch_max_bytes", Kind: Bytes, Default: "1MiB", Min: "1KiB", Max: "256MiB",
+		Help: "Largest record batch sent to one partition (Java: batch.size, but an upper bound)."},
+	{Key: "producer.compression", Kind: Enum, Default: "lz4", Values: []string{"none", "gzip", "snappy", "lz4", "zstd"},
+		Help: "Batch compression codec (Java: compression.type)."},
+	{Key: "producer.max_buffered_records", Kind: Int, Default: "10000", Min: "1", Max: "10000000", Unit: "records",
+		Help: "Records buffered before produce blocks: bounds the producer's memory (Java: buffer.memory, counted in records)."},
+	{Key: "producer.delivery_timeout", Kind: Duration, Default: "2m", Min: "1s", Max: "24h",
+		Help: "How long a record may wait for a successful write, retries included, before it counts as failed (Java: delivery.timeout.ms)."},
+	{Key: "producer.rate", Kind: Float, Default: "1000", Min: "0", Max: "10000000", Unit: "events/s", Flag: "rate",
+		Help: "Generator rate; 0 produces as fast as the cluster accepts."},
+	{Key: "producer.count", Kind: Int, Default: "0", Min: "0", Unit: "events", Flag: "count",
+		Help: "Events to generate; 0 means no limit (stop with --duration or Ctrl-C)."},
+	{Key: "producer.duration", Kind: Duration, Default: "0s", Min: "0s", Flag: "duration",
+		Help: "How long to generate; 0 means no limit."},
+	{Key: "producer.size", Kind: Bytes, Default: "100B", Min: "1B", Max: "16MiB", Flag: "size",
+		Help: "Value size of each generated event."},
+	{Key: "producer.keys", Kind: Int, Default: "1000", Min: "0", Max: "100000000", Unit: "keys", Flag: "keys",
+		Help: "Distinct keys of generated events (key cardinality); 0 sends events without keys."},
+	{Key: "producer.id", Kind: String,
+		Help: "Producer id stamped on every generated event for delivery checks; empty means hostname-pid."},
+
+	// Processing.
+	{Key: "processor.group.id", Kind: String, Default: "veltrix", Flag: "group",
+		Help: "Consumer group id: processors with the same id share the topic's partitions."},
+	{Key: "processor.group.session_timeout", Kind: Duration, Default: "45s", Min: "1s", Max: "1h",
+		Help: "A member that does not heartbeat for this long is removed from the group (Java: session.timeout.ms)."},
+	{Key: "processor.group.rebalance_timeout", Kind: Duration, Default: "60s", Min: "1s", Max: "1h",
+		Help: "How long members have to finish in-flight work and rejoin during a rebalance (Java: max.poll.interval.ms)."},
+	{Key: "processor.group.heartbeat_interval", Kind: Duration, Default: "3s", Min: "100ms", Max: "10m",
+		Help: "How often a member heartbeats; keep it well below the session timeout (Java: heartbeat.interval.ms)."},
+	{Key: "processor.group.instance_id", Kind: String,
+		Help: "Static membership id (Java: group.instance.id): a member that restarts within the session timeout keeps its partitions without a rebalance."},
+	{Key: "processor.group.balancer", Kind: Enum, Default: "cooperative-sticky", Values: []string{"cooperative-sticky", "sticky", "range", "roundrobin"},
+		Help: "Partition assignment strategy; cooperative-sticky moves only the partitions that must move."},
+	{Key: "processor.start_offset", Kind: Enum, Default: "earliest", Values: []string{"earliest", "latest"},
+		Help: "Where a group with no committed offset starts (Java: auto.offset.reset)."},
+	{Key: "processor.batch.max_records", Kind: Int, Default: "500", Min: "1", Max: "1000000", Unit: "records",
+		Help: "Most records handed to the handler in one batch."},
+	{Key: "processor.batch.max_bytes", Kind: Bytes, Default: "1MiB", Min: "1B", Max: "1GiB",
+		Help: "Most value and key bytes in one batch (a single larger record still forms a batch of one)."},
+	{Key: "processor.batch.max_wait", Kind: Duration, Default: "5ms", Min: "0s", Max: "1m",
+		Help: "How long a partition waits to fill a batch once it has a record; 0 hands over whatever is buffered at once."},
+	{Key: "processor.commit.mode", Kind: Enum, Default: "interval", Values: []string{"batch", "interval", "manual"},
+		Help: "batch commits synchronously after each handled batch; interval commits finished work every commit.interval; manual leaves it to the Go API."},
+	{Key: "processor.commit.interval", Kind: Duration, Default: "1s", Min: "10ms", Max: "1h",
+		Help: "How often finished offsets are committed in interval mode; bounds the duplicates a crash can cause."},
+	{Key: "processor.fetch.max_wait", Kind: Duration, Default: "500ms", Min: "1ms", Max: "1m",
+		Help: "Longest the broker holds a fetch waiting for data (Java: fetch.max.wait.ms)."},
+	{Key: "processor.fetch.max_bytes", Kind: Bytes, Default: "50MiB", Min: "1KiB", Max: "1GiB",
+		Help: "Most bytes one fetch response may carry (Java: fetch.max.bytes)."},
+	{Key: "processor.fetch.max_partition_bytes", Kind: Bytes, Default: "1MiB", Min: "1KiB", Max: "1GiB",
+		Help: "Most bytes per partition in one fetch (Java: max.partition.fetch.bytes); times partitions bounds fetch memory."},
+	{Key: "processor.buffer.max_records", Kind: Int, Default: "10000", Min: "1", Max: "100000000", Unit: "records",
+		Help: "Records queued per partition before its fetching pauses (backpressure)."},
+	{Key: "processor.buffer.max_bytes", Kind: Bytes, Default: "64MiB", Min: "1KiB", Max: "64GiB",
+		Help: "Memory budget for records queued across all partitions; fetching pauses above it."},
+	{Key: "processor.retry.max_attempts", Kind: Int, Default: "3", Min: "1", Max: "1000", Unit: "attempts",
+		Help: "Handler attempts per batch (and per isolated record) before on_failure applies."},
+	{Key: "processor.retry.initial_backoff", Kind: Duration, Default: "100ms", Min: "0s", Max: "1h",
+		Help: "Wait before the first retry; doubles each attempt, with jitter."},
+	{Key: "processor.retry.max_backoff", Kind: Duration, Default: "5s", Min: "0s", Max: "1h",
+		Help: "Longest wait between retries."},
+	{Key: "processor.on_failure", Kind: Enum, Default: "halt", Values: []string{"halt", "skip", "dlq"},
+		Help: "What happens to a record that still fails after its retries: halt stops its partition, skip counts and drops it, dlq writes it to the dead-letter topic."},
+	{Key: "processor.dlq_topic", Kind: String,
+		Help: "Dead-letter topic for on_failure=dlq; empty means <topic.name>.dlq."},
+	{Key: "processor.rebalance.drain_timeout", Kind: Duration, Default: "10s", Min: "0s", Max: "1h",
+		Help: "How long a revoked partition may finish its in-flight batch before it is released; keep it below the rebalance timeout."},
+	{Key: "processor.shutdown_timeout", Kind: Duration, Default: "30s", Min: "0s", Max: "1h",
+		Help: "How long shutdown waits for in-flight work and the final commit."},
+
+	// Handlers.
+	{Key: "handler.name", Kind: Enum, Default: "noop", Values: []string{"noop", "log", "forward", "simulate"}, Flag: "handler",
+		Help: "Built-in handler: noop counts and drops, log prints, forward writes to the output topic, simulate adds delay and failures."},
+	{Key: "handler.timeout", Kind: Duration, Default: "30s", Min: "1ms", Max: "1h",
+		Help: "A handler call that takes longer counts as a failure; keep it below the rebalance timeout."},
+	{Key: "handler.output_topic", Kind: String, Flag: "output-topic",
+		Help: "Topic the forward handler writes to; keys and headers are kept."},
+	{Key: "handler.forward.require_json", Kind: Bool, Default: "false",
+		Help: "forward handler: reject values that are not valid JSON (they go where on_failure says)."},
+	{Key: "handler.simulate.record_delay", Kind: Duration, Default: "0s", Min: "0s", Max: "1m",
+		Help: "simulate handler: time spent per record."},
+	{Key: "handler.simulate.batch_delay", Kind: Duration, Default: "0s", Min: "0s", Max: "1m",
+		Help: "simulate handler: time spent per batch."},
+	{Key: "handler.simulate.failure_rate", Kind: Float, Default: "0", Min: "0", Max: "1", Unit: "fraction",
+		Help: "simulate handler: share of records that fail, chosen by a hash of the record, so a retry fails the same way."},
+
+	// Observability.
+	{Key: "metrics.addr", Kind: String, Default: ":9464", Flag: "metrics-addr",
+		Help: "Address for /metrics, /healthz and /readyz; empty disables the server; port 0 picks a free port."},
+	{Key: "log.level", Kind: Enum, Default: "info", Values: []string{"debug", "info", "warn", "error"},
+		Help: "Least severe log level written to stderr."},
+	{Key: "log.format", Kind: Enum, Default: "text", Values: []string{"text", "json"},
+		Help: "Log line format."},
+
+	// The demo.
+	{Key: "demo.duration", Kind: Duration, Default: "0s", Min: "0s", Flag: "duration",
+		Help: "How long the demo runs; 0 runs until Ctrl-C."},
+	{Key: "demo.members", Kind: Int, Default: "2", Min: "1", Max: "64", Unit: "members", Flag: "members",
+		Help: "Processor group members the demo runs in-process."},
+
+	// The standalone embedded broker.
+	{Key: "broker.port", Kind: Int, Default: "9092", Min: "0", Max: "65535", Flag: "port",
+		Help: "Port veltrix broker listens on at 127.0.0.1; 0 picks a free port."},
+	{Key: "broker.data_dir", Kind: String,
+		Help: "Directory where veltrix broker keeps its data across restarts; empty keeps it in memory."},
+}
+
+// Lookup returns the setting declared for key.
+func Lookup(key string) (Setting, bool) {
+	for _, s := range Schema {
+		if s.Key == key {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
