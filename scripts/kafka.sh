@@ -110,19 +110,26 @@ fetch_stamp() {
   printf '%s %s\n' "$KAFKA_VERSION" "$(sha256sum "$ASSETS/pom.xml" | cut -d' ' -f1)"
 }
 
+fetched() {
+  [[ -f "$MARKER" && -d "$LIB" && "$(cat "$MARKER")" == "$(fetch_stamp)" ]]
+}
+
 # Copy Kafka and its runtime dependencies into $LIB unless a complete copy
 # for the same pom/version is already there. The copy goes to a temporary
 # directory that is renamed into place, then the marker is written, so an
-# interrupted fetch is simply redone next time.
+# interrupted fetch is simply redone next time. A lock (fd 8) makes
+# concurrent callers (e.g. parallel test packages) wait for one fetch.
 fetch() {
-  if [[ -f "$MARKER" && -d "$LIB" && "$(cat "$MARKER")" == "$(fetch_stamp)" ]]; then
-    return 0
-  fi
+  fetched && return 0
+  mkdir -p "$CACHE"
+  exec 8>"$CACHE/.lock"
+  flock -w 900 8 || die "timed out waiting for the lock $CACHE/.lock"
+  if fetched; then exec 8>&-; return 0; fi   # another caller just did it
+
   need_java
   need_mvn
-  mkdir -p "$CACHE"
-  local tmp="$CACHE/lib.tmp.$$"
-  rm -rf "$tmp"
+  local tmp="$CACHE/lib.tmp"
+  rm -rf "$tmp" "$MARKER"
   log "fetching Apache Kafka $KAFKA_VERSION jars into $LIB (first run only)"
   # Maven's output goes to a file and is shown only on failure (Debian's
   # mvn also prints stray ANSI escapes even with -B -q).
@@ -133,15 +140,15 @@ fetch() {
       dependency:copy-dependencies \
       -DoutputDirectory="$tmp" -DincludeScope=runtime >"$mvnlog" 2>&1; then
     tail -n 60 "$mvnlog" >&2
-    rm -rf "$tmp"
     die "mvn could not fetch Kafka $KAFKA_VERSION (full output: $mvnlog)"
   fi
-  compgen -G "$tmp/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null \
-    || { rm -rf "$tmp"; die "fetched jars lack kafka_2.13-$KAFKA_VERSION.jar"; }
+  [[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] \
+    || die "the fetched jars lack kafka_2.13-$KAFKA_VERSION.jar"
   rm -rf "$LIB"
   mv "$tmp" "$LIB"
   fetch_stamp >"$MARKER"
   log "fetched $(find "$LIB" -name '*.jar' | wc -l) jars"
+  exec 8>&-
 }
 
 # Run a Kafka class with the cached classpath (logging: warnings on stderr).
@@ -193,14 +200,15 @@ port_open() {
 }
 
 # Does the broker answer a real metadata request? Lists topics with the
-# Admin client; bounded so a hung broker cannot stall the caller.
+# Admin client; bounded (admin.properties timeouts, plus `timeout` as a
+# backstop) so a hung or foreign listener cannot stall the caller.
 answers() {
   port_open || return 1
   [[ -f "$MARKER" ]] || return 1
-  timeout 30 "$JAVA" -Xmx256m -cp "$LIB/*" \
+  timeout 20 "$JAVA" -Xmx256m -cp "$LIB/*" \
     -Dlog4j2.configurationFile="$ASSETS/tools-log4j2.properties" \
     org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --list \
-    >/dev/null 2>&1
+    --command-config "$ASSETS/admin.properties" >/dev/null 2>&1
 }
 
 write_config() {
@@ -239,13 +247,22 @@ log.segment.bytes=268435456
 EOF
 }
 
+# Show why a start failed: the first errors (the root cause is usually
+# followed by pages of shutdown noise) and the tail of the broker log.
+show_log() {
+  log "first errors in $LOG:"
+  grep -m 8 -E '^\[[^]]*\] (ERROR|FATAL) |^Caused by:' "$LOG" >&2 || echo "(none)" >&2
+  log "last lines of $LOG:"
+  tail -n 30 "$LOG" >&2 || true
+}
+
 # Wait until the broker answers, it dies, or the timeout passes.
 wait_until_up() {
   local pid="$1" deadline=$((SECONDS + START_TIMEOUT))
   while ((SECONDS < deadline)); do
     if ! kill -0 "$pid" 2>/dev/null; then
-      log "error: the broker (pid $pid) exited during startup; last lines of $LOG:"
-      tail -n 40 "$LOG" >&2 || true
+      log "error: the broker (pid $pid) exited during startup"
+      show_log
       rm -f "$PIDFILE"
       exit 1
     fi
@@ -255,8 +272,8 @@ wait_until_up() {
     fi
     sleep 0.5
   done
-  log "error: the broker (pid $pid) did not answer on $BOOTSTRAP within ${START_TIMEOUT}s; last lines of $LOG:"
-  tail -n 40 "$LOG" >&2 || true
+  log "error: the broker (pid $pid) did not answer on $BOOTSTRAP within ${START_TIMEOUT}s"
+  show_log
   log "it is left running for inspection; run 'scripts/kafka.sh stop' to clean up"
   exit 1
 }
@@ -304,7 +321,8 @@ cmd_start() {
     || { cat "$RUN/format.log" >&2; die "formatting $DATA failed"; }
 
   # Start detached (own session, stdin closed) so the broker outlives the
-  # calling shell or test process. The inner shell records its own pid and
+  # calling shell or test process; fds 8 and 9 (our locks) are closed so the
+  # broker does not hold a lock for its whole life. The inner shell records its own pid and
   # then execs java, so the pid file holds the JVM's pid.
   : >"$LOG"
   # shellcheck disable=SC2016  # $$ is expanded by the inner shell
@@ -316,7 +334,7 @@ cmd_start() {
     -Dlog4j2.configurationFile="$ASSETS/log4j2.properties" \
     -Dkafka.logs.dir="$RUN" \
     -cp "$LIB/*" kafka.Kafka "$CONF" \
-    </dev/null >>"$LOG" 2>&1 &
+    </dev/null >>"$LOG" 2>&1 8>&- 9>&- &
 
   # Wait (briefly) for the pid file written by the inner shell.
   local _

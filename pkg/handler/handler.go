@@ -1,0 +1,42 @@
+// Package handler holds veltrix's built-in handlers — noop, log, forward
+// and simulate — and New, which builds one from configuration. Each handler
+// is one file; each satisfies processor.Handler.
+package handler
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/pkg/processor"
+)
+
+// Deps are what built-in handlers may need besides their configuration.
+type Deps struct {
+	// Producer writes forwarded records; required by forward.
+	Producer *kgo.Client
+	// Out receives the log handler's lines.
+	Out io.Writer
+}
+
+// New builds the handler cfg.Name names.
+func New(cfg Config, deps Deps) (processor.Handler, error) {
+	switch cfg.Name {
+	case "noop":
+		return Noop{}, nil
+	case "log":
+		if deps.Out == nil {
+			return nil, fmt.Errorf("log handler needs an output writer")
+		}
+		return NewLog(deps.Out), nil
+	case "forward":
+		if deps.Producer == nil {
+			return nil, fmt.Errorf("forward handler needs a producer client")
+		}
+		return NewForward(deps.Producer, cfg.OutputTopic, cfg.Forward), nil
+	case "simulate":
+		return NewSimulate(cfg.Simulate), nil
+	}
+	return nil, fmt.Errorf("unknown handler %q", cfg.Name)
+}

@@ -1,0 +1,111 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ErrNoBrokers is returned by Connect when Config.Brokers is empty.
+var ErrNoBrokers = errors.New("no brokers configured: set --brokers (kafka.brokers), e.g. 127.0.0.1:9092 for `veltrix broker`")
+
+// Options returns the client options every veltrix client shares.
+func Options(cfg Config) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.DialTimeout(cfg.ConnectTimeout),
+	}
+}
+
+// Connect creates a client with the shared options plus opts and waits, at
+// most cfg.ConnectTimeout, until a broker answers. An unreachable cluster is
+// an error naming the brokers and the timeout, never a silent hang.
+func Connect(ctx context.Context, cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, ErrNoBrokers
+	}
+	cl, err := kgo.NewClient(append(Options(cfg), opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating client: %w", err)
+	}
+	if err := Ping(ctx, cl, cfg); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// Ping waits, at most cfg.ConnectTimeout, for a broker to answer a
+// metadata request.
+func Ping(ctx context.Context, cl *kgo.Client, cfg Config) error {
+	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	if err := cl.Ping(pctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &UnreachableError{Brokers: cfg.Brokers, Timeout: cfg.ConnectTimeout.String(), Err: err}
+	}
+	return nil
+}
+
+// UnreachableError says no broker answered within the connect timeout.
+type UnreachableError struct {
+	Brokers []string
+	Timeout string
+	Err     error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("no broker answered at %s within %s (kafka.connect_timeout): %v",
+		strings.Join(e.Brokers, ","), e.Timeout, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// MissingTopicError says a topic does not exist and veltrix may not create it.
+type MissingTopicError struct{ Topic string }
+
+func (e *MissingTopicError) Error() string {
+	return fmt.Sprintf("topic %q does not exist; create it or set topic.create=true", e.Topic)
+}
+
+// EnsureTopic makes sure topic exists, creating it with t's partitions and
+// replication factor when it is missing and t.Create allows. It returns the
+// topic's partition count.
+func EnsureTopic(ctx context.Context, cl *kgo.Client, t TopicConfig, topic string) (int, error) {
+	adm := kadm.NewClient(cl)
+	for attempt := 0; ; attempt++ {
+		details, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			return 0, fmt.Errorf("listing topic %q: %w", topic, err)
+		}
+		if d, ok := details[topic]; ok && d.Err == nil {
+			return len(d.Partitions), nil
+		} else if ok && !errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+			return 0, fmt.Errorf("describing topic %q: %w", topic, d.Err)
+		}
+		if !t.Create {
+			return 0, &MissingTopicError{Topic: topic}
+		}
+		if attempt > 0 {
+			return 0, fmt.Errorf("topic %q still missing after creating it", topic)
+		}
+		resp, err := adm.CreateTopic(ctx, int32(t.Partitions), int16(t.ReplicationFactor), nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return 0, fmt.Errorf("creating topic %q with %d partitions: %w", topic, t.Partitions, err)
+		}
+		if err == nil {
+			return int(resp.NumPartitions), nil
+		}
+	}
+}

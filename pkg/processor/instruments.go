@@ -1,0 +1,132 @@
+package processor
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/pkg/metrics"
+)
+
+// instruments are the engine's metric children, resolved once per
+// processor so the hot path does no label lookups. A nil *metrics.Metrics
+// makes every method a no-op.
+type instruments struct {
+	m            *metrics.Metrics
+	group, topic string
+
+	processed, retries, commits, commitErrs prometheus.Counter
+	batch, handler, e2e                     prometheus.Observer
+	assignedG, pausedG, recsG, bytesG       prometheus.Gauge
+	haltedG                                 prometheus.Gauge
+}
+
+func newInstruments(m *metrics.Metrics, group, topic string) *instruments {
+	i := &instruments{m: m, group: group, topic: topic}
+	if m == nil {
+		return i
+	}
+	i.processed = m.Processed.WithLabelValues(topic)
+	i.retries = m.Retries.WithLabelValues(topic)
+	i.commits = m.Commits.WithLabelValues(group)
+	i.commitErrs = m.CommitErrors.WithLabelValues(group)
+	i.batch = m.BatchRecords.WithLabelValues(topic)
+	i.handler = m.HandlerSeconds.WithLabelValues(topic)
+	i.e2e = m.E2ESeconds.WithLabelValues(topic)
+	i.assignedG = m.Assigned.WithLabelValues(group, topic)
+	i.pausedG = m.Paused.WithLabelValues(group)
+	i.recsG = m.BufferedRecs.WithLabelValues(group)
+	i.bytesG = m.BufferedBytes.WithLabelValues(group)
+	i.haltedG = m.Halted.WithLabelValues(group, topic)
+	return i
+}
+
+// done records a finished batch: ok records succeeded, each with its
+// end-to-end latency from the record timestamp to now.
+func (i *instruments) done(recs []*kgo.Record, ok int, now time.Time) {
+	if i.m == nil {
+		return
+	}
+	i.processed.Add(float64(ok))
+	for _, r := range recs {
+		i.e2e.Observe(now.Sub(r.Timestamp).Seconds())
+	}
+}
+
+func (i *instruments) handled(n int, d time.Duration) {
+	if i.m == nil {
+		return
+	}
+	i.batch.Observe(float64(n))
+	i.handler.Observe(d.Seconds())
+}
+
+func (i *instruments) failed(outcome string) {
+	if i.m != nil {
+		i.m.Failed.WithLabelValues(i.topic, outcome).Inc()
+	}
+}
+
+func (i *instruments) retry() {
+	if i.m != nil {
+		i.retries.Inc()
+	}
+}
+
+func (i *instruments) commit() {
+	if i.m != nil {
+		i.commits.Inc()
+	}
+}
+
+func (i *instruments) commitError() {
+	if i.m != nil {
+		i.commitErrs.Inc()
+	}
+}
+
+func (i *instruments) laneStarted() {
+	if i.m != nil {
+		i.assignedG.Inc()
+	}
+}
+
+func (i *instruments) rebalance(kind string) {
+	if i.m != nil {
+		i.m.Rebalances.WithLabelValues(i.group, kind).Inc()
+	}
+}
+
+// released forgets a partition this member no longer owns.
+func (i *instruments) released(part int32) {
+	if i.m != nil {
+		i.assignedG.Dec()
+		i.m.PartitionLag.DeleteLabelValues(i.group, i.topic, partitionLabel(part))
+	}
+}
+
+func (i *instruments) lag(part int32, lag int64) {
+	if i.m != nil {
+		i.m.PartitionLag.WithLabelValues(i.group, i.topic, partitionLabel(part)).Set(float64(max(lag, 0)))
+	}
+}
+
+func (i *instruments) paused(delta int) {
+	if i.m != nil {
+		i.pausedG.Add(float64(delta))
+	}
+}
+
+func (i *instruments) buffered(recs, bytes int64) {
+	if i.m != nil {
+		i.recsG.Add(float64(recs))
+		i.bytesG.Add(float64(bytes))
+	}
+}
+
+func (i *instruments) halted(delta int) {
+	if i.m != nil {
+		i.haltedG.Add(float64(delta))
+	}
+}

@@ -1,0 +1,257 @@
+package processor
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// lane is one owned partition: a queue filled by the poll loop and a
+// goroutine that hands the queue to the handler in batches, in order.
+type lane struct {
+	p    *Processor
+	part int32
+
+	// ctx is cancelled when the lane is abandoned (lost, or still busy at a
+	// drain timeout), which cancels a running handler call.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	queue     []*kgo.Record
+	qbytes    int64
+	paused    bool
+	finished  kgo.EpochOffset // next offset after the last finished record
+	hasFinish bool
+	commitOff int64 // highest offset committed by this lane, -1 for none
+
+	signal   chan struct{} // records arrived (capacity 1)
+	stopCh   chan struct{} // closed by stop: finish the current batch, take no more
+	stopOnce sync.Once
+	done     chan struct{} // closed when run returns
+	halted   atomic.Bool
+	timer    *time.Timer
+}
+
+func newLane(p *Processor, part int32) *lane {
+	ctx, cancel := context.WithCancel(context.Background())
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &lane{
+		p: p, part: part, ctx: ctx, cancel: cancel, commitOff: -1,
+		signal: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}),
+		timer: t,
+	}
+}
+
+// push appends fetched records; it never blocks. Backpressure is applied by
+// pausing the partition's fetches, not by blocking the poll loop.
+func (l *lane) push(recs []*kgo.Record) {
+	var n int64
+	for _, r := range recs {
+		n += recordBytes(r)
+	}
+	l.mu.Lock()
+	l.queue = append(l.queue, recs...)
+	l.qbytes += n
+	l.mu.Unlock()
+	l.p.bufRecs.Add(int64(len(recs)))
+	l.p.bufBytes.Add(n)
+	l.p.m.buffered(int64(len(recs)), n)
+	select {
+	case l.signal <- struct{}{}:
+	default:
+	}
+}
+
+func recordBytes(r *kgo.Record) int64 { return int64(len(r.Key) + len(r.Value)) }
+
+// stop asks the lane to finish its current batch and take no more.
+func (l *lane) stop() { l.stopOnce.Do(func() { close(l.stopCh) }) }
+
+// stopNow stops the lane and cancels its running handler call.
+func (l *lane) stopNow() {
+	l.stop()
+	l.cancel()
+}
+
+func (l *lane) stopped() bool {
+	select {
+	case <-l.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// size returns the queued records and bytes.
+func (l *lane) size() (int, int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.queue), l.qbytes
+}
+
+// discard empties the queue and returns what it held.
+func (l *lane) discard() (recs, bytes int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	recs, bytes = int64(len(l.queue)), l.qbytes
+	l.queue, l.qbytes = nil, 0
+	return recs, bytes
+}
+
+// setPaused records the pause state and reports whether it changed.
+func (l *lane) setPaused(v bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	changed := l.paused != v
+	l.paused = v
+	return changed
+}
+
+// finish records that every record before eo.Offset is done.
+func (l *lane) finish(eo kgo.EpochOffset) {
+	l.mu.Lock()
+	l.finished, l.hasFinish = eo, true
+	l.mu.Unlock()
+}
+
+// uncommitted returns the finished offset when it is ahead of the last
+// commit.
+func (l *lane) uncommitted() (kgo.EpochOffset, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.hasFinish || l.finished.Offset <= l.commitOff {
+		return kgo.EpochOffset{}, false
+	}
+	return l.finished, true
+}
+
+func (l *lane) committed(off int64) {
+	l.mu.Lock()
+	l.commitOff = max(l.commitOff, off)
+	l.mu.Unlock()
+}
+
+// run hands batches to the handler until the lane is stopped or halted.
+func (l *lane) run() {
+	defer close(l.done)
+	defer l.timer.Stop()
+	for {
+		recs := l.take()
+		if recs == nil {
+			return
+		}
+		if !l.process(recs) {
+			return
+		}
+	}
+}
+
+// take waits for a batch: at least one record, then more until a bound of
+// processor.batch is reached or max_wait has passed. It returns nil when the
+// lane is stopped.
+func (l *lane) take() []*kgo.Record {
+	cfg := l.p.cfg.Batch
+	for {
+		n, b := l.size()
+		if n > 0 {
+			if cfg.MaxWait <= 0 || n >= cfg.MaxRecords || b >= cfg.MaxBytes {
+				break
+			}
+			if !l.fill(cfg.MaxWait) {
+				return nil
+			}
+			break
+		}
+		select {
+		case <-l.signal:
+		case <-l.stopCh:
+			return nil
+		}
+	}
+	if l.stopped() {
+		return nil
+	}
+
+	l.mu.Lock()
+	var bytes int64
+	n := 0
+	for n < len(l.queue) && n < cfg.MaxRecords {
+		rb := recordBytes(l.queue[n])
+		if n > 0 && bytes+rb > cfg.MaxBytes {
+			break
+		}
+		bytes += rb
+		n++
+	}
+	batch := make([]*kgo.Record, n)
+	copy(batch, l.queue[:n])
+	// Shift rather than reslice so the backing array does not grow forever.
+	rest := copy(l.queue, l.queue[n:])
+	clear(l.queue[rest:])
+	l.queue = l.queue[:rest]
+	l.qbytes -= bytes
+	l.mu.Unlock()
+
+	l.p.bufRecs.Add(-int64(n))
+	l.p.bufBytes.Add(-bytes)
+	l.p.m.buffered(-int64(n), -bytes)
+	if l.p.pausedN.Load() > 0 {
+		l.p.flow()
+	}
+	return batch
+}
+
+// fill waits up to wait for the queue to reach a batch bound. It returns
+// false when the lane is stopped meanwhile.
+func (l *lane) fill(wait time.Duration) bool {
+	cfg := l.p.cfg.Batch
+	l.timer.Reset(wait)
+	defer l.timer.Stop()
+	for {
+		select {
+		case <-l.signal:
+			if n, b := l.size(); n >= cfg.MaxRecords || b >= cfg.MaxBytes {
+				return true
+			}
+		case <-l.timer.C:
+			return true
+		case <-l.stopCh:
+			return false
+		}
+	}
+}
+
+// complete marks recs[:n] finished, when the lane still owns its partition,
+// and commits at once in batch mode. A lane that was released meanwhile
+// drops the completion: another member may own the partition now.
+func (l *lane) complete(last *kgo.Record) {
+	p := l.p
+	p.mu.Lock()
+	owned := p.lanes[l.part] == l
+	if owned {
+		l.finish(kgo.EpochOffset{Epoch: last.LeaderEpoch, Offset: last.Offset + 1})
+	}
+	p.mu.Unlock()
+	if !owned || p.cfg.Commit.Mode != "batch" {
+		return
+	}
+	p.commitMu.Lock()
+	defer p.commitMu.Unlock()
+	p.mu.Lock()
+	eo, ok := l.uncommitted()
+	owned = p.lanes[l.part] == l
+	p.mu.Unlock()
+	if !ok || !owned {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Rebalance.DrainTimeout+5*time.Second)
+	defer cancel()
+	if err := p.commitOffsets(ctx, map[int32]kgo.EpochOffset{l.part: eo}); err != nil {
+		p.log.Warn("batch commit failed; the next commit includes it", "partition", l.part, "err", err)
+	}
+}

@@ -1,0 +1,68 @@
+package producer
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/pkg/event"
+	"github.com/veltrix/veltrix/pkg/metrics"
+)
+
+// ErrNoInput is returned by Lines.Run when the input held no lines.
+var ErrNoInput = errors.New("the input held no lines; nothing was produced")
+
+// MaxLineBytes is the longest line Lines accepts.
+const MaxLineBytes = 16 << 20
+
+// Lines writes each line of a reader as one event value, stamped with the
+// producer id and the line's sequence number.
+type Lines struct {
+	s   sender
+	cfg Config
+	id  string
+}
+
+// NewLines returns a line producer writing to topic through cl. m may be nil.
+func NewLines(cl *kgo.Client, topic string, cfg Config, m *metrics.Metrics) *Lines {
+	id := cfg.ID
+	if id == "" {
+		id = DefaultID()
+	}
+	return &Lines{s: sender{cl: cl, m: m, topic: topic, stats: &Stats{}}, cfg: cfg, id: id}
+}
+
+// Stats are the live counts; safe to read while Run is in progress.
+func (l *Lines) Stats() *Stats { return l.s.stats }
+
+// Run produces every line of r until EOF or ctx is cancelled, then waits
+// for outstanding acknowledgements. Empty input returns ErrNoInput.
+func (l *Lines) Run(ctx context.Context, r io.Reader) (Result, error) {
+	l.s.stats.started = time.Now()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), MaxLineBytes)
+	var seq uint64
+	for ctx.Err() == nil && sc.Scan() {
+		rec := &kgo.Record{Topic: l.s.topic, Value: append([]byte(nil), sc.Bytes()...)}
+		event.Stamp(rec, event.ID{Producer: l.id, Seq: seq})
+		l.s.send(rec)
+		seq++
+	}
+	ferr := l.s.finish(l.cfg.DeliveryTimeout)
+	res := l.s.stats.Snapshot()
+	if err := sc.Err(); err != nil {
+		return res, fmt.Errorf("reading line %d: %w", seq+1, err)
+	}
+	if ferr != nil {
+		return res, ferr
+	}
+	if seq == 0 && ctx.Err() == nil {
+		return res, ErrNoInput
+	}
+	return res, nil
+}
