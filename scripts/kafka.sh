@@ -94,9 +94,18 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
 }
 
+# Kafka 4.x brokers need Java 17 or newer.
 need_java() {
   if ! command -v "$JAVA" >/dev/null 2>&1; then
+    [[ -z "${JAVA_HOME:-}" ]] || die "JAVA_HOME=$JAVA_HOME has no bin/java"
     apt_install openjdk-17-jre-headless
+  fi
+  local major
+  major="$("$JAVA" -XshowSettings:properties -version 2>&1 \
+    | sed -n 's/^ *java\.specification\.version = //p')"
+  major="${major%%.*}"
+  if ! [[ "$major" =~ ^[0-9]+$ ]] || ((major < 17)); then
+    die "Kafka $KAFKA_VERSION needs Java 17+, but $JAVA is version '${major:-unknown}' (set JAVA_HOME)"
   fi
 }
 
@@ -167,6 +176,11 @@ take_lock() {
   mkdir -p "$RUN"
   exec 9>"$LOCKFILE"
   flock -w 300 9 || die "timed out waiting for the lock $LOCKFILE"
+}
+
+# Is PID a live (not zombie) process?
+alive() {
+  [[ -r "/proc/$1/status" ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
 # Is PID a live broker JVM started with our server.properties?
@@ -260,7 +274,7 @@ show_log() {
 wait_until_up() {
   local pid="$1" deadline=$((SECONDS + START_TIMEOUT))
   while ((SECONDS < deadline)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! alive "$pid"; then
       log "error: the broker (pid $pid) exited during startup"
       show_log
       rm -f "$PIDFILE"
@@ -289,6 +303,7 @@ report_up() {
 # ---------------------------------------------------------------------------
 
 cmd_start() {
+  need_java
   fetch
   take_lock
 
@@ -321,9 +336,9 @@ cmd_start() {
     || { cat "$RUN/format.log" >&2; die "formatting $DATA failed"; }
 
   # Start detached (own session, stdin closed) so the broker outlives the
-  # calling shell or test process; fds 8 and 9 (our locks) are closed so the
-  # broker does not hold a lock for its whole life. The inner shell records its own pid and
-  # then execs java, so the pid file holds the JVM's pid.
+  # calling shell or test process. Fds 8 and 9 (our locks) are closed so the
+  # broker does not hold a lock for its whole life. The inner shell records
+  # its own pid and then execs java, so the pid file holds the JVM's pid.
   : >"$LOG"
   # shellcheck disable=SC2016  # $$ is expanded by the inner shell
   setsid nohup bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDFILE" \
@@ -356,13 +371,15 @@ cmd_stop() {
     log "stopping broker pid $pid"
     kill -TERM "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + 30))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+    while alive "$pid" && ((SECONDS < deadline)); do
       sleep 0.2
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
       log "broker did not exit within 30s; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+      deadline=$((SECONDS + 10))
+      while alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+      if alive "$pid"; then die "broker pid $pid survived SIGKILL"; fi
     fi
     log "stopped"
   else
@@ -392,7 +409,7 @@ cmd_status() {
 
 main() {
   local cmd="${1:-help}"
-  [[ $# -gt 0 ]] && shift
+  if [[ $# -gt 0 ]]; then shift; fi
   case "$cmd" in
     start)     cmd_start ;;
     stop)      cmd_stop ;;

@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/internal/delivery"
+	"github.com/veltrix/veltrix/internal/stats"
+	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/pkg/embedded"
+	"github.com/veltrix/veltrix/pkg/event"
+	"github.com/veltrix/veltrix/pkg/handler"
+	"github.com/veltrix/veltrix/pkg/kafka"
+	"github.com/veltrix/veltrix/pkg/metrics"
+	"github.com/veltrix/veltrix/pkg/processor"
+	"github.com/veltrix/veltrix/pkg/producer"
+)
+
+// demoDrainTimeout bounds how long the demo waits, after producing stops,
+// for the processors to finish the backlog.
+const demoDrainTimeout = 30 * time.Second
+
+// demoSettleTimeout bounds the wait for the group to form before producing.
+const demoSettleTimeout = 30 * time.Second
+
+func newDemo() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the whole pipeline — producer, a group of processors, metrics — and report delivery",
+		Long: `demo runs the pipeline end to end on one machine. With no --brokers it starts
+an embedded Kafka-protocol cluster on 127.0.0.1 (nothing to install); with
+--brokers it uses that cluster instead.
+
+It creates the topic, produces identifiable events at --rate, processes them
+with a consumer group of --members members using the configured handler and
+engine settings, serves Prometheus metrics (the URL is printed at start), and
+prints a status line each second: produced/s, processed/s, lag (events
+acknowledged but not yet processed) and end-to-end p99 (record timestamp to
+end of handling).
+
+On --duration or Ctrl-C it stops producing, lets the group finish the backlog,
+and prints a summary: produced, processed, lost, duplicates, max lag, and
+end-to-end p50/p99. --json prints the summary as one JSON object. A demo that
+lost events exits 1.`,
+		Example: `  veltrix demo
+  veltrix demo --duration 30s --rate 20000 --json
+  veltrix demo --brokers 127.0.0.1:19092 --members 3 --processor.commit.mode batch`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return runDemo(cmd, l, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as one JSON object")
+	config.AddFlags(cmd.Flags(), []string{"demo.", "kafka.", "topic.", "producer.", "processor.", "handler.", "metrics.", "log."},
+		"producer.count", "producer.duration", "producer.id")
+	return cmd
+}
+
+// demoSummary is what demo reports at the end.
+type demoSummary struct {
+	Seconds    float64 `json:"seconds"`
+	Produced   int64   `json:"produced"`
+	Acked      int64   `json:"acked"`
+	Processed  int64   `json:"processed"`
+	Lost       int64   `json:"lost"`
+	Duplicates int64   `json:"duplicates"`
+	MaxLag     int64   `json:"max_lag"`
+	E2EP50Ms   float64 `json:"e2e_p50_ms"`
+	E2EP99Ms   float64 `json:"e2e_p99_ms"`
+}
+
+func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
+	c := l.Config
+	stderr := cmd.ErrOrStderr()
+	log := newLogger(c.Log, stderr)
+	ctx, stop := signalContext(stderr)
+	defer stop()
+
+	where := strings.Join(c.Kafka.Brokers, ",")
+	if len(c.Kafka.Brokers) == 0 {
+		cl, err := embedded.Start(embedded.Options{Topics: []string{c.Topic.Name}, Partitions: c.Topic.Partitions})
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		c.Kafka.Brokers = cl.Addrs()
+		where = "embedded cluster at " + strings.Join(cl.Addrs(), ",")
+	}
+
+	reg := metrics.NewRegistry()
+	m := metrics.New(reg)
+	tracker := delivery.NewTracker()
+	lat := stats.NewLatency()
+
+	pk := c.Kafka
+	pk.ClientID = c.Kafka.ClientID + "-demo-producer"
+	pcl, err := kafka.Connect(ctx, pk, append(producer.ClientOptions(c.Producer), m.ClientHooks())...)
+	if err != nil {
+		return err
+	}
+	defer pcl.Close()
+	if err := ensureTopics(ctx, pcl, c); err != nil {
+		return err
+	}
+	inner, err := handler.New(c.Handler, handler.Deps{Producer: pcl, Out: cmd.OutOrStdout()})
+	if err != nil {
+		return err
+	}
+	h := &demoHandler{inner: inner, tracker: tracker, lat: lat}
+
+	// The group: members in this process, each with its own client.
+	procCtx, stopProcs := context.WithCancel(context.Background())
+	defer stopProcs()
+	procs := make([]*processor.Processor, c.Demo.Members)
+	errs := make(chan error, len(procs))
+	var wg sync.WaitGroup
+	for i := range procs {
+		kc := c.Kafka
+		kc.ClientID = fmt.Sprintf("%s-demo-member-%d", c.Kafka.ClientID, i+1)
+		procs[i] = processor.New(kc, c.Topic.Name, c.Processor, h, processor.Options{
+			Metrics: m, Logger: log, HandlerTimeout: c.Handler.Timeout,
+			ClientOpts: append(producer.ClientOptions(c.Producer), m.ClientHooks()),
+		})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := procs[i].Run(procCtx); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	ready := func() bool {
+		for _, p := range procs {
+			if !p.Ready() {
+				return false
+			}
+		}
+		return true
+	}
+	srv, err := serveMetrics(l, reg, ready, nil)
+	if err != nil {
+		return err
+	}
+	metricsAt := "metrics disabled"
+	if srv != nil {
+		defer srv.Close()
+		metricsAt = "metrics at " + srv.URL()
+	}
+	fmt.Fprintf(stderr, "veltrix demo: %s; topic %s (%d partitions); %d members, handler %s; %.0f events/s; %s\n",
+		where, c.Topic.Name, c.Topic.Partitions, c.Demo.Members, c.Handler.Name, c.Producer.Rate, metricsAt)
+	if c.Demo.Duration > 0 {
+		fmt.Fprintf(stderr, "running for %s; Ctrl-C stops early\n", c.Demo.Duration)
+	} else {
+		fmt.Fprintln(stderr, "running until Ctrl-C")
+	}
+
+	// Start producing once the group has settled, so the numbers describe
+	// the pipeline, not the first rebalance.
+	if err := waitSettled(ctx, procs, errs, stderr); err != nil {
+		return err
+	}
+
+	// Produce until the duration passes or a signal arrives.
+	genCtx := ctx
+	if c.Demo.Duration > 0 {
+		var cancel context.CancelFunc
+		genCtx, cancel = context.WithTimeout(ctx, c.Demo.Duration)
+		defer cancel()
+	}
+	pcfg := c.Producer
+	pcfg.Count, pcfg.Duration = 0, 0
+	gen := producer.NewGenerator(pcl, c.Topic.Name, pcfg, m, func(r *kgo.Record) {
+		if id, ok := event.Of(r); ok {
+			tracker.Acked(id)
+		}
+	})
+	start := time.Now()
+	genDone := make(chan error, 1)
+	go func() {
+		_, err := gen.Run(genCtx)
+		genDone <- err
+	}()
+
+	st := &status{w: stderr, tracker: tracker, lat: lat}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var genErr error
+produce:
+	for {
+		select {
+		case genErr = <-genDone:
+			break produce
+		case err := <-errs:
+			return fmt.Errorf("processor stopped: %w", err)
+		case <-tick.C:
+			st.line(time.Since(start))
+		}
+	}
+
+	// Drain: let the group finish what was acknowledged.
+	deadline := time.After(demoDrainTimeout)
+drain:
+	for {
+		acked, distinct, _ := tracker.Quick()
+		if distinct >= acked {
+			break
+		}
+		select {
+		case <-deadline:
+			fmt.Fprintf(stderr, "backlog not drained within %s; stopping anyway\n", demoDrainTimeout)
+			break drain
+		case err := <-errs:
+			return fmt.Errorf("processor stopped: %w", err)
+		case <-tick.C:
+			st.line(time.Since(start))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start)
+	stopProcs()
+	wg.Wait()
+
+	counts := tracker.Counts()
+	sum := demoSummary{
+		Seconds:    elapsed.Seconds(),
+		Produced:   gen.Stats().Snapshot().Produced,
+		Acked:      counts.Acked,
+		Processed:  counts.Processed,
+		Lost:       counts.Lost,
+		Duplicates: counts.Duplicates,
+		MaxLag:     st.maxLag,
+		E2EP50Ms:   stats.Ms(lat.Quantile(50)),
+		E2EP99Ms:   stats.Ms(lat.Quantile(99)),
+	}
+	printSummary(cmd.OutOrStdout(), sum, asJSON)
+	if genErr != nil {
+		return genErr
+	}
+	if sum.Lost > 0 {
+		return fmt.Errorf("%d acknowledged events were never processed", sum.Lost)
+	}
+	return nil
+}
+
+// waitSettled waits until every member has joined and the partitions are
+// spread over them, at most demoSettleTimeout.
+func waitSettled(ctx context.Context, procs []*processor.Processor, errs <-chan error, w io.Writer) error {
+	deadline := time.Now().Add(demoSettleTimeout)
+	for time.Now().Before(deadline) {
+		settled := true
+		for _, p := range procs {
+			if !p.Ready() || len(p.Assigned()) == 0 {
+				settled = false
+			}
+		}
+		if settled {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errs:
+			return fmt.Errorf("processor stopped: %w", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(w, "the group did not settle within %s (more members than partitions?); producing anyway\n", demoSettleTimeout)
+	return nil
+}
+
+// demoHandler runs the configured handler and records, for every record it
+// finished, its identity and end-to-end latency.
+type demoHandler struct {
+	inner   processor.Handler
+	tracker *delivery.Tracker
+	lat     *stats.Latency
+}
+
+func (d *demoHandler) Handle(ctx context.Context, b *processor.Batch) error {
+	err := d.inner.Handle(ctx, b)
+	var re *processor.RecordErrors
+	if err != nil && !errors.As(err, &re) {
+		return err
+	}
+	now := time.Now()
+	for i, r := range b.Records {
+		if re != nil {
+			if _, failed := re.Errs[i]; failed {
+				continue
+			}
+		}
+		if id, ok := event.Of(r); ok {
+			d.tracker.Processed(id)
+		}
+		d.lat.Record(now.Sub(r.Timestamp))
+	}
+	return err
+}
+
+// status prints the demo's one-line-a-second view.
+type status struct {
+	w                   io.Writer
+	tracker             *delivery.Tracker
+	lat                 *stats.Latency
+	lastAcked, lastProc int64
+	maxLag              int64
+}
+
+func (s *status) line(elapsed time.Duration) {
+	acked, distinct, processed := s.tracker.Quick()
+	lag := max(acked-distinct, 0)
+	s.maxLag = max(s.maxLag, lag)
+	fmt.Fprintf(s.w, "%6s  produced %7d/s  processed %7d/s  lag %7d  e2e p99 %7.1fms\n",
+		elapsed.Round(time.Second), acked-s.lastAcked, processed-s.lastProc, lag, stats.Ms(s.lat.Window(99)))
+	s.lastAcked, s.lastProc = acked, processed
+}
+
+func printSummary(w io.Writer, s demoSummary, asJSON bool) {
+	if asJSON {
+		_ = json.NewEncoder(w).Encode(s)
+		return
+	}
+	fmt.Fprintf(w, `veltrix demo summary (%.1fs)
+  produced    %d events (%d acknowledged)
+  processed   %d (lost %d, duplicates %d)
+  max lag     %d events
+  end-to-end  p50 %.1fms  p99 %.1fms
+`, s.Seconds, s.Produced, s.Acked, s.Processed, s.Lost, s.Duplicates, s.MaxLag, s.E2EP50Ms, s.E2EP99Ms)
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/pkg/handler"
+	"github.com/veltrix/veltrix/pkg/kafka"
+	"github.com/veltrix/veltrix/pkg/metrics"
+	"github.com/veltrix/veltrix/pkg/processor"
+	"github.com/veltrix/veltrix/pkg/producer"
+)
+
+// generatorKeys are producer settings that only the generator reads.
+var generatorKeys = []string{"producer.rate", "producer.count", "producer.duration", "producer.size", "producer.keys", "producer.id"}
+
+func newProcess() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "process",
+		Short: "Consume a topic as a consumer-group member and hand its records to a handler",
+		Long: `process joins consumer group --group on --topic and processes every assigned
+partition in its own lane, in offset order, in batches bounded by
+processor.batch.max_records, max_bytes and max_wait. Offsets are committed only
+for records whose handling finished (at-least-once), per processor.commit.mode,
+and only while this member still owns the partition.
+
+Run more copies with the same --group to scale out, up to one per partition:
+members beyond the partition count sit idle.
+
+Handlers (--handler): noop counts and drops (the benchmark baseline), log
+prints each record, forward writes each record to --output-topic keeping key,
+headers and timestamp, simulate spends handler.simulate.* time per record and
+batch and fails a share of records.
+
+A record that still fails after processor.retry.max_attempts goes where
+processor.on_failure says: halt (stop its partition), skip, or dlq (the
+dead-letter topic, with headers naming where it came from).
+
+Metrics, /healthz and /readyz are served on --metrics-addr. SIGINT or SIGTERM
+finishes in-flight batches (processor.shutdown_timeout), commits and leaves
+the group; a second signal exits at once.`,
+		Example: `  veltrix process --brokers 127.0.0.1:9092 --topic events --group billing
+  veltrix process --brokers 127.0.0.1:9092 --handler forward --output-topic events-out
+  veltrix process --config configs/high-throughput.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			c := l.Config
+			log := newLogger(c.Log, cmd.ErrOrStderr())
+			ctx, stop := signalContext(cmd.ErrOrStderr())
+			defer stop()
+
+			reg := metrics.NewRegistry()
+			m := metrics.New(reg)
+
+			// A producer client checks the cluster, creates the topics this
+			// configuration needs, and writes forwarded records.
+			pk := c.Kafka
+			pk.ClientID = c.Kafka.ClientID + "-producer"
+			pcl, err := kafka.Connect(ctx, pk, append(producer.ClientOptions(c.Producer), m.ClientHooks())...)
+			if err != nil {
+				return err
+			}
+			defer pcl.Close()
+			if err := ensureTopics(ctx, pcl, c); err != nil {
+				return err
+			}
+			h, err := handler.New(c.Handler, handler.Deps{Producer: pcl, Out: cmd.OutOrStdout()})
+			if err != nil {
+				return err
+			}
+
+			pc := c.Kafka
+			pc.ClientID = c.Kafka.ClientID + "-consumer"
+			p := processor.New(pc, c.Topic.Name, c.Processor, h, processor.Options{
+				Metrics: m, Logger: log, HandlerTimeout: c.Handler.Timeout,
+				// The consumer client writes dead letters with the producer settings.
+				ClientOpts: append(producer.ClientOptions(c.Producer), m.ClientHooks()),
+			})
+			srv, err := serveMetrics(l, reg, p.Ready, nil)
+			if err != nil {
+				return err
+			}
+			if srv != nil {
+				defer srv.Close()
+			}
+			where := "metrics disabled"
+			if srv != nil {
+				where = "metrics at " + srv.URL()
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "veltrix process: topic %s, group %s, handler %s, commit %s; %s\n",
+				c.Topic.Name, c.Processor.Group.ID, c.Handler.Name, c.Processor.Commit.Mode, where)
+			return p.Run(ctx)
+		},
+	}
+	config.AddFlags(cmd.Flags(), []string{"kafka.", "topic.", "processor.", "handler.", "producer.", "metrics.", "log."}, generatorKeys...)
+	return cmd
+}
+
+// ensureTopics checks, and creates where allowed, every topic c uses: the
+// input, forward's output and the dead-letter topic.
+func ensureTopics(ctx context.Context, cl *kgo.Client, c config.Config) error {
+	topics := []string{c.Topic.Name}
+	if c.Handler.Name == "forward" {
+		topics = append(topics, c.Handler.OutputTopic)
+	}
+	if c.Processor.OnFailure == "dlq" {
+		topics = append(topics, processor.DLQTopic(c.Processor, c.Topic.Name))
+	}
+	for _, t := range topics {
+		if _, err := kafka.EnsureTopic(ctx, cl, c.Topic, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}

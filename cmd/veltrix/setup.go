@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/veltrix/veltrix/internal/server"
+	"github.com/veltrix/veltrix/pkg/config"
+)
+
+// loadConfig loads the configuration for cmd: its --config file, the
+// environment and the flags it registered.
+func loadConfig(cmd *cobra.Command) (*config.Loaded, error) {
+	file, _ := cmd.Flags().GetString("config")
+	return config.Load(config.Options{File: file, Flags: cmd.Flags()})
+}
+
+// newLogger builds the stderr logger from log.*.
+func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serveMetrics starts the metrics server at metrics.addr. When the address
+// is the built-in default and taken (another veltrix on this machine), it
+// falls back to a free port, since the URL is printed anyway; an address the
+// user chose is used exactly or not at all. "" disables the server.
+func serveMetrics(l *config.Loaded, g prometheus.Gatherer, ready func() bool, mux *http.ServeMux) (*server.Server, error) {
+	addr := l.Config.Metrics.Addr
+	if addr == "" {
+		return nil, nil
+	}
+	s, err := server.Start(addr, g, ready, mux)
+	if err != nil && l.Sources["metrics.addr"].Layer == "default" {
+		s, err = server.Start("127.0.0.1:0", g, ready, mux)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w (set --metrics-addr to another address, or \"\" to disable)", err)
+	}
+	return s, nil
+}
+
+// signalContext returns a context cancelled by the first SIGINT or SIGTERM,
+// which starts a graceful shutdown. A second signal exits at once.
+func signalContext(stderr io.Writer) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+		fmt.Fprintln(stderr, "veltrix: shutting down (finishing in-flight work; signal again to exit at once)")
+		cancel()
+		<-ch
+		fmt.Fprintln(stderr, "veltrix: second signal, exiting now")
+		os.Exit(exitError)
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		cancel()
+	}
+}
