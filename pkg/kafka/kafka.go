@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -42,17 +43,25 @@ func Connect(ctx context.Context, cfg Config, opts ...kgo.Opt) (*kgo.Client, err
 }
 
 // Ping waits, at most cfg.ConnectTimeout, for a broker to answer a
-// metadata request.
+// metadata request. A refused connection is retried until then, so a
+// pipeline started next to a broker that is still booting waits for it.
 func Ping(ctx context.Context, cl *kgo.Client, cfg Config) error {
 	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	if err := cl.Ping(pctx); err != nil {
+	for {
+		err := cl.Ping(pctx)
+		if err == nil {
+			return nil
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &UnreachableError{Brokers: cfg.Brokers, Timeout: cfg.ConnectTimeout.String(), Err: err}
+		select {
+		case <-pctx.Done():
+			return &UnreachableError{Brokers: cfg.Brokers, Timeout: cfg.ConnectTimeout.String(), Err: err}
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 // UnreachableError says no broker answered within the connect timeout.

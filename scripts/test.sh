@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the whole veltrix test suite the way CI does: checks formatting and
+# vet, starts a real Apache Kafka broker (scripts/kafka.sh), runs every Go
+# test against the embedded cluster and the real broker, and stops the broker.
+#
+#   scripts/test.sh              # everything
+#   scripts/test.sh -run Demo    # extra arguments go to `go test`
+#
+# With CI=true a test that cannot reach the real broker fails instead of
+# skipping. The broker's log stays in /tmp/veltrix-kafka/broker.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+
+echo "== gofmt and go vet"
+unformatted=$(gofmt -l cmd pkg internal)
+if [[ -n "$unformatted" ]]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+
+echo "== starting the real Kafka broker"
+addr=$(scripts/kafka.sh start)
+trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+
+echo "== go test (embedded cluster and real broker at $addr)"
+VELTRIX_TEST_BROKERS="$addr" go test -count=1 -timeout 15m "$@" ./...
