@@ -18,6 +18,7 @@
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker         (90)
 #   KAFKA_HEAP_OPTS        broker heap                            (-Xmx1G -Xms256m)
 #   KAFKA_TOOL_HEAP_OPTS   heap of `tool` JVMs                    (-Xmx512m)
+#   KAFKA_KEEP_DATA        1: stop keeps the data and start reuses it (0)
 #   JAVA_HOME              Java to use (else `java` on PATH)
 #
 # Messages go to stderr; stdout carries only machine-readable results
@@ -325,15 +326,22 @@ cmd_start() {
     die "port $PORT on $HOST is in use by something that is not a Kafka broker"
   fi
 
-  # Fresh, ephemeral storage on every start.
-  rm -rf "$DATA" "$PIDFILE"
-  mkdir -p "$DATA"
-  write_config
+  # Fresh, ephemeral storage on every start, unless KAFKA_KEEP_DATA=1 and a
+  # formatted log dir is there (the broker-outage fault scenario restarts the
+  # same broker with its data).
   local started=$SECONDS cluster_id
-  cluster_id="$(run_java kafka.tools.StorageTool random-uuid)"
-  run_java kafka.tools.StorageTool format \
-    --cluster-id "$cluster_id" --config "$CONF" >"$RUN/format.log" 2>&1 \
-    || { cat "$RUN/format.log" >&2; die "formatting $DATA failed"; }
+  rm -f "$PIDFILE"
+  write_config
+  if [[ "${KAFKA_KEEP_DATA:-}" == 1 && -f "$DATA/meta.properties" ]]; then
+    log "reusing the data in $DATA (KAFKA_KEEP_DATA=1)"
+  else
+    rm -rf "$DATA"
+    mkdir -p "$DATA"
+    cluster_id="$(run_java kafka.tools.StorageTool random-uuid)"
+    run_java kafka.tools.StorageTool format \
+      --cluster-id "$cluster_id" --config "$CONF" >"$RUN/format.log" 2>&1 \
+      || { cat "$RUN/format.log" >&2; die "formatting $DATA failed"; }
+  fi
 
   # Start detached (own session, stdin closed) so the broker outlives the
   # calling shell or test process. Fds 8 and 9 (our locks) are closed so the
@@ -385,7 +393,8 @@ cmd_stop() {
   else
     log "not running"
   fi
-  rm -rf "$DATA" "$PIDFILE"
+  rm -f "$PIDFILE"
+  [[ "${KAFKA_KEEP_DATA:-}" == 1 ]] || rm -rf "$DATA"
 }
 
 cmd_status() {
