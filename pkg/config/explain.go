@@ -1,0 +1,77 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Redacted replaces the value of a secret setting in Explain's output.
+const Redacted = "<redacted>"
+
+// Entry is one setting's effective value and where it came from, as
+// veltrix config explain shows it.
+type Entry struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`           // the effective value in its textual form; Redacted for a set secret
+	Bytes  *int64 `json:"bytes,omitempty"` // a size's exact byte count (10MB and 10MiB differ)
+	Layer  string `json:"source"`          // default, file, env or flag
+	Name   string `json:"from,omitempty"`  // the file path, variable or flag name
+	Secret bool   `json:"secret,omitempty"`
+	Env    string `json:"env"` // the variable that would set it
+}
+
+// Explain lists every setting, in schema order, with its effective value
+// and its origin. Values of settings marked Secret are never shown.
+func (l *Loaded) Explain() []Entry {
+	out := make([]Entry, 0, len(Schema))
+	for _, s := range Schema {
+		out = append(out, entry(s, l.Values[s.Key], l.Sources[s.Key]))
+	}
+	return out
+}
+
+// entry builds one Entry; a separate function so redaction can be tested
+// with a secret setting the schema does not (yet) have.
+func entry(s Setting, v any, src Source) Entry {
+	e := Entry{Key: s.Key, Layer: src.Layer, Name: src.Name, Secret: s.Secret, Env: EnvName(s.Key)}
+	switch x := v.(type) {
+	case time.Duration:
+		e.Value = x.String()
+	case int64:
+		if s.Kind == Bytes {
+			n := x
+			e.Bytes = &n
+			e.Value = HumanBytes(x)
+		} else {
+			e.Value = fmt.Sprint(x)
+		}
+	case []string:
+		e.Value = strings.Join(x, ",")
+	default:
+		e.Value = text(v)
+	}
+	if s.Secret && e.Value != "" {
+		e.Value, e.Bytes = Redacted, nil
+	}
+	return e
+}
+
+// HumanBytes renders n as its exact byte count and, when it helps, its size
+// in binary units: "10485760 B (10MiB)", "10000000 B (9.54MiB)".
+func HumanBytes(n int64) string {
+	s := fmt.Sprintf("%d B", n)
+	if n < 1<<10 {
+		return s
+	}
+	if f := FormatBytes(n); strings.HasSuffix(f, "iB") {
+		return s + " (" + f + ")"
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB"}
+	v, i := float64(n)/(1<<10), 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return fmt.Sprintf("%s (%.3g%s)", s, v, units[i])
+}
