@@ -26,6 +26,7 @@ type Config struct {
 	Log       LogConfig         `koanf:"log"`
 	Demo      DemoConfig        `koanf:"demo"`
 	Broker    BrokerConfig      `koanf:"broker"`
+	Deploy    DeployConfig      `koanf:"deploy"`
 }
 
 // MetricsConfig is the HTTP endpoint for /metrics, /healthz and /readyz.

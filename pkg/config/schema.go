@@ -168,6 +168,23 @@ var Schema = []Setting{
 	{Key: "handler.simulate.failure_rate", Kind: Float, Default: "0", Min: "0", Max: "1", Unit: "fraction",
 		Help: "simulate handler: share of records that fail, chosen by a hash of the record, so a retry fails the same way."},
 
+	// The deployment (issue 6): what doctor and plan check the settings
+	// against. No command but doctor and plan reads them.
+	{Key: "deploy.instances", Kind: Int, Default: "1", Min: "1", Max: "10000", Unit: "instances",
+		Help: "Processor instances planned for the group; doctor warns when they outnumber the topic's partitions, since the extra ones sit idle."},
+	{Key: "deploy.max_instances", Kind: Int, Default: "0", Min: "0", Max: "10000", Unit: "instances",
+		Help: "The autoscaler's maximum instances; 0 means no autoscaler (the group stays at deploy.instances)."},
+	{Key: "deploy.expected_rate", Kind: Float, Default: "0", Min: "0", Max: "100000000", Unit: "events/s",
+		Help: "Peak event rate into the topic; doctor sizes crash duplicates and retention headroom with it; 0 means unknown."},
+	{Key: "deploy.record_size", Kind: Bytes, Default: "1KiB", Min: "1B", Max: "16MiB",
+		Help: "Typical record size (key and value) in production; doctor estimates memory and retention headroom with it."},
+	{Key: "deploy.p99_target", Kind: Duration, Default: "0s", Min: "0s", Max: "1h",
+		Help: "End-to-end p99 latency the pipeline must meet; doctor checks linger and batch waits against it; 0 means no target."},
+	{Key: "deploy.memory_limit", Kind: Bytes, Default: "0B", Min: "0B", Max: "1TiB",
+		Help: "Memory limit of one processor instance; 0 reads this machine's cgroup limit, as when doctor runs in the container."},
+	{Key: "deploy.outage_tolerance", Kind: Duration, Default: "24h", Min: "0s", Max: "8760h",
+		Help: "How long a stopped group must be able to stay down without losing unconsumed data to retention."},
+
 	// Observability.
 	{Key: "metrics.addr", Kind: String, Default: ":9464", Flag: "metrics-addr",
 		Help: "Address for /metrics, /healthz and /readyz; empty disables the server; port 0 picks a free port."},
