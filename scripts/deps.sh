@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what veltrix's build and tests need on a fresh Debian machine:
 # Go modules, Java 17 and Maven for the real Kafka broker (the jars are
-# fetched by scripts/kafka.sh). Safe to run again: it only installs what is
+# fetched by scripts/kafka.sh), Prometheus, Alertmanager, docker-compose and
+# Chromium for the observability tests. Safe to run again: it only installs what is
 # missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,12 @@ cd "$(dirname "$0")/.."
 need=()
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
+# Observability tests: promtool and a real Prometheus, amtool, the compose
+# file check, and headless Chromium for the status page screenshot.
+command -v promtool >/dev/null || need+=(prometheus)
+command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v chromium >/dev/null || need+=(chromium)
 if ((${#need[@]})); then
   echo "deps.sh: installing ${need[*]}" >&2
   if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi

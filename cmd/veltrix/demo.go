@@ -151,6 +151,7 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 		}
 		return true
 	}
+	m.RegisterReady(ready)
 	srv, err := serveMetrics(l, reg, ready, nil)
 	if err != nil {
 		return err

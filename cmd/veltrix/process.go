@@ -84,6 +84,7 @@ the group; a second signal exits at once.`,
 				// The consumer client writes dead letters with the producer settings.
 				ClientOpts: append(producer.ClientOptions(c.Producer), m.ClientHooks()),
 			})
+			m.RegisterReady(p.Ready)
 			srv, err := serveMetrics(l, reg, p.Ready, nil)
 			if err != nil {
 				return err

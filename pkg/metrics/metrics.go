@@ -91,6 +91,20 @@ func New(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// RegisterReady exports veltrix_ready: 1 while ready returns true, 0
+// otherwise, read at scrape time. It is what /readyz answers, as a series an
+// alert can watch. Call it at most once per Metrics.
+func (m *Metrics) RegisterReady(ready func() bool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace,
+		Name: "ready", Help: "1 once the processor has connected and received its first assignment (what /readyz reports), 0 before."},
+		func() float64 {
+			if ready() {
+				return 1
+			}
+			return 0
+		}))
+}
+
 // ClientHooks returns the kprom hook that exports franz-go's own client
 // metrics (connections, bytes, request latency) for one client. Each client
 // in a process needs a distinct client id; the id becomes the client_id label.
