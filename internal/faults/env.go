@@ -1,0 +1,364 @@
+// Package faults runs veltrix's fault scenarios — crashes, restarts,
+// scaling, broker outages, poison records and overload — against real
+// veltrix processes and a cluster, and measures what was lost, duplicated,
+// reordered and dead-lettered, the peak lag, recovery time and peak memory.
+// The test suite runs them at a small scale; scripts/faults.sh runs them at
+// full scale and writes docs/RELIABILITY.md.
+package faults
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/pkg/event"
+	"github.com/veltrix/veltrix/pkg/verify"
+)
+
+// Env is where a scenario runs.
+type Env struct {
+	Bin     string   // the veltrix binary
+	Brokers []string // the cluster
+	Cluster string   // "embedded" or "kafka", for the report
+	Full    bool     // full scale (scripts/faults.sh) rather than test scale
+	// RestartBroker stops the broker for the given time and starts it
+	// again with its data; nil where the cluster cannot be restarted.
+	RestartBroker func(down time.Duration) error
+	Log           func(format string, args ...any)
+}
+
+// Result is one scenario run's measurements.
+type Result struct {
+	Scenario     string  `json:"scenario"`
+	Cluster      string  `json:"cluster"`
+	Produced     int64   `json:"produced"`
+	Delivered    int64   `json:"delivered"`
+	Lost         int64   `json:"lost"`
+	Duplicated   int64   `json:"duplicated"`
+	OutOfOrder   int64   `json:"out_of_order"`
+	DeadLettered int64   `json:"dead_lettered"`
+	Poison       int64   `json:"poison"`
+	MaxLag       int64   `json:"max_lag"`
+	RecoverySec  float64 `json:"recovery_seconds"`
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+	Seconds      float64 `json:"seconds"`
+	Pass         bool    `json:"pass"`
+	Notes        string  `json:"notes"`
+}
+
+// run is one scenario's topics, group, members and probes.
+type run struct {
+	env          *Env
+	in, out, dlq string
+	group        string
+	adm          *kadm.Client
+	cl           *kgo.Client
+
+	mu      sync.Mutex
+	members []*member
+	peakRSS int64 // KiB, over every member that ever ran
+	maxLag  int64
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newRun(env *Env, name string) (*run, error) {
+	suffix := fmt.Sprintf("%s-%d", name, time.Now().UnixNano()%1e9)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(env.Brokers...), kgo.ClientID("faults-"+name),
+		kgo.ProducerLinger(time.Millisecond), kgo.RecordDeliveryTimeout(5*time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	r := &run{env: env, in: "in-" + suffix, out: "out-" + suffix, dlq: "dlq-" + suffix, group: "g-" + suffix,
+		adm: kadm.NewClient(cl), cl: cl, stop: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, t := range []string{r.in, r.out, r.dlq} {
+		resp, err := r.adm.CreateTopic(ctx, 6, -1, nil, t)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("creating topic %s: %w", t, err)
+		}
+	}
+	r.wg.Add(1)
+	go r.probe()
+	return r, nil
+}
+
+// close stops every member and the probes.
+func (r *run) close() {
+	r.mu.Lock()
+	ms := append([]*member(nil), r.members...)
+	r.mu.Unlock()
+	for _, m := range ms {
+		m.kill()
+	}
+	select {
+	case <-r.stop:
+	default:
+		close(r.stop)
+	}
+	r.wg.Wait()
+	r.cl.Close()
+}
+
+// probe samples the group's lag and the members' peak RSS every 250ms.
+func (r *run) probe() {
+	defer r.wg.Done()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		for _, m := range r.members {
+			if kb := m.hwm(); kb > r.peakRSS {
+				r.peakRSS = kb
+			}
+		}
+		r.mu.Unlock()
+		if lag, err := r.lag(); err == nil {
+			r.mu.Lock()
+			r.maxLag = max(r.maxLag, lag)
+			r.mu.Unlock()
+		}
+	}
+}
+
+// committed returns the group's committed offsets and the input's end
+// offsets by partition.
+func (r *run) committed() (map[int32]int64, map[int32]int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	offs, err := r.adm.FetchOffsets(ctx, r.group)
+	if err != nil {
+		return nil, nil, err
+	}
+	ends, err := r.adm.ListEndOffsets(ctx, r.in)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, e := map[int32]int64{}, map[int32]int64{}
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == r.in {
+			c[o.Partition] = o.At
+		}
+	})
+	ends.Each(func(o kadm.ListedOffset) { e[o.Partition] = o.Offset })
+	return c, e, nil
+}
+
+// lag is the sum over partitions of end − committed.
+func (r *run) lag() (int64, error) {
+	c, e, err := r.committed()
+	if err != nil {
+		return 0, err
+	}
+	var lag int64
+	for p, end := range e {
+		lag += max(end-max(c[p], 0), 0)
+	}
+	return lag, nil
+}
+
+// drained waits until the group has committed everything, at most timeout.
+func (r *run) drained(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		lag, err := r.lag()
+		if err == nil && lag == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("group %s still has lag %d (err %v) after %s", r.group, lag, err, timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// produce writes count events (0: until ctx ends) at rate per second,
+// every poisonEvery-th one (0: none) with a value that is not JSON. It
+// returns the acknowledged and poison counts.
+func (r *run) produce(ctx context.Context, rate float64, count int64, poisonEvery int64) (acked, poison int64, err error) {
+	var mu sync.Mutex
+	var firstErr error
+	start := time.Now()
+	id := "faults-" + r.in
+	var seq int64
+	for (count == 0 || seq < count) && ctx.Err() == nil {
+		if rate > 0 {
+			due := int64(time.Since(start).Seconds() * rate)
+			if seq >= due {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+		}
+		rec := &kgo.Record{Topic: r.in, Key: []byte("key-" + strconv.FormatInt(seq%97, 10))}
+		eid := event.ID{Producer: id, Seq: uint64(seq)}
+		if poisonEvery > 0 && seq%poisonEvery == poisonEvery-1 {
+			rec.Value = []byte("not json " + strconv.FormatInt(seq, 10))
+			poison++
+		} else {
+			rec.Value = event.Value(nil, 100, eid)
+		}
+		event.Stamp(rec, eid)
+		r.cl.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			acked++
+		})
+		seq++
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := r.cl.Flush(fctx); err != nil {
+		return acked, poison, fmt.Errorf("flushing: %w", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return acked, poison, firstErr
+}
+
+// verify reads input, output and dead letters and fills res.
+func (r *run) verify(res *Result) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := verify.NewChecker()
+	opts := []kgo.Opt{kgo.SeedBrokers(r.env.Brokers...)}
+	for _, s := range []struct {
+		topic string
+		fn    func(*kgo.Record)
+	}{{r.in, c.Input}, {r.out, c.Output}, {r.dlq, c.DeadLetter}} {
+		if _, err := verify.ReadTopic(ctx, s.topic, s.fn, opts...); err != nil {
+			return err
+		}
+	}
+	t := c.Report().Total
+	res.Produced, res.Delivered, res.Lost = t.Produced, t.Delivered, t.Lost
+	res.Duplicated, res.OutOfOrder, res.DeadLettered = t.Duplicated, t.OutOfOrder, t.DeadLettered
+	r.mu.Lock()
+	res.MaxLag = r.maxLag
+	res.PeakRSSMiB = float64(r.peakRSS) / 1024
+	r.mu.Unlock()
+	return nil
+}
+
+// member is one veltrix process.
+type member struct {
+	name string
+	cmd  *exec.Cmd
+	errb *bytes.Buffer
+	done chan error
+	once sync.Once
+}
+
+// start runs `veltrix process` as a member of the run's group, forwarding
+// input to output, with fast failure detection and the given extra flags.
+func (r *run) start(name string, extra ...string) (*member, error) {
+	args := []string{"process", "--brokers", strings.Join(r.env.Brokers, ","),
+		"--topic", r.in, "--group", r.group, "--handler", "forward", "--output-topic", r.out,
+		"--processor.dlq_topic", r.dlq, "--metrics-addr", "",
+		"--kafka.client_id", name,
+		"--processor.group.session_timeout", "6s", "--processor.group.heartbeat_interval", "500ms",
+		"--processor.commit.interval", "500ms", "--processor.fetch.max_wait", "100ms",
+		"--processor.retry.initial_backoff", "5ms", "--processor.retry.max_backoff", "50ms",
+		"--processor.group.rebalance_timeout", "20s"}
+	args = append(args, extra...)
+	cmd := exec.Command(r.env.Bin, args...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	cmd.Env = cleanEnv()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	m := &member{name: name, cmd: cmd, errb: &errb, done: make(chan error, 1)}
+	go func() { m.done <- cmd.Wait() }()
+	r.mu.Lock()
+	r.members = append(r.members, m)
+	r.mu.Unlock()
+	return m, nil
+}
+
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "VELTRIX_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// hwm is the process's peak resident set in KiB (VmHWM), 0 once it exited.
+func (m *member) hwm() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				n, _ := strconv.ParseInt(f[1], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// kill sends SIGKILL and waits for the exit.
+func (m *member) kill() {
+	m.once.Do(func() {
+		_ = m.cmd.Process.Signal(syscall.SIGKILL)
+		<-m.done
+	})
+}
+
+// term sends SIGTERM and waits for a clean exit, at most timeout.
+func (m *member) term(timeout time.Duration) error {
+	var err error
+	m.once.Do(func() {
+		_ = m.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case werr := <-m.done:
+			if werr != nil {
+				err = fmt.Errorf("%s exited with %v after SIGTERM: %s", m.name, werr, tail(m.errb.String()))
+			}
+		case <-time.After(timeout):
+			_ = m.cmd.Process.Signal(syscall.SIGKILL)
+			<-m.done
+			err = fmt.Errorf("%s did not exit within %s of SIGTERM", m.name, timeout)
+		}
+	})
+	return err
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return s[len(s)-2000:]
+	}
+	return s
+}
