@@ -10,6 +10,7 @@ import (
 
 	"github.com/veltrix/veltrix/pkg/handler"
 	"github.com/veltrix/veltrix/pkg/kafka"
+	"github.com/veltrix/veltrix/pkg/lag"
 	"github.com/veltrix/veltrix/pkg/processor"
 	"github.com/veltrix/veltrix/pkg/producer"
 )
@@ -27,6 +28,7 @@ type Config struct {
 	Demo      DemoConfig        `koanf:"demo"`
 	Broker    BrokerConfig      `koanf:"broker"`
 	Deploy    DeployConfig      `koanf:"deploy"`
+	Lag       lag.Config        `koanf:"lag"`
 }
 
 // MetricsConfig is the HTTP endpoint for /metrics, /healthz and /readyz.

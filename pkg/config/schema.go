@@ -185,6 +185,21 @@ var Schema = []Setting{
 	{Key: "deploy.outage_tolerance", Kind: Duration, Default: "24h", Min: "0s", Max: "8760h",
 		Help: "How long a stopped group must be able to stay down without losing unconsumed data to retention."},
 
+	// The lag monitor (issue 4): veltrix lag, and inside process and demo
+	// for their own group (which ignore lag.groups and lag.serve).
+	{Key: "lag.interval", Kind: Duration, Default: "10s", Min: "100ms", Max: "1h",
+		Help: "Time between lag polls; offsets and statuses are this fresh, time lag is measured at scrape time."},
+	{Key: "lag.groups", Kind: String, Default: ".*", Flag: "group",
+		Help: "veltrix lag: regular expression of the group ids to watch; empty watches none but the named ones."},
+	{Key: "lag.window", Kind: Int, Default: "10", Min: "2", Max: "1000", Unit: "polls",
+		Help: "Polls of history per partition the health evaluator judges; STOP and STALL need this many polls without progress."},
+	{Key: "lag.cluster", Kind: String, Default: "default",
+		Help: "Value of the cluster label on every lag series, to tell clusters apart in one Prometheus."},
+	{Key: "lag.reset", Kind: Enum, Default: "earliest", Values: []string{"earliest", "latest"},
+		Help: "Where a group with no committed offset would start (its auto.offset.reset): the lag of such partitions counts from there. process and demo use processor.start_offset."},
+	{Key: "lag.serve", Kind: String, Default: ":9465", Flag: "serve",
+		Help: "veltrix lag: address for /metrics, /healthz and /readyz (ready after the first poll)."},
+
 	// Observability.
 	{Key: "metrics.addr", Kind: String, Default: ":9464", Flag: "metrics-addr",
 		Help: "Address for /metrics, /healthz and /readyz; empty disables the server; port 0 picks a free port."},

@@ -112,6 +112,73 @@ func (m *Metrics) ClientHooks() kgo.Opt {
 	return kgo.WithHooks(kprom.NewMetrics("kafka_client", kprom.Registerer(m.reg), kprom.WithClientLabel()))
 }
 
+// Lag describes the lag monitor's series. pkg/lag's collector builds them
+// fresh at every scrape from its latest poll, so a deleted group's series
+// vanish. Names follow kafka_exporter and kafka-lag-exporter, so existing
+// dashboards work; labels are cluster, group, topic and partition only (and
+// the member ids of the info metric), and no gauge uses -1 or NaN as a
+// "not known" marker: an unknown value has no series.
+type Lag struct {
+	Lag             *prometheus.Desc // cluster, group, topic, partition
+	LagSeconds      *prometheus.Desc // cluster, group, topic, partition
+	MaxLag          *prometheus.Desc // cluster, group
+	SumLag          *prometheus.Desc // cluster, group
+	MaxLagSeconds   *prometheus.Desc // cluster, group
+	CurrentOffset   *prometheus.Desc // cluster, group, topic, partition
+	LostRecords     *prometheus.Desc // cluster, group, topic, partition
+	PartitionStatus *prometheus.Desc // cluster, group, topic, partition
+	GroupStatus     *prometheus.Desc // cluster, group
+	Members         *prometheus.Desc // cluster, group
+	MemberInfo      *prometheus.Desc // cluster, group, member_id, client_id, host
+	LatestOffset    *prometheus.Desc // cluster, topic, partition
+	EarliestOffset  *prometheus.Desc // cluster, topic, partition
+	PollSeconds     *prometheus.Desc // cluster
+	PollTimestamp   *prometheus.Desc // cluster
+}
+
+// LagStatusHelp explains the numeric status codes.
+const LagStatusHelp = "0 OK, 1 WARN (lag rising while committing), 2 REWIND (committed offset went back), 3 STALL (owned, offset not moving, lag > 0), 4 STOP (no owner, offset not moving, lag > 0), 5 ERR (offsets unreadable); see docs/lag.md."
+
+// NewLag returns the lag monitor's descriptors.
+func NewLag() *Lag {
+	part := []string{"cluster", "group", "topic", "partition"}
+	group := []string{"cluster", "group"}
+	topic := []string{"cluster", "topic", "partition"}
+	d := func(name, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	return &Lag{
+		Lag: d("kafka_consumergroup_group_lag",
+			"Offset lag: last stable offset minus the committed offset (or the reset position when nothing is committed), never negative.", part),
+		LagSeconds: d("kafka_consumergroup_group_lag_seconds",
+			"Time lag: now minus the timestamp of the next record the group has to read; 0 when caught up. Absent when that record could not be read.", part),
+		MaxLag:        d("kafka_consumergroup_group_max_lag", "Largest partition offset lag of the group.", group),
+		SumLag:        d("kafka_consumergroup_group_sum_lag", "Total offset lag of the group.", group),
+		MaxLagSeconds: d("kafka_consumergroup_group_max_lag_seconds", "Largest partition time lag of the group.", group),
+		CurrentOffset: d("kafka_consumergroup_current_offset",
+			"The group's committed offset; absent for partitions with no commit (their lag counts from the reset position).", part),
+		LostRecords: d("kafka_consumergroup_group_lost_records",
+			"Records deleted by retention before the group read them: log start offset minus the committed offset when the commit is below the log start, else 0.", part),
+		PartitionStatus: d("kafka_consumergroup_partition_status", "Health of the partition: "+LagStatusHelp, part),
+		GroupStatus:     d("kafka_consumergroup_group_status", "Health of the group, the worst of its partitions: "+LagStatusHelp, group),
+		Members:         d("kafka_consumergroup_members", "Live members of the group; 0 for an empty group.", group),
+		MemberInfo: d("kafka_consumergroup_members_info",
+			"1 for each live member of the group, naming its member and client ids and host.", []string{"cluster", "group", "member_id", "client_id", "host"}),
+		LatestOffset:   d("kafka_partition_latest_offset", "Last stable offset of the partition (the high watermark unless a transaction is open).", topic),
+		EarliestOffset: d("kafka_partition_earliest_offset", "Log start offset of the partition.", topic),
+		PollSeconds:    d("veltrix_lag_poll_duration_seconds", "How long the latest lag poll took.", []string{"cluster"}),
+		PollTimestamp:  d("veltrix_lag_poll_timestamp_seconds", "Unix time of the latest lag poll.", []string{"cluster"}),
+	}
+}
+
+// Describe sends every lag descriptor to ch.
+func (l *Lag) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{l.Lag, l.LagSeconds, l.MaxLag, l.SumLag, l.MaxLagSeconds, l.CurrentOffset, l.LostRecords,
+		l.PartitionStatus, l.GroupStatus, l.Members, l.MemberInfo, l.LatestOffset, l.EarliestOffset, l.PollSeconds, l.PollTimestamp} {
+		ch <- d
+	}
+}
+
 // NewRegistry returns a registry with the Go runtime and process collectors,
 // so memory and CPU show next to veltrix's own series.
 func NewRegistry() *prometheus.Registry {
