@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/veltrix/veltrix/internal/kafkatest"
 )
 
 func TestConfigExplain(t *testing.T) {
@@ -74,4 +76,68 @@ func veltrixEnv(t *testing.T, env []string, args ...string) result {
 		t.Fatal(err)
 	}
 	return r
+}
+
+func TestConfigDoctor(t *testing.T) {
+	roomy, tight := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(roomy, "memory.max"), []byte("max\n"), 0o644)
+	os.WriteFile(filepath.Join(tight, "memory.max"), []byte("67108864\n"), 0o644)
+
+	r := veltrix(t, 30*time.Second, "", "config", "doctor", "--cgroup-root", roomy)
+	if r.code != 0 || !strings.Contains(r.stdout, "doctor: 0 errors") || !strings.Contains(r.stdout, "no brokers given") {
+		t.Fatalf("defaults: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	// A 64MiB container cannot hold the default 64MiB buffer.
+	r = veltrix(t, 30*time.Second, "", "config", "doctor", "--cgroup-root", tight, "--json")
+	var rep struct {
+		Findings []struct{ Check, Severity, Why, Fix string }
+		Errors   int
+	}
+	if r.code != 3 || json.Unmarshal([]byte(r.stdout), &rep) != nil {
+		t.Fatalf("tight memory: exit %d, want 3: %q %s", r.code, r.stdout, r.stderr)
+	}
+	if rep.Errors != 1 || rep.Findings[0].Check != "memory" || !strings.Contains(rep.Findings[0].Why, tight) ||
+		!strings.HasPrefix(rep.Findings[0].Fix, "processor.buffer.max_bytes=") {
+		t.Errorf("findings %+v", rep)
+	}
+	// Applying the suggested change as flags clears the error.
+	args := []string{"config", "doctor", "--cgroup-root", tight}
+	for _, kv := range strings.Fields(rep.Findings[0].Fix) {
+		args = append(args, "--"+kv)
+	}
+	r = veltrix(t, 30*time.Second, "", args...)
+	if r.code != 0 {
+		t.Errorf("the suggested fix %q did not clear the error: exit %d: %s", rep.Findings[0].Fix, r.code, r.stdout)
+	}
+	r = veltrix(t, 30*time.Second, "", "config", "doctor", "--processor.rebalance.drain_timeout", "bad")
+	if r.code != 2 {
+		t.Errorf("invalid config: exit %d, want 2", r.code)
+	}
+}
+
+func TestConfigDoctorLive(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		b := strings.Join(c.Brokers, ",")
+		topic := kafkatest.Name(t, "doc")
+		kafkatest.CreateTopic(t, c.Brokers, topic, 2)
+		r := veltrix(t, 60*time.Second, "", "config", "doctor", "--brokers", b, "--topic", kafkatest.Name(t, "missing"), "--topic.create=false", "--deploy.memory_limit", "1GiB")
+		if r.code != 3 || !strings.Contains(r.stdout, "does not exist and topic.create=false") || !strings.Contains(r.stdout, "fix: topic.create=true") {
+			t.Fatalf("missing topic: exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+		r = veltrix(t, 60*time.Second, "", "config", "doctor", "--brokers", b, "--topic", topic, "--deploy.instances", "3", "--deploy.memory_limit", "1GiB", "--json")
+		var rep struct {
+			Cluster  bool
+			Findings []struct{ Check, Severity, Fix string }
+		}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rep) != nil || !rep.Cluster {
+			t.Fatalf("existing topic: exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+		found := false
+		for _, f := range rep.Findings {
+			found = found || f.Check == "partitions" && f.Severity == "warn" && f.Fix == "deploy.instances=2"
+		}
+		if !found {
+			t.Errorf("no idle-consumer warning for 3 instances on 2 partitions: %+v", rep.Findings)
+		}
+	})
 }

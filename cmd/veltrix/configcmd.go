@@ -36,7 +36,7 @@ allowed. It exits 0 when the configuration is valid and 2 when it is not.`,
 		},
 	}
 	config.AddFlags(validate.Flags(), allPrefixes)
-	cmd.AddCommand(validate, newExplain())
+	cmd.AddCommand(validate, newExplain(), newDoctor())
 	return cmd
 }
 

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ const (
 	exitOK     = 0
 	exitError  = 1 // the run failed: unreachable cluster, missing topic, produce errors
 	exitConfig = 2 // bad configuration or command-line usage; nothing was started
+	exitDoctor = 3 // config doctor found an error-severity finding
 )
 
 func main() {
@@ -32,11 +34,20 @@ func run(args []string) int {
 	if err == nil {
 		return exitOK
 	}
+	if errors.Is(err, context.Canceled) {
+		// Only the signal context is ever cancelled: a SIGTERM that arrived
+		// during start-up is a clean stop, not a failure.
+		fmt.Fprintln(os.Stderr, "veltrix: stopped during start-up")
+		return exitOK
+	}
 	fmt.Fprintln(os.Stderr, "veltrix:", err)
 	var ce *config.Error
 	var ue usageError
 	if errors.As(err, &ce) || errors.As(err, &ue) {
 		return exitConfig
+	}
+	if errors.As(err, new(findingsError)) {
+		return exitDoctor
 	}
 	return exitError
 }

@@ -1,0 +1,119 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/pkg/processor"
+)
+
+// Cluster is a snapshot of what the live cluster says about the topics a
+// configuration uses.
+type Cluster struct {
+	Brokers int              // brokers in the cluster
+	Topics  map[string]Topic // by name, for every topic asked about
+}
+
+// Topic is one topic as the cluster describes it.
+type Topic struct {
+	Name              string
+	Exists            bool
+	Partitions        int
+	ReplicationFactor int    // the fewest replicas of any partition
+	MinInsyncReplicas int    // min.insync.replicas; 0 when unknown
+	RetentionMs       int64  // retention.ms; -1 keeps data forever
+	RetentionBytes    int64  // retention.bytes per partition; -1 is unbounded
+	CleanupPolicy     string // cleanup.policy: delete, compact or both
+}
+
+// Topics returns the topics c uses: the input, forward's output and the
+// dead-letter topic when on_failure is dlq.
+func Topics(c config.Config) []string {
+	ts := []string{c.Topic.Name}
+	if c.Handler.Name == "forward" && c.Handler.OutputTopic != "" {
+		ts = append(ts, c.Handler.OutputTopic)
+	}
+	if c.Processor.OnFailure == "dlq" {
+		ts = append(ts, processor.DLQTopic(c.Processor, c.Topic.Name))
+	}
+	return ts
+}
+
+// Inspect asks the cluster about topics: partitions and replicas from
+// metadata, durability and retention from the topic configs (effective
+// values, broker defaults included).
+func Inspect(ctx context.Context, adm *kadm.Client, topics []string) (*Cluster, error) {
+	brokers, err := adm.ListBrokers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing brokers: %w", err)
+	}
+	details, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("listing topics: %w", err)
+	}
+	c := &Cluster{Brokers: len(brokers), Topics: map[string]Topic{}}
+	var existing []string
+	for _, name := range topics {
+		t := Topic{Name: name, RetentionMs: -1, RetentionBytes: -1}
+		d, ok := details[name]
+		switch {
+		case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition):
+		case d.Err != nil:
+			return nil, fmt.Errorf("describing topic %q: %w", name, d.Err)
+		default:
+			t.Exists = true
+			t.Partitions = len(d.Partitions)
+			t.ReplicationFactor = -1
+			for _, p := range d.Partitions {
+				if t.ReplicationFactor < 0 || len(p.Replicas) < t.ReplicationFactor {
+					t.ReplicationFactor = len(p.Replicas)
+				}
+			}
+			existing = append(existing, name)
+		}
+		c.Topics[name] = t
+	}
+	if len(existing) == 0 {
+		return c, nil
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, existing...)
+	if err != nil {
+		return nil, fmt.Errorf("describing topic configs: %w", err)
+	}
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			return nil, fmt.Errorf("describing configs of topic %q: %w", rc.Name, rc.Err)
+		}
+		t := c.Topics[rc.Name]
+		for _, cf := range rc.Configs {
+			v := cf.MaybeValue()
+			switch cf.Key {
+			case "min.insync.replicas":
+				n, _ := strconv.Atoi(v)
+				t.MinInsyncReplicas = n
+			case "retention.ms":
+				t.RetentionMs = parseLong(v)
+			case "retention.bytes":
+				t.RetentionBytes = parseLong(v)
+			case "cleanup.policy":
+				t.CleanupPolicy = v
+			}
+		}
+		c.Topics[rc.Name] = t
+	}
+	return c, nil
+}
+
+func parseLong(v string) int64 {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}

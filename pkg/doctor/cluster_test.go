@@ -1,0 +1,69 @@
+package doctor
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/veltrix/veltrix/internal/kafkatest"
+	"github.com/veltrix/veltrix/pkg/config"
+)
+
+// TestInspectLive reads a topic's partitions, replicas, min.insync.replicas
+// and retention from each cluster, and runs the live checks on them.
+func TestInspectLive(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		topic, missing := kafkatest.Name(t, "doc"), kafkatest.Name(t, "missing")
+		kafkatest.CreateTopic(t, c.Brokers, topic, 3)
+		adm := kafkatest.Admin(t, c.Brokers)
+		// A contradiction only the cluster can show: more in-sync replicas
+		// required than the topic has. An hour's retention is another.
+		resp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
+			{Op: kadm.SetConfig, Name: "min.insync.replicas", Value: kadm.StringPtr("2")},
+			{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("3600000")},
+		}, topic)
+		if err == nil {
+			_, err = resp.On(topic, nil)
+		}
+		if err != nil {
+			t.Fatalf("altering topic configs: %v", err)
+		}
+
+		var cl *Cluster
+		kafkatest.Eventually(t, 10*time.Second, "topic configs visible", func() bool {
+			cl, err = Inspect(ctx, adm, []string{topic, missing})
+			return err == nil && cl.Topics[topic].MinInsyncReplicas == 2
+		})
+		got := cl.Topics[topic]
+		if !got.Exists || got.Partitions != 3 || got.ReplicationFactor != 1 || got.RetentionMs != 3600_000 || got.RetentionBytes != -1 {
+			t.Errorf("topic = %+v", got)
+		}
+		if cl.Topics[missing].Exists || cl.Brokers < 1 {
+			t.Errorf("missing topic = %+v, brokers %d", cl.Topics[missing], cl.Brokers)
+		}
+
+		cfg := config.Default()
+		cfg.Topic.Name, cfg.Deploy.Instances = topic, 4
+		fs := Run(Input{Config: cfg, Cluster: cl, Memory: Memory{Limit: 1 << 30, Source: "test"}})
+		expectHas(t, fs, "durability", Error, "min.insync.replicas=1")
+		expectHas(t, fs, "partitions", Warn, "deploy.instances=3")
+		expectHas(t, fs, "retention", Warn, "retention.ms=172800000")
+		if !HasErrors(fs) {
+			t.Error("no error-severity finding")
+		}
+	})
+}
+
+func expectHas(t *testing.T, fs []Finding, check string, sev Severity, fix string) {
+	t.Helper()
+	for _, f := range fs {
+		if f.Check == check && f.Severity == sev && f.Fix == fix {
+			return
+		}
+	}
+	t.Errorf("no %s %s finding with fix %s in:\n%s", sev, check, fix, dump(fs))
+}
