@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every fault scenario at full scale — 1M-event baseline, five SIGKILLs,
+# rolling restart, scaling, a 30 s broker outage, poison records under each
+# failure policy, 60 s of 10x overload — against the embedded cluster and a
+# real Apache Kafka broker, and writes the results table to
+# docs/RELIABILITY.md. Takes about 15 minutes on 2 cores.
+#
+#   scripts/faults.sh                  # everything
+#   scripts/faults.sh -faults.only poison
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+addr=$(scripts/kafka.sh start)
+VELTRIX_TEST_BROKERS="$addr" go test -count=1 -timeout 90m -v ./internal/faults \
+  -run TestFaults -faults.full -faults.report "$PWD/docs/RELIABILITY.md" "$@" \
+  | grep -E '^\s*(---|FAIL|ok|PASS)|faults_test'
+echo "wrote docs/RELIABILITY.md"
