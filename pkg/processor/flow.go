@@ -5,7 +5,9 @@ package processor
 // and resumes them once they drained to half. Paused partitions keep their
 // fetch position: franz-go drops paused buffered data without moving it, so
 // nothing is skipped. Memory is therefore bounded by the budget plus one
-// fetch (processor.fetch.max_bytes) that was in flight when the pause began.
+// poll (at most processor.buffer.max_records records) taken when the pause
+// began, plus the client's one buffered fetch response (processor.fetch.max_bytes
+// on the wire, more once decompressed).
 //
 // It is called by the poll loop after each fetch and by lanes after taking
 // a batch while anything is paused.

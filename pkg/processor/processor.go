@@ -119,7 +119,10 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 
 	for {
-		fetches := cl.PollFetches(ctx)
+		// One poll takes at most buffer.max_records records, so the queues
+		// overshoot the memory budget by at most that many records; the
+		// rest stay in the client, which drops them if the partition pauses.
+		fetches := cl.PollRecords(ctx, p.cfg.Buffer.MaxRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			cl.AllowRebalance()
 			break
