@@ -238,7 +238,11 @@ func (p *Processor) assigned(_ context.Context, cl *kgo.Client, parts map[string
 	// A partition paused by a previous owner-ship of this member must not
 	// stay paused.
 	cl.ResumeFetchPartitions(parts)
-	p.m.rebalance("assigned")
+	// franz-go calls this at every session start, even with nothing new;
+	// only real changes count as rebalances.
+	if len(parts[p.topic]) > 0 {
+		p.m.rebalance("assigned")
+	}
 	p.ready.Store(true)
 }
 
@@ -246,6 +250,11 @@ func (p *Processor) assigned(_ context.Context, cl *kgo.Client, parts map[string
 // drain timeout), commits them and releases them. It runs before the
 // partitions move, so the commit is still this member's to make.
 func (p *Processor) revoked(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
+	// franz-go calls this at the end of every session, even when nothing
+	// is revoked; only real revocations count.
+	if len(parts[p.topic]) == 0 {
+		return
+	}
 	p.release(p.lanesOf(parts[p.topic]), p.cfg.Rebalance.DrainTimeout, p.cfg.Commit.Mode != "manual")
 	p.m.rebalance("revoked")
 }
@@ -254,6 +263,9 @@ func (p *Processor) revoked(_ context.Context, _ *kgo.Client, parts map[string][
 // them, so nothing is committed and late completions are ignored.
 func (p *Processor) lost(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
 	lanes := p.lanesOf(parts[p.topic])
+	if len(lanes) == 0 {
+		return
+	}
 	p.mu.Lock()
 	for _, l := range lanes {
 		delete(p.lanes, l.part)
@@ -264,9 +276,7 @@ func (p *Processor) lost(_ context.Context, _ *kgo.Client, parts map[string][]in
 		p.forget(l)
 	}
 	p.m.rebalance("lost")
-	if len(lanes) > 0 {
-		p.log.Warn("partitions lost without a clean revoke; their uncommitted work will be redelivered", "partitions", len(lanes))
-	}
+	p.log.Warn("partitions lost without a clean revoke; their uncommitted work will be redelivered", "partitions", len(lanes))
 }
 
 func (p *Processor) lanesOf(parts []int32) []*lane {
