@@ -65,7 +65,7 @@ lost events exits 1.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as one JSON object")
-	config.AddFlags(cmd.Flags(), []string{"demo.", "kafka.", "topic.", "producer.", "processor.", "handler.", "metrics.", "log."},
+	config.AddFlags(cmd.Flags(), []string{"demo.", "kafka.", "topic.", "producer.", "processor.", "handler.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster"},
 		"producer.count", "producer.duration", "producer.id")
 	return cmd
 }
@@ -151,6 +151,12 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 		}
 		return true
 	}
+	// The lag monitor of the demo's group, on the same /metrics.
+	stopLag, err := runOwnLag(ctx, l, pcl, reg, log, demoLagInterval)
+	if err != nil {
+		return err
+	}
+	defer stopLag()
 	m.RegisterReady(ready)
 	srv, err := serveMetrics(l, reg, ready, nil)
 	if err != nil {

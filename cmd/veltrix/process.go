@@ -84,6 +84,12 @@ the group; a second signal exits at once.`,
 				// The consumer client writes dead letters with the producer settings.
 				ClientOpts: append(producer.ClientOptions(c.Producer), m.ClientHooks()),
 			})
+			// The lag monitor of this group, on the same /metrics.
+			stopLag, err := runOwnLag(ctx, l, pcl, reg, log, 0)
+			if err != nil {
+				return err
+			}
+			defer stopLag()
 			m.RegisterReady(p.Ready)
 			srv, err := serveMetrics(l, reg, p.Ready, nil)
 			if err != nil {
@@ -101,7 +107,7 @@ the group; a second signal exits at once.`,
 			return p.Run(ctx)
 		},
 	}
-	config.AddFlags(cmd.Flags(), []string{"kafka.", "topic.", "processor.", "handler.", "producer.", "metrics.", "log."}, generatorKeys...)
+	config.AddFlags(cmd.Flags(), []string{"kafka.", "topic.", "processor.", "handler.", "producer.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster"}, generatorKeys...)
 	return cmd
 }
 

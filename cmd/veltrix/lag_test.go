@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/internal/kafkatest"
+)
+
+// TestLagCommand runs veltrix lag --once as a user would: the table and the
+// JSON show the committed offset, end, lag and a status for a group with no
+// members, and a bad --group pattern exits 2 before connecting.
+func TestLagCommand(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		topic, grp := kafkatest.Name(t, "topic"), kafkatest.Name(t, "group")
+		kafkatest.CreateTopic(t, c.Brokers, topic, 2)
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		var recs []*kgo.Record
+		for i := range 12 {
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % 2), Value: []byte("x"),
+				Timestamp: time.Now().Add(-30 * time.Second)})
+		}
+		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		os := make(kadm.Offsets)
+		os.Add(kadm.Offset{Topic: topic, Partition: 0, At: 2, LeaderEpoch: -1})
+		if err := kadm.NewClient(cl).CommitAllOffsets(context.Background(), grp, os); err != nil {
+			t.Fatal(err)
+		}
+		brokers := strings.Join(c.Brokers, ",")
+
+		r := veltrix(t, 30*time.Second, "", "lag", "--once", "--json", "--brokers", brokers, "--group", "^"+grp+"$")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		var out struct {
+			Groups []struct {
+				Group      string `json:"group"`
+				Status     string `json:"status"`
+				SumLag     int64  `json:"sum_lag"`
+				Partitions []struct {
+					Partition      int32    `json:"partition"`
+					CurrentOffset  *int64   `json:"current_offset"`
+					LogEndOffset   int64    `json:"log_end_offset"`
+					Lag            int64    `json:"lag"`
+					TimeLagSeconds *float64 `json:"time_lag_seconds"`
+				} `json:"partitions"`
+			} `json:"groups"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+			t.Fatalf("not JSON: %v: %s", err, r.stdout)
+		}
+		if len(out.Groups) != 1 || out.Groups[0].Group != grp || out.Groups[0].SumLag != 4 || out.Groups[0].Status != "OK" {
+			t.Fatalf("groups %+v", out.Groups)
+		}
+		p := out.Groups[0].Partitions
+		if len(p) != 1 || *p[0].CurrentOffset != 2 || p[0].LogEndOffset != 6 || p[0].Lag != 4 ||
+			p[0].TimeLagSeconds == nil || *p[0].TimeLagSeconds < 29 || *p[0].TimeLagSeconds > 32 {
+			t.Fatalf("partitions %+v", p)
+		}
+
+		r = veltrix(t, 30*time.Second, "", "lag", "--once", "--brokers", brokers, "--group", "^"+grp+"$")
+		for _, want := range []string{"GROUP", "CURRENT-OFFSET", "LOG-END-OFFSET", "TIME-LAG", "STATUS", grp, "no active members"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("table lacks %q:\n%s", want, r.stdout)
+			}
+		}
+	})
+	r := veltrix(t, 10*time.Second, "", "lag", "--once", "--brokers", "127.0.0.1:1", "--group", "(")
+	if r.code != 2 || !strings.Contains(r.stderr, "lag.groups") {
+		t.Fatalf("bad pattern: exit %d, stderr %s", r.code, r.stderr)
+	}
+}
