@@ -1,0 +1,5 @@
+// Package e2e holds tests that run veltrix the way a team deploys it: the
+// docker-compose file checked with docker-compose and the veltrix binary,
+// and a real Prometheus scraping a running pipeline, evaluating every
+// dashboard query and alert rule. It has no code of its own.
+package e2e
