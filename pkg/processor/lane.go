@@ -21,7 +21,8 @@ type lane struct {
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
-	queue     []*kgo.Record
+	queue     []*kgo.Record // queue[head:] is waiting
+	head      int
 	qbytes    int64
 	paused    bool
 	finished  kgo.EpochOffset // next offset after the last finished record
@@ -91,15 +92,15 @@ func (l *lane) stopped() bool {
 func (l *lane) size() (int, int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.queue), l.qbytes
+	return len(l.queue) - l.head, l.qbytes
 }
 
 // discard empties the queue and returns what it held.
 func (l *lane) discard() (recs, bytes int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	recs, bytes = int64(len(l.queue)), l.qbytes
-	l.queue, l.qbytes = nil, 0
+	recs, bytes = int64(len(l.queue)-l.head), l.qbytes
+	l.queue, l.head, l.qbytes = nil, 0, 0
 	return recs, bytes
 }
 
@@ -180,20 +181,30 @@ func (l *lane) take() []*kgo.Record {
 	l.mu.Lock()
 	var bytes int64
 	n := 0
-	for n < len(l.queue) && n < cfg.MaxRecords {
-		rb := recordBytes(l.queue[n])
+	waiting := l.queue[l.head:]
+	for n < len(waiting) && n < cfg.MaxRecords {
+		rb := recordBytes(waiting[n])
 		if n > 0 && bytes+rb > cfg.MaxBytes {
 			break
 		}
 		bytes += rb
 		n++
 	}
+	// The batch is a copy: compaction below may overwrite the queue while
+	// the handler still reads the batch.
 	batch := make([]*kgo.Record, n)
-	copy(batch, l.queue[:n])
-	// Shift rather than reslice so the backing array does not grow forever.
-	rest := copy(l.queue, l.queue[n:])
-	clear(l.queue[rest:])
-	l.queue = l.queue[:rest]
+	copy(batch, waiting[:n])
+	clear(waiting[:n])
+	l.head += n
+	// Compact once the taken prefix is half the queue: amortised O(1) per
+	// record, and the backing array does not grow forever.
+	if l.head == len(l.queue) {
+		l.queue, l.head = l.queue[:0], 0
+	} else if l.head > len(l.queue)/2 {
+		rest := copy(l.queue, l.queue[l.head:])
+		clear(l.queue[rest:])
+		l.queue, l.head = l.queue[:rest], 0
+	}
 	l.qbytes -= bytes
 	l.mu.Unlock()
 
