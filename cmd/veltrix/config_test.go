@@ -141,3 +141,43 @@ func TestConfigDoctorLive(t *testing.T) {
 		}
 	})
 }
+
+func TestPlan(t *testing.T) {
+	type report struct {
+		Instance, Partition *struct{ Rate float64 }
+		Plan                struct {
+			Partitions   int      `json:"partitions"`
+			Instances    int      `json:"instances"`
+			MaxInstances int      `json:"max_instances"`
+			Changes      []string `json:"changes"`
+		}
+	}
+	// Given numbers: 5600/s at 1000/s per instance needs 8 instances at 70%.
+	r := veltrix(t, 30*time.Second, "", "plan", "--rate", "5600", "--per-instance", "1000", "--json")
+	var rep report
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rep) != nil {
+		t.Fatalf("exit %d: %q %s", r.code, r.stdout, r.stderr)
+	}
+	if p := rep.Plan; p.Instances != 8 || p.Partitions != 16 || p.MaxInstances != 16 || len(p.Changes) == 0 || rep.Instance != nil {
+		t.Errorf("plan %+v", rep)
+	}
+	// Measured: a 1ms-a-record handler in 10-record batches; one lane
+	// handles at most 1000 records/s, so 3000/s at 70% needs 5 partitions.
+	r = veltrix(t, 60*time.Second, "", "plan", "--rate", "3000", "--measure", "1s", "--topic.partitions", "2", "--json",
+		"--handler", "simulate", "--handler.simulate.record_delay", "1ms", "--processor.batch.max_records", "10")
+	rep = report{}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rep) != nil || rep.Instance == nil || rep.Partition == nil {
+		t.Fatalf("measured plan: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	lane, inst := rep.Partition.Rate, rep.Instance.Rate
+	if lane < 600 || lane > 1010 || inst < 1.5*lane || inst > 2020 {
+		t.Errorf("measured one lane %.0f/s and one instance (2 lanes) %.0f/s; want about 1000 and 2000", lane, inst)
+	}
+	if p := rep.Plan; p.Partitions < int(3000/(lane*0.7))+1 || p.Instances > p.Partitions || p.Instances < 2 {
+		t.Errorf("plan %+v for lane %.0f/s, instance %.0f/s", p, lane, inst)
+	}
+	r = veltrix(t, 30*time.Second, "", "plan")
+	if r.code != 2 || !strings.Contains(r.stderr, "needs a target rate") {
+		t.Errorf("no rate: exit %d: %s", r.code, r.stderr)
+	}
+}

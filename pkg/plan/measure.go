@@ -1,0 +1,209 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/veltrix/veltrix/internal/stats"
+	"github.com/veltrix/veltrix/pkg/embedded"
+	"github.com/veltrix/veltrix/pkg/handler"
+	"github.com/veltrix/veltrix/pkg/kafka"
+	"github.com/veltrix/veltrix/pkg/processor"
+	"github.com/veltrix/veltrix/pkg/producer"
+)
+
+// Setup is what Measure runs: one processor instance with the engine and
+// handler settings, on a fresh embedded cluster, against a backlog.
+type Setup struct {
+	Processor  processor.Config
+	Handler    handler.Config
+	Producer   producer.Config // the backlog's records: Size, Keys, Compression
+	Partitions int             // partitions of the measured topic
+	Duration   time.Duration   // how long to measure once the first batch starts
+	// Backlog is how many records are produced before measuring; 0
+	// estimates enough to keep every lane busy for Duration.
+	Backlog int
+	Logger  *slog.Logger // nil discards
+}
+
+// Measurement is what one instance handled.
+type Measurement struct {
+	Partitions int           `json:"partitions"`
+	Records    int64         `json:"records"`
+	Seconds    float64       `json:"seconds"`
+	Rate       float64       `json:"rate"` // records/s
+	AvgBatch   float64       `json:"avg_batch"`
+	BatchP50   time.Duration `json:"batch_p50_ns"`
+	BatchP99   time.Duration `json:"batch_p99_ns"`
+	Drained    bool          `json:"drained"` // the backlog ran out before Duration
+}
+
+// Backlog bounds.
+const (
+	minBacklog = 10_000
+	maxBacklog = 500_000
+)
+
+// Measure starts an embedded cluster, produces a backlog to a topic of
+// s.Partitions partitions, and runs one processor instance with the
+// configured handler over it for s.Duration, counting the records its
+// handler finished and timing each batch. The handler runs for real:
+// forward writes to an output topic on the same embedded cluster, log writes
+// nowhere. The numbers include the engine's own costs (fetching, queueing,
+// batching, commits) but not a network: on a real cluster, expect less.
+func Measure(ctx context.Context, s Setup) (Measurement, error) {
+	m := Measurement{Partitions: s.Partitions}
+	const topic = "plan"
+	cl, err := embedded.Start(embedded.Options{Topics: []string{topic}, Partitions: s.Partitions})
+	if err != nil {
+		return m, err
+	}
+	defer cl.Close()
+	kc := kafka.Config{Brokers: cl.Addrs(), ClientID: "veltrix-plan", ConnectTimeout: 10 * time.Second}
+
+	pcl, err := kafka.Connect(ctx, kc, producer.ClientOptions(s.Producer)...)
+	if err != nil {
+		return m, err
+	}
+	defer pcl.Close()
+	tc := kafka.TopicConfig{Partitions: s.Partitions, ReplicationFactor: -1, Create: true}
+	var extra []string
+	if s.Handler.Name == "forward" {
+		extra = append(extra, s.Handler.OutputTopic)
+	}
+	if s.Processor.OnFailure == "dlq" {
+		extra = append(extra, processor.DLQTopic(s.Processor, topic))
+	}
+	for _, t := range extra {
+		if _, err := kafka.EnsureTopic(ctx, pcl, tc, t); err != nil {
+			return m, err
+		}
+	}
+
+	backlog := s.Backlog
+	if backlog <= 0 {
+		backlog = estimateBacklog(s)
+	}
+	pc := s.Producer
+	pc.Count, pc.Rate, pc.Duration = backlog, 0, 0
+	if _, err := producer.NewGenerator(pcl, topic, pc, nil, nil).Run(ctx); err != nil {
+		return m, fmt.Errorf("producing the backlog: %w", err)
+	}
+
+	inner, err := handler.New(s.Handler, handler.Deps{Producer: pcl, Out: io.Discard})
+	if err != nil {
+		return m, err
+	}
+	h := &timed{inner: inner, lat: stats.NewLatency()}
+	cfg := s.Processor
+	cfg.Group.ID, cfg.StartOffset = "veltrix-plan", "earliest"
+	p := processor.New(kc, topic, cfg, h, processor.Options{
+		Logger: s.Logger, HandlerTimeout: s.Handler.Timeout,
+		ClientOpts: producer.ClientOptions(s.Producer),
+	})
+	pctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var runErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		runErr = p.Run(pctx)
+	}()
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
+
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(s.Duration + 30*time.Second) // the group must form first
+	for {
+		select {
+		case <-ctx.Done():
+			return m, ctx.Err()
+		case <-deadline:
+			return m, fmt.Errorf("no measurement within %s: the processor handled %d records", s.Duration+30*time.Second, h.records.Load())
+		case <-tick.C:
+		}
+		// The window starts at the first assignment, so it includes
+		// fetching the backlog, not only handling what was already fetched.
+		if h.start.Load() == 0 && p.Ready() {
+			h.start.CompareAndSwap(0, time.Now().UnixNano())
+		}
+		start := h.start.Load()
+		if start == 0 {
+			continue
+		}
+		elapsed := time.Since(time.Unix(0, start))
+		n := h.records.Load()
+		if n >= int64(backlog) || elapsed >= s.Duration {
+			m.Drained = n >= int64(backlog)
+			if m.Drained {
+				elapsed = time.Unix(0, h.last.Load()).Sub(time.Unix(0, start))
+			}
+			m.Records, m.Seconds = n, elapsed.Seconds()
+			m.Rate = float64(n) / max(elapsed.Seconds(), 1e-6)
+			if b := h.lat.Count(); b > 0 {
+				m.AvgBatch = float64(n) / float64(b)
+			}
+			m.BatchP50, m.BatchP99 = h.lat.Quantile(50), h.lat.Quantile(99)
+			stop()
+			wg.Wait()
+			if runErr != nil {
+				return m, fmt.Errorf("running the processor: %w", runErr)
+			}
+			return m, nil
+		}
+	}
+}
+
+// estimateBacklog is enough records to keep every lane busy for the
+// measuring window: from the simulate handler's declared cost when there
+// is one, else the engine's ceiling on this kind of machine.
+func estimateBacklog(s Setup) int {
+	n := maxBacklog
+	if s.Handler.Name == "simulate" {
+		b := max(1, s.Processor.Batch.MaxRecords)
+		per := s.Handler.Simulate.BatchDelay + time.Duration(b)*s.Handler.Simulate.RecordDelay
+		if per > 0 {
+			lane := float64(b) / per.Seconds()
+			n = int(lane * float64(s.Partitions) * s.Duration.Seconds() * 1.5)
+		}
+	}
+	// The embedded cluster keeps the backlog in memory: at most 128MiB.
+	ceiling := min(maxBacklog, int(128<<20/max(1, s.Producer.Size)))
+	return max(min(n, ceiling), min(minBacklog, ceiling))
+}
+
+// timed wraps the handler under measurement: it counts the records of every
+// finished batch and times each call.
+type timed struct {
+	inner       processor.Handler
+	lat         *stats.Latency
+	records     atomic.Int64
+	start, last atomic.Int64 // unix nanoseconds of the first call and the last return
+}
+
+func (t *timed) Handle(ctx context.Context, b *processor.Batch) error {
+	begin := time.Now()
+	t.start.CompareAndSwap(0, begin.UnixNano())
+	err := t.inner.Handle(ctx, b)
+	end := time.Now()
+	t.lat.Record(end.Sub(begin))
+	// Count what finished: a failed batch is retried and counted then.
+	var re *processor.RecordErrors
+	switch {
+	case err == nil:
+		t.records.Add(int64(len(b.Records)))
+	case errors.As(err, &re):
+		t.records.Add(int64(len(b.Records) - len(re.Errs)))
+	}
+	t.last.Store(end.UnixNano())
+	return err
+}
