@@ -41,4 +41,4 @@ allowed. It exits 0 when the configuration is valid and 2 when it is not.`,
 }
 
 // allPrefixes selects every setting.
-var allPrefixes = []string{"kafka.", "topic.", "producer.", "processor.", "handler.", "metrics.", "log.", "demo.", "broker.", "deploy."}
+var allPrefixes = config.Sections()

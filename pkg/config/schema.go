@@ -1,5 +1,7 @@
 package config
 
+import "strings"
+
 // Kind is the type of a setting's value.
 type Kind int
 
@@ -219,6 +221,21 @@ var Schema = []Setting{
 		Help: "Port veltrix broker listens on at 127.0.0.1; 0 picks a free port."},
 	{Key: "broker.data_dir", Kind: String,
 		Help: "Directory where veltrix broker keeps its data across restarts; empty keeps it in memory."},
+}
+
+// Sections returns every top-level section as a key prefix ("kafka.",
+// "processor.", ...), in schema order.
+func Sections() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range Schema {
+		sec := s.Key[:strings.IndexByte(s.Key, '.')+1]
+		if !seen[sec] {
+			seen[sec] = true
+			out = append(out, sec)
+		}
+	}
+	return out
 }
 
 // Lookup returns the setting declared for key.
