@@ -18,8 +18,6 @@ import (
 	"github.com/veltrix/veltrix/pkg/config"
 	"github.com/veltrix/veltrix/pkg/embedded"
 	"github.com/veltrix/veltrix/pkg/event"
-	"github.com/veltrix/veltrix/pkg/handler"
-	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/metrics"
 	"github.com/veltrix/veltrix/pkg/processor"
 	"github.com/veltrix/veltrix/pkg/producer"
@@ -106,20 +104,11 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 	tracker := delivery.NewTracker()
 	lat := stats.NewLatency()
 
-	pk := c.Kafka
-	pk.ClientID = c.Kafka.ClientID + "-demo-producer"
-	pcl, err := kafka.Connect(ctx, pk, append(producer.ClientOptions(c.Producer), m.ClientHooks())...)
+	pcl, inner, err := connectPipeline(ctx, c, m, "-demo-producer", cmd.OutOrStdout())
 	if err != nil {
 		return err
 	}
 	defer pcl.Close()
-	if err := ensureTopics(ctx, pcl, c); err != nil {
-		return err
-	}
-	inner, err := handler.New(c.Handler, handler.Deps{Producer: pcl, Out: cmd.OutOrStdout()})
-	if err != nil {
-		return err
-	}
 	h := &demoHandler{inner: inner, tracker: tracker, lat: lat}
 
 	// The group: members in this process, each with its own client.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -60,22 +61,11 @@ the group; a second signal exits at once.`,
 			reg := metrics.NewRegistry()
 			m := metrics.New(reg)
 
-			// A producer client checks the cluster, creates the topics this
-			// configuration needs, and writes forwarded records.
-			pk := c.Kafka
-			pk.ClientID = c.Kafka.ClientID + "-producer"
-			pcl, err := kafka.Connect(ctx, pk, append(producer.ClientOptions(c.Producer), m.ClientHooks())...)
+			pcl, h, err := connectPipeline(ctx, c, m, "-producer", cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
 			defer pcl.Close()
-			if err := ensureTopics(ctx, pcl, c); err != nil {
-				return err
-			}
-			h, err := handler.New(c.Handler, handler.Deps{Producer: pcl, Out: cmd.OutOrStdout()})
-			if err != nil {
-				return err
-			}
 
 			pc := c.Kafka
 			pc.ClientID = c.Kafka.ClientID + "-consumer"
@@ -109,6 +99,28 @@ the group; a second signal exits at once.`,
 	}
 	config.AddFlags(cmd.Flags(), []string{"kafka.", "topic.", "processor.", "handler.", "producer.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster"}, generatorKeys...)
 	return cmd
+}
+
+// connectPipeline connects the producer client that checks the cluster,
+// creates the topics c needs and writes forwarded records, and builds the
+// configured handler. The caller closes the client.
+func connectPipeline(ctx context.Context, c config.Config, m *metrics.Metrics, idSuffix string, out io.Writer) (*kgo.Client, processor.Handler, error) {
+	pk := c.Kafka
+	pk.ClientID = c.Kafka.ClientID + idSuffix
+	pcl, err := kafka.Connect(ctx, pk, append(producer.ClientOptions(c.Producer), m.ClientHooks())...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ensureTopics(ctx, pcl, c); err != nil {
+		pcl.Close()
+		return nil, nil, err
+	}
+	h, err := handler.New(c.Handler, handler.Deps{Producer: pcl, Out: out})
+	if err != nil {
+		pcl.Close()
+		return nil, nil, err
+	}
+	return pcl, h, nil
 }
 
 // ensureTopics checks, and creates where allowed, every topic c uses: the
