@@ -1,0 +1,134 @@
+package processor
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/pkg/kafka"
+	"github.com/veltrix/veltrix/pkg/metrics"
+)
+
+// Hot-path benchmarks: the per-record and per-batch work of the engine,
+// without a cluster. Compare before and after a change with benchstat:
+//
+//	go test -run '^$' -bench . -benchmem -count 10 ./pkg/processor > old.txt
+//	(change)
+//	go test -run '^$' -bench . -benchmem -count 10 ./pkg/processor > new.txt
+//	benchstat old.txt new.txt
+//
+// scripts/bench.sh also runs them and keeps the raw output next to its
+// results (bench/results/*-hotpaths.txt).
+
+// benchProcessor is a processor with metrics and no client: lanes,
+// accounting and instruments work as in a run, fetch pausing is a no-op.
+func benchProcessor(b *testing.B, withMetrics bool) *Processor {
+	b.Helper()
+	// The defaults of processor.* that the hot paths read (the config
+	// package imports this one, so its Default cannot be used here).
+	cfg := Config{
+		Batch:  BatchConfig{MaxRecords: 500, MaxBytes: 1 << 20},
+		Commit: CommitConfig{Mode: "interval", Interval: time.Second},
+		Buffer: BufferConfig{MaxRecords: 10000, MaxBytes: 64 << 20},
+	}
+	opts := Options{}
+	if withMetrics {
+		opts.Metrics = metrics.New(metrics.NewRegistry())
+	}
+	return New(kafka.Config{}, "bench", cfg, HandlerFunc(func(context.Context, *Batch) error { return nil }), opts)
+}
+
+// benchRecords returns n 100-byte records of one partition.
+func benchRecords(n int) []*kgo.Record {
+	val := make([]byte, 100)
+	now := time.Now()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: "bench", Partition: 0, Offset: int64(i), Value: val, Timestamp: now}
+	}
+	return recs
+}
+
+// BenchmarkLaneTake measures batching: pushing one poll's records into a
+// lane and taking them out in batches of processor.batch.max_records (500),
+// as the poll loop and the lane goroutine do. Reported per record.
+func BenchmarkLaneTake(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		metrics bool
+	}{{"metrics", true}, {"nometrics", false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			p := benchProcessor(b, tc.metrics)
+			l := newLane(p, 0)
+			const poll = 5000 // records of one partition in one poll
+			recs := benchRecords(poll)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += poll {
+				l.push(recs)
+				for {
+					if n, _ := l.size(); n == 0 {
+						break
+					}
+					if batch := l.take(); len(batch) == 0 {
+						b.Fatal("take returned an empty batch with records queued")
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCommitTracking measures completing a batch (ownership check and
+// the finished offset) plus taking the commit snapshot of 6 owned lanes, as
+// interval mode does. One op is one batch completion; a snapshot is taken
+// every 6 completions.
+func BenchmarkCommitTracking(b *testing.B) {
+	p := benchProcessor(b, true)
+	p.cfg.Commit.Mode = "interval"
+	const parts = 6
+	lanes := make([]*lane, parts)
+	p.mu.Lock()
+	for i := range lanes {
+		lanes[i] = newLane(p, int32(i))
+		p.lanes[int32(i)] = lanes[i]
+	}
+	p.mu.Unlock()
+	last := &kgo.Record{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		last.Offset = int64(i)
+		lanes[i%parts].complete(last)
+		if i%parts == parts-1 {
+			offsets := map[int32]kgo.EpochOffset{}
+			p.mu.Lock()
+			for part, l := range p.lanes {
+				if eo, ok := l.uncommitted(); ok {
+					offsets[part] = eo
+				}
+			}
+			p.mu.Unlock()
+			for part, eo := range offsets {
+				p.lanes[part].committed(eo.Offset)
+			}
+		}
+	}
+}
+
+// BenchmarkMetricsDone measures recording a finished 500-record batch:
+// the processed counter, batch size and handler time, and one end-to-end
+// latency observation per record. Reported per batch.
+func BenchmarkMetricsDone(b *testing.B) {
+	p := benchProcessor(b, true)
+	recs := benchRecords(500)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		now := time.Now()
+		p.m.handled(len(recs), time.Millisecond)
+		p.m.done(recs, len(recs), now)
+	}
+}
