@@ -125,4 +125,3 @@ func metricsHostPort(t *testing.T, url string) string {
 
 // metricsURL matches the URL veltrix commands print at start.
 var metricsURL = regexp.MustCompile(`metrics at (http://\S+/metrics)`)
-
