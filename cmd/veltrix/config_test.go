@@ -268,3 +268,22 @@ func TestSizeUnitsDiffer(t *testing.T) {
 		t.Fatalf("10MiB: exit %d: %s", r.code, r.stdout)
 	}
 }
+
+// TestPlanLiveTopic plans for an existing topic with too few partitions:
+// the plan adds partitions rather than instances that would sit idle.
+func TestPlanLiveTopic(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		topic := kafkatest.Name(t, "plan")
+		kafkatest.CreateTopic(t, c.Brokers, topic, 4)
+		r := veltrix(t, 60*time.Second, "", "plan", "--brokers", strings.Join(c.Brokers, ","), "--topic", topic,
+			"--rate", "5600", "--per-instance", "1000")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		for _, want := range []string{"partitions   16", "instances    8", "the topic has 4 partitions but the rate needs at least 8"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("plan lacks %q:\n%s", want, r.stdout)
+			}
+		}
+	})
+}
