@@ -11,7 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 addr=$(scripts/kafka.sh start)
+log=${FAULTS_LOG:-/tmp/veltrix-faults.log}
+echo "full output in $log"
 VELTRIX_TEST_BROKERS="$addr" go test -count=1 -timeout 90m -v ./internal/faults \
-  -run TestFaults -faults.full -faults.report "$PWD/docs/RELIABILITY.md" "$@" \
-  | grep -E '^\s*(---|FAIL|ok|PASS)|faults_test'
+  -run TestFaults -faults.full -faults.report "$PWD/docs/RELIABILITY.md" "$@" 2>&1 \
+  | tee "$log" | grep --line-buffered -E '^\s*(---|FAIL|ok|PASS)|faults_test'
 echo "wrote docs/RELIABILITY.md"

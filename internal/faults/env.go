@@ -178,6 +178,7 @@ func (r *run) lag() (int64, error) {
 }
 
 // drained waits until the group has committed everything, at most timeout.
+// It fails at once when every member has exited, with their last words.
 func (r *run) drained(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -185,11 +186,28 @@ func (r *run) drained(timeout time.Duration) error {
 		if err == nil && lag == 0 {
 			return nil
 		}
+		if dead := r.allExited(); dead != "" {
+			return fmt.Errorf("group %s has lag %d and no live member:\n%s", r.group, lag, dead)
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("group %s still has lag %d (err %v) after %s", r.group, lag, err, timeout)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// allExited returns the members' stderr tails when none is running, or "".
+func (r *run) allExited() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for _, m := range r.members {
+		if !isExited(m) {
+			return ""
+		}
+		fmt.Fprintf(&b, "--- %s (exit %v):\n%s\n", m.name, m.cmd.ProcessState, tail(m.errb.String()))
+	}
+	return b.String()
 }
 
 // produce writes count events (0: until ctx ends) at rate per second,
@@ -267,11 +285,30 @@ func (r *run) verify(res *Result) error {
 
 // member is one veltrix process.
 type member struct {
-	name string
-	cmd  *exec.Cmd
-	errb *bytes.Buffer
-	done chan error
-	once sync.Once
+	name   string
+	cmd    *exec.Cmd
+	errb   *syncBuffer
+	done   chan error
+	exited chan struct{} // closed when the process has exited
+	once   sync.Once
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the process writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // start runs `veltrix process` as a member of the run's group, forwarding
@@ -287,14 +324,18 @@ func (r *run) start(name string, extra ...string) (*member, error) {
 		"--processor.group.rebalance_timeout", "20s"}
 	args = append(args, extra...)
 	cmd := exec.Command(r.env.Bin, args...)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
+	errb := &syncBuffer{}
+	cmd.Stderr = errb
 	cmd.Env = cleanEnv()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	m := &member{name: name, cmd: cmd, errb: &errb, done: make(chan error, 1)}
-	go func() { m.done <- cmd.Wait() }()
+	m := &member{name: name, cmd: cmd, errb: errb, done: make(chan error, 1), exited: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		close(m.exited)
+		m.done <- err
+	}()
 	r.mu.Lock()
 	r.members = append(r.members, m)
 	r.mu.Unlock()

@@ -67,10 +67,10 @@ func finish(r *run, res *Result, start time.Time, drain time.Duration) error {
 	return r.verify(res)
 }
 
-// isExited reports whether m had already exited before it was stopped.
+// isExited reports whether m's process has exited.
 func isExited(m *member) bool {
 	select {
-	case <-m.done:
+	case <-m.exited:
 		return true
 	default:
 		return false
