@@ -253,16 +253,28 @@ func (l *lane) complete(last *kgo.Record) {
 	}
 	p.commitMu.Lock()
 	defer p.commitMu.Unlock()
+	// Group commit: while this lane waited for commitMu, the holder may
+	// already have committed its offset (nothing left to do); otherwise one
+	// commit carries every owned lane's finished offset, so lanes finishing
+	// together share one round trip instead of queueing for one each.
 	p.mu.Lock()
-	eo, ok := l.uncommitted()
+	_, ok := l.uncommitted()
 	owned = p.lanes[l.part] == l
+	offsets := map[int32]kgo.EpochOffset{}
+	if ok && owned {
+		for part, o := range p.lanes {
+			if eo, ok := o.uncommitted(); ok {
+				offsets[part] = eo
+			}
+		}
+	}
 	p.mu.Unlock()
-	if !ok || !owned {
+	if len(offsets) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Rebalance.DrainTimeout+5*time.Second)
 	defer cancel()
-	if err := p.commitOffsets(ctx, map[int32]kgo.EpochOffset{l.part: eo}); err != nil {
+	if err := p.commitOffsets(ctx, offsets); err != nil {
 		p.log.Warn("batch commit failed; the next commit includes it", "partition", l.part, "err", err)
 	}
 }
