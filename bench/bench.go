@@ -1,0 +1,208 @@
+// Package bench measures veltrix side by side with what a sceptical user
+// would use instead — a plain franz-go loop and Kafka's own performance
+// tools — in one run on one machine, and reports medians and ratios:
+// consume and produce throughput, end-to-end latency at fixed rates, the
+// highest sustained rate, peak memory, and the engine's hot paths.
+//
+// scripts/bench.sh runs it at full scale (cmd/vbench) and regenerates
+// BENCHMARKS.md; the package test runs it at a tiny scale so it cannot rot.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Scale sizes a run.
+type Scale struct {
+	Name string `json:"name"`
+	// Records is how many records each pre-filled topic holds, by record
+	// size in bytes (100 and 1024).
+	Records map[int]int `json:"records"`
+	// EmbeddedRecords is the pre-fill on the embedded cluster (100-byte
+	// records only): it keeps every record in the harness's memory.
+	EmbeddedRecords int `json:"embedded_records"`
+	// ProduceRecords is how many records each produce run writes, by size.
+	ProduceRecords map[int]int `json:"produce_records"`
+	// LatencyRates are the fixed rates of the latency runs, in events/s.
+	LatencyRates []float64 `json:"latency_rates"`
+	// LatencyDuration is each latency run's length; the first
+	// LatencyWarmup of it is not measured.
+	LatencyDuration time.Duration `json:"latency_duration"`
+	LatencyWarmup   time.Duration `json:"latency_warmup"`
+	// SustainDuration is each probe of the sustained-rate search;
+	// SustainProbes bounds how many probes it makes.
+	SustainDuration time.Duration `json:"sustain_duration"`
+	SustainProbes   int           `json:"sustain_probes"`
+	// OverloadDuration is how long the 10x overload lasts.
+	OverloadDuration time.Duration `json:"overload_duration"`
+	// HotPathCount is go test -count for the hot-path benchmarks.
+	HotPathCount int `json:"hot_path_count"`
+}
+
+// Full is the scale of scripts/bench.sh: about 20 minutes on 2 cores.
+func Full() Scale {
+	return Scale{
+		Name:             "full",
+		Records:          map[int]int{100: 5_000_000, 1024: 1_000_000},
+		EmbeddedRecords:  1_000_000,
+		ProduceRecords:   map[int]int{100: 2_000_000, 1024: 500_000},
+		LatencyRates:     []float64{1000, 10_000, 50_000, 100_000},
+		LatencyDuration:  15 * time.Second,
+		LatencyWarmup:    3 * time.Second,
+		SustainDuration:  60 * time.Second,
+		SustainProbes:    4,
+		OverloadDuration: 30 * time.Second,
+		HotPathCount:     6,
+	}
+}
+
+// Quick is the smoke scale of scripts/bench.sh --quick: every measurement,
+// small, in about three minutes.
+func Quick() Scale {
+	return Scale{
+		Name:             "quick",
+		Records:          map[int]int{100: 300_000, 1024: 50_000},
+		EmbeddedRecords:  200_000,
+		ProduceRecords:   map[int]int{100: 200_000, 1024: 50_000},
+		LatencyRates:     []float64{1000, 10_000, 50_000, 100_000},
+		LatencyDuration:  4 * time.Second,
+		LatencyWarmup:    time.Second,
+		SustainDuration:  5 * time.Second,
+		SustainProbes:    2,
+		OverloadDuration: 6 * time.Second,
+		HotPathCount:     3,
+	}
+}
+
+// Options say where and how a run happens.
+type Options struct {
+	Scale Scale
+	// Runs is how many times each measurement is repeated; the median is
+	// reported. At least 1; scripts/bench.sh uses 3.
+	Runs int
+	// Brokers is the real Apache Kafka broker.
+	Brokers []string
+	// Embedded also measures consume and latency on the embedded cluster.
+	Embedded bool
+	// Root is the repository root: scripts/kafka.sh runs Kafka's tools and
+	// go test runs the hot-path benchmarks from there.
+	Root string
+	// Veltrix is the veltrix binary the memory runs start.
+	Veltrix string
+	// Skip names parts not to run: calibration, consume, produce, latency,
+	// sustain, memory, hotpaths.
+	Skip []string
+	// Log receives progress lines; nil discards them.
+	Log func(format string, args ...any)
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(format, args...)
+	}
+}
+
+func (o *Options) skip(part string) bool { return slices.Contains(o.Skip, part) }
+
+// Run measures everything Options asks for and returns the results. A part
+// that fails is recorded in Results.Errors and the run goes on, so one broken
+// tool does not lose twenty minutes of measurements.
+func Run(ctx context.Context, o Options) (*Results, error) {
+	if o.Runs < 1 {
+		o.Runs = 1
+	}
+	if len(o.Brokers) == 0 {
+		return nil, fmt.Errorf("no brokers: the benchmarks run against a real Kafka broker")
+	}
+	res := &Results{Started: time.Now().UTC(), Scale: o.Scale, Runs: o.Runs}
+	res.Machine = machine()
+	res.Versions = versions(o.Root)
+	res.Settings = settings(o)
+	start := time.Now()
+
+	fail := func(part string, err error) {
+		if err != nil {
+			o.logf("%s: %v", part, err)
+			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", part, err))
+		}
+	}
+	real := cluster{name: "kafka", brokers: o.Brokers, real: true}
+	topics := map[int]string{}
+	defer func() {
+		// Pre-filled topics are large: remove them whatever happened.
+		var names []string
+		for _, t := range topics {
+			names = append(names, t)
+		}
+		deleteTopics(real.brokers, names...)
+	}()
+	needFill := !o.skip("consume") || !o.skip("calibration") || !o.skip("memory")
+	if needFill {
+		for _, size := range sortedKeys(o.Scale.Records) {
+			t := uniqueName(fmt.Sprintf("bench-fill-%d", size))
+			n := o.Scale.Records[size]
+			o.logf("pre-filling %s with %d × %d-byte records", t, n, size)
+			if err := prefill(ctx, real.brokers, t, n, size); err != nil {
+				return nil, fmt.Errorf("pre-filling %s: %w", t, err)
+			}
+			topics[size] = t
+		}
+	}
+	if !o.skip("calibration") || !o.skip("consume") {
+		fail("consume", consumeAll(ctx, &o, res, real, topics))
+	}
+	if o.Embedded && !o.skip("consume") {
+		fail("consume (embedded)", consumeEmbedded(ctx, &o, res))
+	}
+	if !o.skip("produce") {
+		fail("produce", produceAll(ctx, &o, res, real))
+	}
+	if !o.skip("latency") {
+		fail("latency", latencyAll(ctx, &o, res, real))
+		if o.Embedded {
+			fail("latency (embedded)", latencyEmbedded(ctx, &o, res))
+		}
+	}
+	if !o.skip("sustain") {
+		fail("sustain", sustainSearch(ctx, &o, res, real))
+	}
+	if !o.skip("memory") {
+		fail("memory", memoryAll(ctx, &o, res, real, topics))
+	}
+	if !o.skip("hotpaths") {
+		fail("hot paths", hotPaths(ctx, &o, res))
+	}
+	res.Machine.LoadAfter = loadavg()
+	res.Seconds = time.Since(start).Seconds()
+	return res, ctx.Err()
+}
+
+// Write saves res as dir/<timestamp>.json and dir/latest.json, and writes
+// the raw hot-path output next to them for benchstat.
+func Write(dir string, res *Results) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	stamp := res.Started.Format("20060102T150405Z")
+	b, err := res.JSON()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, stamp+".json")
+	for _, p := range []string{path, filepath.Join(dir, "latest.json")} {
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return "", fmt.Errorf("writing %s: %w", p, err)
+		}
+	}
+	if res.HotPathRaw != "" {
+		if err := os.WriteFile(filepath.Join(dir, stamp+"-hotpaths.txt"), []byte(res.HotPathRaw), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return path, nil
+}

@@ -1,0 +1,73 @@
+// Command vbench runs veltrix's benchmarks side by side with a plain
+// franz-go loop and Kafka's own performance tools, writes the results to
+// bench/results/<timestamp>.json (and latest.json) and regenerates the
+// tables in BENCHMARKS.md. scripts/bench.sh is the usual way to run it: it
+// starts the broker and builds the veltrix binary first.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/veltrix/veltrix/bench"
+)
+
+func main() {
+	var (
+		quick    = flag.Bool("quick", false, "smoke scale: every measurement, small (about 3 minutes)")
+		runs     = flag.Int("runs", 3, "repetitions of each measurement; the median is reported")
+		brokers  = flag.String("brokers", "127.0.0.1:19092", "the real Apache Kafka broker")
+		embedded = flag.Bool("embedded", true, "also measure consume and latency on the embedded cluster")
+		veltrix  = flag.String("veltrix", "", "the veltrix binary for the memory runs")
+		root     = flag.String("root", ".", "the repository root")
+		out      = flag.String("out", "bench/results", "directory for the JSON results")
+		report   = flag.String("report", "BENCHMARKS.md", "Markdown file whose generated section is rewritten (\"\" for none)")
+		skip     = flag.String("skip", "", "comma-separated parts to skip: calibration, consume, produce, latency, sustain, memory, hotpaths")
+	)
+	flag.Parse()
+	scale := bench.Full()
+	if *quick {
+		scale = bench.Quick()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	o := bench.Options{
+		Scale: scale, Runs: *runs, Brokers: strings.Split(*brokers, ","), Embedded: *embedded,
+		Root: *root, Veltrix: *veltrix,
+		Log: func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+		},
+	}
+	if *skip != "" {
+		o.Skip = strings.Split(*skip, ",")
+	}
+	res, err := bench.Run(ctx, o)
+	if res == nil {
+		fmt.Fprintln(os.Stderr, "vbench:", err)
+		os.Exit(1)
+	}
+	path, werr := bench.Write(filepath.Join(*root, *out), res)
+	if werr != nil {
+		fmt.Fprintln(os.Stderr, "vbench: writing results:", werr)
+		os.Exit(1)
+	}
+	fmt.Fprintln(os.Stderr, "vbench: results in", path)
+	if *report != "" {
+		if err := bench.UpdateReport(filepath.Join(*root, *report), res); err != nil {
+			fmt.Fprintln(os.Stderr, "vbench: updating the report:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "vbench: tables regenerated in", *report)
+	}
+	if err != nil || len(res.Errors) > 0 {
+		fmt.Fprintf(os.Stderr, "vbench: %d parts failed (listed in the report); %v\n", len(res.Errors), err)
+		os.Exit(1)
+	}
+}
