@@ -147,14 +147,14 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 	}
 	defer stopLag()
 	m.RegisterReady(ready)
-	srv, err := serveMetrics(l, reg, ready, nil)
+	srv, err := serveMetrics(l, reg, ready, statusMux(reg, "veltrix demo · group "+c.Processor.Group.ID))
 	if err != nil {
 		return err
 	}
 	metricsAt := "metrics disabled"
 	if srv != nil {
 		defer srv.Close()
-		metricsAt = "metrics at " + srv.URL()
+		metricsAt = "metrics at " + srv.URL() + ", status page at " + statusURL(srv)
 	}
 	fmt.Fprintf(stderr, "veltrix demo: %s; topic %s (%d partitions); %d members, handler %s; %.0f events/s; %s\n",
 		where, c.Topic.Name, c.Topic.Partitions, c.Demo.Members, c.Handler.Name, c.Producer.Rate, metricsAt)

@@ -81,7 +81,7 @@ the group; a second signal exits at once.`,
 			}
 			defer stopLag()
 			m.RegisterReady(p.Ready)
-			srv, err := serveMetrics(l, reg, p.Ready, nil)
+			srv, err := serveMetrics(l, reg, p.Ready, statusMux(reg, "veltrix process · group "+c.Processor.Group.ID))
 			if err != nil {
 				return err
 			}
@@ -90,7 +90,7 @@ the group; a second signal exits at once.`,
 			}
 			where := "metrics disabled"
 			if srv != nil {
-				where = "metrics at " + srv.URL()
+				where = "metrics at " + srv.URL() + ", status page at " + statusURL(srv)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "veltrix process: topic %s, group %s, handler %s, commit %s; %s\n",
 				c.Topic.Name, c.Processor.Group.ID, c.Handler.Name, c.Processor.Commit.Mode, where)

@@ -1,0 +1,170 @@
+// Package status serves veltrix's built-in status page: lag per partition,
+// rates and latency, read in-process from the same Prometheus registry that
+// /metrics serves, for someone without Grafana. The page refreshes itself
+// every two seconds.
+package status
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// window is how far back rates and latencies look once the page has been
+// open for a while.
+const window = 10 * time.Second
+
+//go:embed page.html
+var pageHTML string
+
+var tmpl = template.Must(template.New("page").Funcs(template.FuncMap{
+	"rate":  fmtRate,
+	"ms":    fmtMs,
+	"bytes": fmtBytes,
+	"num":   fmtNum,
+	"secs":  fmtSecs,
+	"lower": func(s string) string { return string(bytes.ToLower([]byte(s))) },
+	// barWidth scales a partition's lag to at most 120 px against the group's.
+	"barWidth": func(lag, total int64) int { return int(120 * float64(lag) / float64(total)) },
+}).Parse(pageHTML))
+
+// Page is the status page of one process. It is safe for concurrent use;
+// each request gathers the registry once.
+type Page struct {
+	g     prometheus.Gatherer
+	title string
+	now   func() time.Time
+
+	mu      sync.Mutex
+	samples []*sample // the last window of gathers, oldest first, at least 1 s apart
+}
+
+// New returns the page for the series g gathers, titled title.
+func New(g prometheus.Gatherer, title string) *Page {
+	return &Page{g: g, title: title, now: time.Now}
+}
+
+// Register serves the page on mux at / and /status.
+func Register(mux *http.ServeMux, p *Page) {
+	mux.Handle("GET /{$}", p)
+	mux.Handle("GET /status", p)
+}
+
+// View gathers the registry and returns what the page shows. Rates and
+// latencies cover the time since the oldest gather of the last 10 s that
+// is at least 1 s old, or, before there is one, the whole uptime.
+func (p *Page) View() (View, error) {
+	mfs, err := p.g.Gather()
+	if err != nil && len(mfs) == 0 {
+		return View{}, fmt.Errorf("gathering metrics: %w", err)
+	}
+	now := p.now()
+	cur := newSample(now, mfs)
+	p.mu.Lock()
+	keep := p.samples[:0]
+	for _, s := range p.samples {
+		if now.Sub(s.at) <= window {
+			keep = append(keep, s)
+		}
+	}
+	p.samples = keep
+	var base *sample
+	if len(p.samples) > 0 && now.Sub(p.samples[0].at) >= time.Second {
+		base = p.samples[0]
+	}
+	if n := len(p.samples); n == 0 || now.Sub(p.samples[n-1].at) >= time.Second {
+		p.samples = append(p.samples, cur)
+	}
+	p.mu.Unlock()
+	return build(p.title, cur, base), nil
+}
+
+// ServeHTTP renders the page; with ?partial=1 only the part the page's
+// script swaps in on refresh.
+func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	v, err := p.View()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	name := "full"
+	if r.URL.Query().Get("partial") != "" {
+		name = "content"
+	}
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, name, v); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
+}
+
+func fmtRate(v float64) string { return fmtNum(v) + "/s" }
+
+// fmtNum prints a count compactly: 950, 12.3k, 4.56M.
+func fmtNum(v float64) string {
+	switch a := math.Abs(v); {
+	case math.IsNaN(v):
+		return "–"
+	case a >= 1e9:
+		return strconv.FormatFloat(v/1e9, 'f', 2, 64) + "G"
+	case a >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'f', 2, 64) + "M"
+	case a >= 1e4:
+		return strconv.FormatFloat(v/1e3, 'f', 1, 64) + "k"
+	case a >= 100 || a == math.Trunc(a):
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+}
+
+// fmtMs prints seconds as milliseconds, or seconds from 10 s up.
+func fmtMs(s float64) string {
+	switch {
+	case math.IsNaN(s):
+		return "–"
+	case s >= 10:
+		return strconv.FormatFloat(s, 'f', 1, 64) + " s"
+	case s >= 0.1:
+		return strconv.FormatFloat(s*1e3, 'f', 0, 64) + " ms"
+	default:
+		return strconv.FormatFloat(s*1e3, 'f', 1, 64) + " ms"
+	}
+}
+
+// fmtSecs prints a time lag.
+func fmtSecs(s float64) string {
+	switch {
+	case math.IsNaN(s):
+		return "–"
+	case s < 60:
+		return strconv.FormatFloat(s, 'f', 1, 64) + " s"
+	default:
+		return (time.Duration(s) * time.Second).String()
+	}
+}
+
+// fmtBytes prints a size in binary units.
+func fmtBytes(b float64) string {
+	const unit = 1024
+	if b < unit {
+		return strconv.FormatFloat(b, 'f', 0, 64) + " B"
+	}
+	exp, div := 0, float64(unit)
+	for n := b / unit; n >= unit && exp < 4; n /= unit {
+		div *= unit
+		exp++
+	}
+	return strconv.FormatFloat(b/div, 'f', 1, 64) + " " + string("KMGTP"[exp]) + "iB"
+}
