@@ -37,8 +37,9 @@ func (p *proc) Output() string {
 	return p.out.String()
 }
 
-// start runs bin with args until the test ends: then it gets SIGTERM, and
-// SIGKILL if it has not exited 10 s later.
+// start runs bin with args until the test ends: then it gets SIGTERM, a
+// second SIGTERM (veltrix exits at once on it) if it has not exited 3 s
+// later, and SIGKILL after 2 s more.
 func start(t *testing.T, name, bin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
@@ -52,7 +53,7 @@ func start(t *testing.T, name, bin string, args ...string) *proc {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		p.stop(10 * time.Second)
+		p.stop(3 * time.Second)
 		if t.Failed() {
 			t.Logf("--- %s output (last 3000 bytes):\n%s", name, tail(p.Output(), 3000))
 		}
@@ -60,7 +61,8 @@ func start(t *testing.T, name, bin string, args ...string) *proc {
 	return p
 }
 
-// stop sends SIGTERM and waits for the exit, at most grace before SIGKILL.
+// stop sends SIGTERM and waits for the exit; after grace it signals again,
+// and kills the process 2 s after that.
 func (p *proc) stop(grace time.Duration) {
 	select {
 	case <-p.done:
@@ -70,7 +72,13 @@ func (p *proc) stop(grace time.Duration) {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
+		return
 	case <-time.After(grace):
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(2 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
