@@ -56,7 +56,7 @@ func Full() Scale {
 		LatencyWarmup:    3 * time.Second,
 		SustainDuration:  60 * time.Second,
 		SustainProbes:    4,
-		OverloadDuration: 30 * time.Second,
+		OverloadDuration: 20 * time.Second,
 		HotPathCount:     6,
 	}
 }

@@ -83,8 +83,8 @@ func TestHarnessSmoke(t *testing.T) {
 	if len(res.Sustained) != 1 || len(res.Sustained[0].Probes) != 1 {
 		t.Errorf("sustained search: %+v", res.Sustained)
 	}
-	if len(res.Memory) != 4 {
-		t.Errorf("%d memory rows, want drain ×2 and overload ×2: %+v", len(res.Memory), res.Memory)
+	if len(res.Memory) != 5 {
+		t.Errorf("%d memory rows, want drain ×2 and overload ×3: %+v", len(res.Memory), res.Memory)
 	}
 	for _, m := range res.Memory {
 		if m.PeakMiB <= 0 {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +30,7 @@ func main() {
 		root     = flag.String("root", ".", "the repository root")
 		out      = flag.String("out", "bench/results", "directory for the JSON results")
 		report   = flag.String("report", "BENCHMARKS.md", "Markdown file whose generated section is rewritten (\"\" for none)")
+		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the harness process (the in-process subjects) to this file")
 		skip     = flag.String("skip", "", "comma-separated parts to skip: calibration, consume, produce, latency, sustain, memory, hotpaths")
 	)
 	flag.Parse()
@@ -48,19 +50,32 @@ func main() {
 	if *skip != "" {
 		o.Skip = strings.Split(*skip, ",")
 	}
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vbench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "vbench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := bench.Run(ctx, o)
+	pprof.StopCPUProfile()
 	if res == nil {
 		fmt.Fprintln(os.Stderr, "vbench:", err)
 		os.Exit(1)
 	}
-	path, werr := bench.Write(filepath.Join(*root, *out), res)
+	path, werr := bench.Write(under(*root, *out), res)
 	if werr != nil {
 		fmt.Fprintln(os.Stderr, "vbench: writing results:", werr)
 		os.Exit(1)
 	}
 	fmt.Fprintln(os.Stderr, "vbench: results in", path)
 	if *report != "" {
-		if err := bench.UpdateReport(filepath.Join(*root, *report), res); err != nil {
+		if err := bench.UpdateReport(under(*root, *report), res); err != nil {
 			fmt.Fprintln(os.Stderr, "vbench: updating the report:", err)
 			os.Exit(1)
 		}
@@ -70,4 +85,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "vbench: %d parts failed (listed in the report); %v\n", len(res.Errors), err)
 		os.Exit(1)
 	}
+}
+
+// under resolves a relative path against the repository root.
+func under(root, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(root, p)
 }
