@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 
 echo "== gofmt and go vet"
-unformatted=$(gofmt -l cmd pkg internal)
+unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [[ -n "$unformatted" ]]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi

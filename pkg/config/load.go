@@ -176,6 +176,9 @@ func readEnv(environ []string) (map[string]any, []Problem) {
 		Prefix:      EnvPrefix,
 		EnvironFunc: func() []string { return environ },
 		TransformFunc: func(name, v string) (string, any) {
+			if strings.HasPrefix(name, EnvPrefix+"TEST_") {
+				return "", nil // reserved for the test suite (VELTRIX_TEST_BROKERS)
+			}
 			key, ok := byName[name]
 			if !ok {
 				p := Problem{Key: name, Value: v, Source: Source{Layer: "env", Name: name},
