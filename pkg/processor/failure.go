@@ -182,15 +182,16 @@ func safeHandle(ctx context.Context, h Handler, b *Batch) (err error) {
 	return h.Handle(ctx, b)
 }
 
-// sleep waits d, or returns errStopped when the lane stops first.
+// sleep waits d, or returns errStopped when the lane is abandoned first.
+// A stop request does not cut retries short: the in-flight batch, retries,
+// dead letters and all, is allowed to finish within the drain timeout, so
+// its finished records are committed instead of redelivered.
 func (l *lane) sleep(d time.Duration) error {
 	l.timer.Reset(d)
 	defer l.timer.Stop()
 	select {
 	case <-l.timer.C:
 		return nil
-	case <-l.stopCh:
-		return errStopped
 	case <-l.ctx.Done():
 		return errStopped
 	}
