@@ -52,11 +52,11 @@ func Full() Scale {
 		EmbeddedRecords:  1_000_000,
 		ProduceRecords:   map[int]int{100: 2_000_000, 1024: 500_000},
 		LatencyRates:     []float64{1000, 10_000, 50_000, 100_000},
-		LatencyDuration:  15 * time.Second,
-		LatencyWarmup:    3 * time.Second,
+		LatencyDuration:  10 * time.Second,
+		LatencyWarmup:    2 * time.Second,
 		SustainDuration:  60 * time.Second,
 		SustainProbes:    4,
-		OverloadDuration: 20 * time.Second,
+		OverloadDuration: 15 * time.Second,
 		HotPathCount:     6,
 	}
 }

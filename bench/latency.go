@@ -24,8 +24,9 @@ import (
 type flowRun struct {
 	achieved float64 // acknowledged events/s
 	lat      *stats.Latency
-	lags     []int64 // acknowledged minus handled, sampled every second
-	endLag   int64   // the same when the generator stopped
+	ack      *stats.Latency // record timestamp → producer acknowledgement
+	lags     []int64        // acknowledged minus handled, sampled every second
+	endLag   int64          // the same when the generator stopped
 }
 
 // latencyHandler records each record's latency from its producer
@@ -152,10 +153,15 @@ func runFlow(ctx context.Context, c cluster, start startConsumer, rate float64, 
 		return nil, err
 	}
 	defer pcl.Close()
-	gen := producer.NewGenerator(pcl, topic, pc, nil, nil)
-	h.from = time.Now().Add(warm)
+	out := &flowRun{lat: h.lat, ack: stats.NewLatency()}
+	from := time.Now().Add(warm)
+	gen := producer.NewGenerator(pcl, topic, pc, nil, func(r *kgo.Record) {
+		if r.Timestamp.After(from) {
+			out.ack.Record(time.Since(r.Timestamp))
+		}
+	})
+	h.from = from
 
-	out := &flowRun{lat: h.lat}
 	sampled := make(chan struct{})
 	sctx, stopSampling := context.WithCancel(ctx)
 	go func() {
@@ -210,7 +216,7 @@ func latencyAll(ctx context.Context, o *Options, res *Results, c cluster) error 
 func latencyOf(ctx context.Context, o *Options, res *Results, c cluster, subject string, start startConsumer) error {
 	var errs []error
 	for _, rate := range o.Scale.LatencyRates {
-		var p50, p99, p999, mx, ach []float64
+		var p50, p99, p999, mx, ach, ack []float64
 		var count int64
 		for run := 1; run <= o.Runs; run++ {
 			if ctx.Err() != nil {
@@ -226,13 +232,14 @@ func latencyOf(ctx context.Context, o *Options, res *Results, c cluster, subject
 			p999 = append(p999, stats.Ms(fr.lat.Quantile(99.9)))
 			mx = append(mx, stats.Ms(fr.lat.Quantile(100)))
 			ach = append(ach, fr.achieved)
+			ack = append(ack, stats.Ms(fr.ack.Quantile(99)))
 			count = fr.lat.Count()
-			o.logf("%-8s %-13s latency at %7.0f/s run %d: achieved %.0f/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms (%d events)",
-				c.name, subject, rate, run, fr.achieved, p50[len(p50)-1], p99[len(p99)-1], p999[len(p999)-1], count)
+			o.logf("%-8s %-13s latency at %7.0f/s run %d: achieved %.0f/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms (%d events); produce-ack p99 %.2f ms",
+				c.name, subject, rate, run, fr.achieved, p50[len(p50)-1], p99[len(p99)-1], p999[len(p999)-1], count, ack[len(ack)-1])
 		}
 		if len(p99) > 0 {
 			res.Latency = append(res.Latency, Latency{Cluster: c.name, Subject: subject, Rate: rate, Achieved: median(ach),
-				P50Ms: median(p50), P99Ms: median(p99), P999Ms: median(p999), MaxMs: median(mx), Count: count, RunsP99: p99})
+				P50Ms: median(p50), P99Ms: median(p99), P999Ms: median(p999), MaxMs: median(mx), AckP99Ms: median(ack), Count: count, RunsP99: p99})
 		}
 	}
 	return errors.Join(errs...)

@@ -59,14 +59,17 @@ type Measure struct {
 // Latency is end-to-end latency, producer timestamp to handler, at a fixed
 // rate: medians over runs of each run's quantiles.
 type Latency struct {
-	Cluster  string    `json:"cluster"`
-	Subject  string    `json:"subject"` // veltrix or the franz-go loop
-	Rate     float64   `json:"rate"`
-	Achieved float64   `json:"achieved"` // events/s acknowledged
-	P50Ms    float64   `json:"p50_ms"`
-	P99Ms    float64   `json:"p99_ms"`
-	P999Ms   float64   `json:"p999_ms"`
-	MaxMs    float64   `json:"max_ms"`
+	Cluster  string  `json:"cluster"`
+	Subject  string  `json:"subject"` // veltrix or the franz-go loop
+	Rate     float64 `json:"rate"`
+	Achieved float64 `json:"achieved"` // events/s acknowledged
+	P50Ms    float64 `json:"p50_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	P999Ms   float64 `json:"p999_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	// AckP99Ms is the p99 from record timestamp to the producer's
+	// acknowledgement: the part of the latency spent producing.
+	AckP99Ms float64   `json:"produce_ack_p99_ms"`
 	Count    int64     `json:"measured"` // events measured (after warm-up), last run
 	RunsP99  []float64 `json:"runs_p99_ms"`
 }
