@@ -10,6 +10,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -205,4 +206,17 @@ func Write(dir string, res *Results) (string, error) {
 		}
 	}
 	return path, nil
+}
+
+// Read loads results written by Write.
+func Read(path string) (*Results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return &res, nil
 }

@@ -164,6 +164,7 @@ func plainConsume(ctx context.Context, c cluster, topic string, n int) (float64,
 			return 0, ferr
 		}
 		got := 0
+		// Touch every value, as a real loop would.
 		fs.EachRecord(func(r *kgo.Record) {
 			bytes += int64(len(r.Value))
 			got++

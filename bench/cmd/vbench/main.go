@@ -30,10 +30,22 @@ func main() {
 		root     = flag.String("root", ".", "the repository root")
 		out      = flag.String("out", "bench/results", "directory for the JSON results")
 		report   = flag.String("report", "BENCHMARKS.md", "Markdown file whose generated section is rewritten (\"\" for none)")
+		from     = flag.String("from", "", "regenerate --report from this results file instead of running")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the harness process (the in-process subjects) to this file")
 		skip     = flag.String("skip", "", "comma-separated parts to skip: calibration, consume, produce, latency, sustain, memory, hotpaths")
 	)
 	flag.Parse()
+	if *from != "" {
+		res, err := bench.Read(*from)
+		if err == nil {
+			err = bench.UpdateReport(under(*root, *report), res)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	scale := bench.Full()
 	if *quick {
 		scale = bench.Quick()
