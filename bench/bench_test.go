@@ -22,7 +22,7 @@ func tiny() Scale {
 		Records:          map[int]int{100: 200_000, 1024: 20_000},
 		EmbeddedRecords:  200_000,
 		ProduceRecords:   map[int]int{100: 20_000, 1024: 5_000},
-		LatencyRates:     []float64{1000, 10_000},
+		LatencyRates:     []float64{10_000},
 		LatencyDuration:  2 * time.Second,
 		LatencyWarmup:    500 * time.Millisecond,
 		SustainDuration:  2 * time.Second,

@@ -153,6 +153,13 @@ func runFlow(ctx context.Context, c cluster, start startConsumer, rate float64, 
 		return nil, err
 	}
 	defer pcl.Close()
+	// Prime every partition and wait until the consumer has handled the
+	// primers: its fetch positions are resolved and its fetches are
+	// running, so the measured part of the run does not include start-up.
+	primed, err := prime(ctx, pcl, topic, h)
+	if err != nil {
+		return nil, err
+	}
 	out := &flowRun{lat: h.lat, ack: stats.NewLatency()}
 	from := time.Now().Add(warm)
 	gen := producer.NewGenerator(pcl, topic, pc, nil, func(r *kgo.Record) {
@@ -173,7 +180,7 @@ func runFlow(ctx context.Context, c cluster, start startConsumer, rate float64, 
 			case <-sctx.Done():
 				return
 			case <-t.C:
-				out.lags = append(out.lags, gen.Stats().Snapshot().Acked-h.handled.Load())
+				out.lags = append(out.lags, gen.Stats().Snapshot().Acked-(h.handled.Load()-primed))
 			}
 		}
 	}()
@@ -185,20 +192,45 @@ func runFlow(ctx context.Context, c cluster, start startConsumer, rate float64, 
 	if err != nil {
 		return nil, err
 	}
-	out.endLag = r.Acked - h.handled.Load()
 	out.achieved = float64(r.Acked) / min(elapsed, dur).Seconds()
+	total := r.Acked + primed // everything the consumer must handle
+	out.endLag = total - h.handled.Load()
 	// Let the engine catch up so the tail of the run is measured too.
-	for h.handled.Load() < r.Acked && time.Since(began) < dur+30*time.Second {
+	for h.handled.Load() < total && time.Since(began) < dur+30*time.Second {
 		time.Sleep(10 * time.Millisecond)
 	}
 	stopped = true
 	if err := stop(); err != nil {
 		return nil, err
 	}
-	if got := h.handled.Load(); got < r.Acked {
-		return nil, fmt.Errorf("handled %d of %d acknowledged events 30 s after producing stopped", got, r.Acked)
+	if got := h.handled.Load(); got < total {
+		return nil, fmt.Errorf("handled %d of %d acknowledged events 30 s after producing stopped", got, total)
 	}
 	return out, nil
+}
+
+// primers is how many keyed records prime a latency run: enough distinct
+// keys to reach all six partitions (a miss has odds below 1e-7).
+const primers = 100
+
+// prime produces primers records with distinct keys and waits until h has
+// handled them all; it returns how many it produced.
+func prime(ctx context.Context, cl *kgo.Client, topic string, h *latencyHandler) (int64, error) {
+	before := h.handled.Load()
+	for i := range primers {
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprintf("primer-%d", i))}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return 0, fmt.Errorf("priming: %w", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for h.handled.Load()-before < primers {
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("the consumer handled %d of %d primers within 30s", h.handled.Load()-before, primers)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return primers, nil
 }
 
 // latencyAll measures end-to-end latency at each fixed rate, Runs times,
