@@ -434,12 +434,17 @@ func overload(env *Env) (Result, error) {
 		return res, err
 	}
 	lagAtStop, _ := r.lag()
-	// Recover: replace the slow members with fast ones and drain.
+	// Recover: replace the slow members with fast ones and drain. Peak RSS
+	// is the slow members', under overload; the fast ones drain the backlog
+	// with default settings.
 	for _, m := range members {
 		if err := m.term(40 * time.Second); err != nil {
 			return res, err
 		}
 	}
+	r.mu.Lock()
+	res.PeakRSSMiB = float64(r.peakRSS) / 1024
+	r.mu.Unlock()
 	for i := range 2 {
 		if _, err := r.start(fmt.Sprintf("fast%d", i), "--handler", "simulate"); err != nil {
 			return res, err
@@ -451,7 +456,7 @@ func overload(env *Env) (Result, error) {
 	res.Seconds = time.Since(start).Seconds()
 	res.Produced, res.Delivered = n, n // drained: every record's offset was committed after handling
 	r.mu.Lock()
-	res.MaxLag, res.PeakRSSMiB = r.maxLag, float64(r.peakRSS)/1024
+	res.MaxLag = r.maxLag
 	r.mu.Unlock()
 	bound := float64(budgetMiB + fetchMiB + baseMiB)
 	res.Notes = fmt.Sprintf("lag at producer stop %d; peak RSS bound %.0f MiB = %d MiB buffer budget + %d MiB fetch.max_bytes + %d MiB base; drained after",
