@@ -210,7 +210,7 @@ func targets(res *Results) []string {
 		}
 	}
 	for _, mm := range res.Memory {
-		if strings.HasPrefix(mm.Scenario, "overload") {
+		if strings.HasPrefix(mm.Scenario, "overload") && mm.AllowanceMiB > 0 {
 			out = append(out, fmt.Sprintf("memory under 10x overload (%s): peak %.1f MiB vs allowance %.0f MiB = idle %.1f + 2 × (budget %.0f + one poll + one fetch) (%s)",
 				strings.TrimPrefix(mm.Scenario, "overload, "), mm.PeakMiB, mm.AllowanceMiB, mm.IdleMiB, mm.BudgetMiB, verdict(mm.PeakMiB <= mm.AllowanceMiB)))
 		}
