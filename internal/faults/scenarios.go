@@ -337,9 +337,11 @@ func poison(policy string) func(env *Env) (Result, error) {
 		}
 		switch policy {
 		case "dlq":
+			res.Notes = "dead letters = poison exactly; every good record delivered"
 			res.Pass = res.DeadLettered == poisoned && res.Lost == 0 && res.Delivered == n-poisoned
 		case "skip":
 			// Skipped records are dropped by design: exactly the poison.
+			res.Notes = "the lost records are exactly the skipped poison, by design; every good record delivered"
 			res.Pass = res.DeadLettered == 0 && res.Lost == poisoned && res.Delivered == n-poisoned
 		}
 		res.Pass = res.Pass && res.Duplicated == 0 && res.OutOfOrder == 0
