@@ -53,7 +53,7 @@ func veltrix(t *testing.T, timeout time.Duration, stdin string, args ...string) 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = kafkatest.CleanEnv()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -69,18 +69,6 @@ func veltrix(t *testing.T, timeout time.Duration, stdin string, args ...string) 
 		t.Fatal(err)
 	}
 	return r
-}
-
-// cleanEnv is the test's environment without VELTRIX_ settings, which
-// would change what the commands under test read.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VELTRIX_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -243,7 +231,7 @@ func TestProcessCommand(t *testing.T) {
 
 		cmd := exec.Command(bin, "process", "--brokers", b, "--topic", topic, "--group", group,
 			"--metrics-addr", "127.0.0.1:0", "--processor.group.session_timeout", "6s", "--processor.group.heartbeat_interval", "1s")
-		cmd.Env = cleanEnv()
+		cmd.Env = kafkatest.CleanEnv()
 		stderr, _ := cmd.StderrPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -363,7 +351,7 @@ func hasPrefix(m map[string]float64, p string) bool {
 
 func TestBrokerCommand(t *testing.T) {
 	cmd := exec.Command(bin, "broker", "--port", "0", "--topic", "dev", "--partitions", "3")
-	cmd.Env = cleanEnv()
+	cmd.Env = kafkatest.CleanEnv()
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	topic := kafkatest.Name(t, "in")
 	cmd := exec.Command(bin, "demo", "--topic", topic, "--metrics-addr", "", "--handler", "simulate",
 		"--handler.simulate.batch_delay", "20s", "--handler.timeout", "1m", "--processor.shutdown_timeout", "1m", "--rate", "100")
-	cmd.Env = cleanEnv()
+	cmd.Env = kafkatest.CleanEnv()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/veltrix/veltrix/internal/kafkatest"
 )
 
 // proc is a program the test runs, with its output kept for matching and
@@ -44,7 +45,7 @@ func start(t *testing.T, name, bin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
-	p.cmd.Env = cleanEnv()
+	p.cmd.Env = kafkatest.CleanEnv()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
@@ -101,19 +102,6 @@ func (p *proc) await(t *testing.T, re *regexp.Regexp, d time.Duration) string {
 	}
 	t.Fatalf("%s did not print %s within %s:\n%s", p.name, re, d, tail(p.Output(), 3000))
 	return ""
-}
-
-// cleanEnv is the test's environment without VELTRIX_ variables: the test
-// runner's own (VELTRIX_TEST_BROKERS) would be rejected by veltrix as
-// unknown settings, and the programs get their settings as flags.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VELTRIX_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 func tail(s string, n int) string {

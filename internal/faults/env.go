@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/pkg/event"
 	"github.com/veltrix/veltrix/pkg/verify"
 )
@@ -326,7 +327,7 @@ func (r *run) start(name string, extra ...string) (*member, error) {
 	cmd := exec.Command(r.env.Bin, args...)
 	errb := &syncBuffer{}
 	cmd.Stderr = errb
-	cmd.Env = cleanEnv()
+	cmd.Env = kafkatest.CleanEnv()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -340,16 +341,6 @@ func (r *run) start(name string, extra ...string) (*member, error) {
 	r.members = append(r.members, m)
 	r.mu.Unlock()
 	return m, nil
-}
-
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VELTRIX_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // hwm is the process's peak resident set in KiB (VmHWM), 0 once it exited.
