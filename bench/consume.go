@@ -42,7 +42,8 @@ func consumeAll(ctx context.Context, o *Options, res *Results, c cluster, topics
 			subjects[VeltrixBatch] = veltrixConsume("batch")
 			subjects[VeltrixInterval] = veltrixConsume("interval")
 			subjects[VeltrixManual] = veltrixConsume("manual")
-			order = append(order, PlainFranz, VeltrixBatch, VeltrixInterval, VeltrixManual)
+			subjects[VeltrixNoMetrics] = veltrixConsumeWith("interval", false)
+			order = append(order, PlainFranz, VeltrixBatch, VeltrixInterval, VeltrixManual, VeltrixNoMetrics)
 		}
 		errs = append(errs, measureAll(ctx, o, res, &res.Consume, c, size, topics[size], o.Scale.Records[size], order, subjects))
 	}
@@ -181,7 +182,11 @@ func plainConsume(ctx context.Context, c cluster, topic string, n int) (float64,
 // `veltrix process` runs it). In-process rather than the binary so the clock
 // sees the exact first and last hand-over; the binary is measured for
 // memory.
-func veltrixConsume(mode string) consumer {
+func veltrixConsume(mode string) consumer { return veltrixConsumeWith(mode, true) }
+
+// veltrixConsumeWith is veltrixConsume with metrics on or off: off shows
+// what the engine costs without its instrumentation.
+func veltrixConsumeWith(mode string, withMetrics bool) consumer {
 	return func(ctx context.Context, c cluster, topic string, n int) (float64, error) {
 		cfg := config.Default().Processor
 		cfg.Group.ID = uniqueName("bench-veltrix-" + mode)
@@ -193,10 +198,12 @@ func veltrixConsume(mode string) consumer {
 			clk.add(len(b.Records))
 			return err
 		})
-		m := metrics.New(metrics.NewRegistry())
-		p := processor.New(c.kafkaConfig("vbench-veltrix"), topic, cfg, h, processor.Options{
-			Metrics: m, ClientOpts: []kgo.Opt{m.ClientHooks()},
-		})
+		opts := processor.Options{}
+		if withMetrics {
+			m := metrics.New(metrics.NewRegistry())
+			opts.Metrics, opts.ClientOpts = m, []kgo.Opt{m.ClientHooks()}
+		}
+		p := processor.New(c.kafkaConfig("vbench-veltrix"), topic, cfg, h, opts)
 		rctx, stop := context.WithCancel(ctx)
 		defer stop()
 		errc := make(chan error, 1)

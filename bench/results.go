@@ -44,7 +44,10 @@ const (
 	VeltrixBatch    = "veltrix batch"
 	VeltrixInterval = "veltrix interval"
 	VeltrixManual   = "veltrix manual"
-	VeltrixProduce  = "veltrix produce"
+	// VeltrixNoMetrics is interval mode with metrics off: the engine
+	// without its instrumentation, not a product configuration.
+	VeltrixNoMetrics = "veltrix interval, metrics off"
+	VeltrixProduce   = "veltrix produce"
 )
 
 // Measure is one subject's throughput over Runs repetitions.
