@@ -328,6 +328,8 @@ func (r *run) start(name string, extra ...string) (*member, error) {
 	errb := &syncBuffer{}
 	cmd.Stderr = errb
 	cmd.Env = kafkatest.CleanEnv()
+	// Members die with the test process, even when it is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
