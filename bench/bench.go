@@ -45,7 +45,7 @@ type Scale struct {
 	HotPathCount int `json:"hot_path_count"`
 }
 
-// Full is the scale of scripts/bench.sh: about 20 minutes on 2 cores.
+// Full is the scale of scripts/bench.sh: about 16 minutes on 2 cores.
 func Full() Scale {
 	return Scale{
 		Name:             "full",
@@ -56,7 +56,7 @@ func Full() Scale {
 		LatencyDuration:  10 * time.Second,
 		LatencyWarmup:    2 * time.Second,
 		SustainDuration:  60 * time.Second,
-		SustainProbes:    4,
+		SustainProbes:    5,
 		OverloadDuration: 15 * time.Second,
 		HotPathCount:     6,
 	}

@@ -301,7 +301,7 @@ func sustained(rate float64, fr *flowRun) (ok bool, maxLag int64) {
 }
 
 // sustainSearch finds the highest rate sustained for SustainDuration: it
-// starts at the highest latency rate, multiplies by 1.5 while probes pass,
+// starts at the highest latency rate, doubles while probes pass,
 // then bisects between the last pass and the first failure, within
 // SustainProbes probes.
 func sustainSearch(ctx context.Context, o *Options, res *Results, c cluster) error {
@@ -329,7 +329,7 @@ func sustainSearch(ctx context.Context, o *Options, res *Results, c cluster) err
 		}
 		switch {
 		case hi == 0:
-			rate *= 1.5
+			rate *= 2
 		case lo == 0:
 			rate /= 2
 		default:

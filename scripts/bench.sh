@@ -2,7 +2,7 @@
 # Runs veltrix's benchmarks side by side with a plain franz-go loop and
 # Kafka's own perf tools on the real broker (and the embedded cluster),
 # writes bench/results/<timestamp>.json and latest.json, and regenerates the
-# tables in BENCHMARKS.md. About 20 minutes at full scale on 2 cores.
+# tables in BENCHMARKS.md. About 16 minutes at full scale on 2 cores.
 #
 #   scripts/bench.sh                 # full scale, 3 runs of everything
 #   scripts/bench.sh --quick         # smoke scale, about 3 minutes
