@@ -88,7 +88,7 @@ func exported(t *testing.T) map[string][]string {
 	for _, c := range rec.collectors {
 		kind := "gauge"
 		switch c.(type) {
-		case *prometheus.HistogramVec, prometheus.Histogram:
+		case *prometheus.HistogramVec, prometheus.Histogram, *metrics.BatchHistogramVec:
 			kind = "histogram"
 		case *prometheus.SummaryVec, prometheus.Summary:
 			kind = "summary"

@@ -70,10 +70,12 @@ func TestRatesOverWindow(t *testing.T) {
 		f.m.Processed.WithLabelValues("events").Add(100)
 		f.m.Failed.WithLabelValues("events", "dlq").Add(3)
 		f.m.Failed.WithLabelValues("events", "skip").Add(1)
+		obs := f.m.E2ESeconds.Observer("events")
 		for range 10 {
-			f.m.E2ESeconds.WithLabelValues("events").Observe(0.003) // bucket (0.002, 0.004]
+			obs.Observe(0.003) // bucket (0.002, 0.004]
 		}
-		f.m.E2ESeconds.WithLabelValues("events").Observe(3) // bucket (2.048, 4.096]
+		obs.Observe(3) // bucket (2.048, 4.096]
+		obs.Flush()
 	}
 	v, err = f.page.View()
 	if err != nil {

@@ -29,7 +29,7 @@ type Metrics struct {
 	Retries        *prometheus.CounterVec   // topic
 	BatchRecords   *prometheus.HistogramVec // topic
 	HandlerSeconds *prometheus.HistogramVec // topic
-	E2ESeconds     *prometheus.HistogramVec // topic
+	E2ESeconds     *BatchHistogramVec       // topic; one observation per record, added per batch
 	Commits        *prometheus.CounterVec   // group
 	CommitErrors   *prometheus.CounterVec   // group
 	Assigned       *prometheus.GaugeVec     // group, topic
@@ -63,8 +63,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 15)}, []string{"topic"}),
 		HandlerSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace,
 			Name: "handler_duration_seconds", Help: "Time the handler took per batch.", Buckets: latencyBuckets}, []string{"topic"}),
-		E2ESeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace,
-			Name: "end_to_end_latency_seconds", Help: "Time from a record's timestamp to the end of its handling.", Buckets: latencyBuckets}, []string{"topic"}),
+		E2ESeconds: NewBatchHistogramVec(Namespace+"_end_to_end_latency_seconds",
+			"Time from a record's timestamp to the end of its handling.", latencyBuckets, "topic"),
 		Commits: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
 			Name: "commits_total", Help: "Offset commits that succeeded."}, []string{"group"}),
 		CommitErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,

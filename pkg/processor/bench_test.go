@@ -124,11 +124,12 @@ func BenchmarkCommitTracking(b *testing.B) {
 func BenchmarkMetricsDone(b *testing.B) {
 	p := benchProcessor(b, true)
 	recs := benchRecords(500)
+	obs := p.m.e2eObserver()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		now := time.Now()
 		p.m.handled(len(recs), time.Millisecond)
-		p.m.done(recs, len(recs), now)
+		p.m.done(obs, recs, len(recs), now)
 	}
 }

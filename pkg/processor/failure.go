@@ -53,7 +53,7 @@ func (l *lane) process(recs []*kgo.Record) bool {
 			p.m.failed("halt")
 			l.halted.Store(true)
 			p.m.halted(1)
-			p.m.done(recs[:i], i-countBelow(failed, i), time.Now())
+			p.m.done(l.e2e, recs[:i], i-countBelow(failed, i), time.Now())
 			if i > 0 {
 				l.complete(recs[i-1])
 			}
@@ -67,7 +67,7 @@ func (l *lane) process(recs []*kgo.Record) bool {
 		}
 	}
 	now := time.Now()
-	p.m.done(recs, len(recs)-len(failed), now)
+	p.m.done(l.e2e, recs, len(recs)-len(failed), now)
 	l.complete(recs[len(recs)-1])
 	return true
 }

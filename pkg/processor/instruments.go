@@ -17,7 +17,7 @@ type instruments struct {
 	group, topic string
 
 	processed, retries, commits, commitErrs prometheus.Counter
-	batch, handler, e2e                     prometheus.Observer
+	batch, handler                          prometheus.Observer
 	assignedG, pausedG, recsG, bytesG       prometheus.Gauge
 	haltedG                                 prometheus.Gauge
 }
@@ -33,7 +33,6 @@ func newInstruments(m *metrics.Metrics, group, topic string) *instruments {
 	i.commitErrs = m.CommitErrors.WithLabelValues(group)
 	i.batch = m.BatchRecords.WithLabelValues(topic)
 	i.handler = m.HandlerSeconds.WithLabelValues(topic)
-	i.e2e = m.E2ESeconds.WithLabelValues(topic)
 	i.assignedG = m.Assigned.WithLabelValues(group, topic)
 	i.pausedG = m.Paused.WithLabelValues(group)
 	i.recsG = m.BufferedRecs.WithLabelValues(group)
@@ -42,16 +41,27 @@ func newInstruments(m *metrics.Metrics, group, topic string) *instruments {
 	return i
 }
 
+// e2eObserver returns a lane's own end-to-end latency observer, or nil.
+func (i *instruments) e2eObserver() *metrics.BatchObserver {
+	if i.m == nil {
+		return nil
+	}
+	return i.m.E2ESeconds.Observer(i.topic)
+}
+
 // done records a finished batch: ok records succeeded, each with its
-// end-to-end latency from the record timestamp to now.
-func (i *instruments) done(recs []*kgo.Record, ok int, now time.Time) {
+// end-to-end latency from the record timestamp to now, bucketed locally in
+// the lane's observer and added once per batch (a per-record histogram
+// update was two thirds of a lane's CPU with 100-byte records).
+func (i *instruments) done(obs *metrics.BatchObserver, recs []*kgo.Record, ok int, now time.Time) {
 	if i.m == nil {
 		return
 	}
 	i.processed.Add(float64(ok))
 	for _, r := range recs {
-		i.e2e.Observe(now.Sub(r.Timestamp).Seconds())
+		obs.Observe(now.Sub(r.Timestamp).Seconds())
 	}
+	obs.Flush()
 }
 
 func (i *instruments) handled(n int, d time.Duration) {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/pkg/metrics"
 )
 
 // lane is one owned partition: a queue filled by the poll loop and a
@@ -35,6 +37,7 @@ type lane struct {
 	done     chan struct{} // closed when run returns
 	halted   atomic.Bool
 	timer    *time.Timer
+	e2e      *metrics.BatchObserver // this lane's own; nil without metrics
 }
 
 func newLane(p *Processor, part int32) *lane {
@@ -44,7 +47,7 @@ func newLane(p *Processor, part int32) *lane {
 	return &lane{
 		p: p, part: part, ctx: ctx, cancel: cancel, commitOff: -1,
 		signal: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}),
-		timer: t,
+		timer: t, e2e: p.m.e2eObserver(),
 	}
 }
 
