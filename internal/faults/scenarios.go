@@ -77,6 +77,20 @@ func isExited(m *member) bool {
 	}
 }
 
+// exactlyOnce waits for producing to end, drains, verifies, and passes the
+// run only with nothing lost, duplicated or reordered: what graceful
+// membership changes must achieve.
+func exactlyOnce(r *run, res Result, start time.Time, wait func() (int64, error)) (Result, error) {
+	if _, err := wait(); err != nil {
+		return res, err
+	}
+	if err := finish(r, &res, start, 60*time.Second); err != nil {
+		return res, err
+	}
+	res.Pass = res.Lost == 0 && res.Duplicated == 0 && res.OutOfOrder == 0
+	return res, nil
+}
+
 func baseline(env *Env) (Result, error) {
 	res := Result{Scenario: "baseline", Cluster: env.Cluster}
 	r, err := newRun(env, "baseline")
@@ -218,14 +232,7 @@ func rollingRestart(env *Env) (Result, error) {
 			return res, err
 		}
 	}
-	if _, err := wait(); err != nil {
-		return res, err
-	}
-	if err := finish(r, &res, start, 60*time.Second); err != nil {
-		return res, err
-	}
-	res.Pass = res.Lost == 0 && res.Duplicated == 0 && res.OutOfOrder == 0
-	return res, nil
+	return exactlyOnce(r, res, start, wait)
 }
 
 func scale(env *Env) (Result, error) {
@@ -236,11 +243,9 @@ func scale(env *Env) (Result, error) {
 	}
 	defer r.close()
 	start := time.Now()
-	first, err := r.start("m0")
-	if err != nil {
+	if _, err := r.start("m0"); err != nil {
 		return res, err
 	}
-	_ = first
 	gap := env.dur(4*time.Second, 15*time.Second)
 	wait := producing(r, env.pick(2000, 5000), gap*3)
 	time.Sleep(gap)
@@ -256,14 +261,7 @@ func scale(env *Env) (Result, error) {
 			return res, err
 		}
 	}
-	if _, err := wait(); err != nil {
-		return res, err
-	}
-	if err := finish(r, &res, start, 60*time.Second); err != nil {
-		return res, err
-	}
-	res.Pass = res.Lost == 0 && res.Duplicated == 0 && res.OutOfOrder == 0
-	return res, nil
+	return exactlyOnce(r, res, start, wait)
 }
 
 func brokerOutage(env *Env) (Result, error) {
