@@ -26,3 +26,6 @@ trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
 
 echo "== go test (embedded cluster and real broker at $addr)"
 VELTRIX_TEST_BROKERS="$addr" go test -count=1 -timeout 15m "$@" ./...
+
+echo "== go test -race on the concurrent core (engine, lag monitor, delivery accounting)"
+VELTRIX_TEST_BROKERS="$addr" go test -race -count=1 -timeout 10m ./pkg/processor ./pkg/lag ./internal/delivery
