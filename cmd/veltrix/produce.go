@@ -55,6 +55,7 @@ On a terminal a progress bar shows rate and ETA; otherwise a line every 5s.`,
 			}
 			if srv != nil {
 				defer srv.Close()
+				fmt.Fprintf(cmd.ErrOrStderr(), "veltrix produce: metrics at %s\n", srv.URL())
 			}
 
 			kc := c.Kafka
