@@ -11,7 +11,7 @@ import (
 func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Check the configuration",
+		Short: "Validate, explain and diagnose the configuration (validate, explain, doctor)",
 	}
 	validate := &cobra.Command{
 		Use:   "validate",
