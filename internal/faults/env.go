@@ -345,6 +345,20 @@ func (r *run) start(name string, extra ...string) (*member, error) {
 	return m, nil
 }
 
+// startMembers starts n members named prefix0 … prefix<n-1>, with the
+// same extra flags.
+func (r *run) startMembers(n int, prefix string, extra ...string) ([]*member, error) {
+	ms := make([]*member, n)
+	for i := range ms {
+		m, err := r.start(fmt.Sprintf("%s%d", prefix, i), extra...)
+		if err != nil {
+			return nil, err
+		}
+		ms[i] = m
+	}
+	return ms, nil
+}
+
 // hwm is the process's peak resident set in KiB (VmHWM), 0 once it exited.
 func (m *member) hwm() int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))

@@ -99,10 +99,8 @@ func baseline(env *Env) (Result, error) {
 	}
 	defer r.close()
 	start := time.Now()
-	for i := range 2 {
-		if _, err := r.start(fmt.Sprintf("m%d", i)); err != nil {
-			return res, err
-		}
+	if _, err := r.startMembers(2, "m"); err != nil {
+		return res, err
 	}
 	n := int64(env.pick(20000, 1_000_000))
 	if _, _, err := r.produce(context.Background(), 0, n, 0); err != nil {
@@ -168,11 +166,9 @@ func sigkill(env *Env) (Result, error) {
 	}
 	defer r.close()
 	start := time.Now()
-	members := make([]*member, 3)
-	for i := range members {
-		if members[i], err = r.start(fmt.Sprintf("m%d", i)); err != nil {
-			return res, err
-		}
+	members, err := r.startMembers(3, "m")
+	if err != nil {
+		return res, err
 	}
 	rate := env.pick(2000, 5000)
 	kills := int(env.pick(2, 5))
@@ -215,11 +211,9 @@ func rollingRestart(env *Env) (Result, error) {
 	}
 	defer r.close()
 	start := time.Now()
-	members := make([]*member, 3)
-	for i := range members {
-		if members[i], err = r.start(fmt.Sprintf("m%d", i)); err != nil {
-			return res, err
-		}
+	members, err := r.startMembers(3, "m")
+	if err != nil {
+		return res, err
 	}
 	gap := env.dur(3*time.Second, 10*time.Second)
 	wait := producing(r, env.pick(2000, 5000), gap*4)
@@ -276,10 +270,8 @@ func brokerOutage(env *Env) (Result, error) {
 	}
 	defer r.close()
 	start := time.Now()
-	for i := range 2 {
-		if _, err := r.start(fmt.Sprintf("m%d", i), "--kafka.connect_timeout", "2m"); err != nil {
-			return res, err
-		}
+	if _, err := r.startMembers(2, "m", "--kafka.connect_timeout", "2m"); err != nil {
+		return res, err
 	}
 	down := env.dur(10*time.Second, 30*time.Second)
 	before := env.dur(4*time.Second, 10*time.Second)
@@ -315,11 +307,9 @@ func poison(policy string) func(env *Env) (Result, error) {
 		}
 		defer r.close()
 		start := time.Now()
-		for i := range 2 {
-			if _, err := r.start(fmt.Sprintf("m%d", i), "--handler.forward.require_json", "--processor.on_failure", policy,
-				"--processor.retry.max_attempts", "2"); err != nil {
-				return res, err
-			}
+		if _, err := r.startMembers(2, "m", "--handler.forward.require_json", "--processor.on_failure", policy,
+			"--processor.retry.max_attempts", "2"); err != nil {
+			return res, err
 		}
 		n := int64(env.pick(10000, 200000))
 		_, poisoned, err := r.produce(context.Background(), 0, n, 100)
@@ -419,11 +409,9 @@ func overload(env *Env) (Result, error) {
 	slow := []string{"--handler", "simulate", "--handler.simulate.record_delay", "30ms",
 		"--processor.buffer.max_bytes", fmt.Sprintf("%dMiB", budgetMiB), "--processor.buffer.max_records", "2000",
 		"--processor.fetch.max_bytes", fmt.Sprintf("%dMiB", fetchMiB), "--processor.batch.max_records", "50"}
-	members := make([]*member, 2)
-	for i := range members {
-		if members[i], err = r.start(fmt.Sprintf("slow%d", i), slow...); err != nil {
-			return res, err
-		}
+	members, err := r.startMembers(2, "slow", slow...)
+	if err != nil {
+		return res, err
 	}
 	// 6 lanes × 1 record / 30ms ≈ 200/s of capacity against 2000/s.
 	d := env.dur(10*time.Second, 60*time.Second)
@@ -445,10 +433,8 @@ func overload(env *Env) (Result, error) {
 	r.mu.Lock()
 	res.PeakRSSMiB = float64(r.peakRSS) / 1024
 	r.mu.Unlock()
-	for i := range 2 {
-		if _, err := r.start(fmt.Sprintf("fast%d", i), "--handler", "simulate"); err != nil {
-			return res, err
-		}
+	if _, err := r.startMembers(2, "fast", "--handler", "simulate"); err != nil {
+		return res, err
 	}
 	if err := r.drained(2 * time.Minute); err != nil {
 		return res, err
