@@ -39,6 +39,9 @@ type Metrics struct {
 	BufferedRecs   *prometheus.GaugeVec     // group
 	BufferedBytes  *prometheus.GaugeVec     // group
 	Halted         *prometheus.GaugeVec     // group, topic
+	Timeouts       *prometheus.CounterVec   // topic
+	Overdue        *prometheus.GaugeVec     // group, topic
+	DLQErrors      *prometheus.CounterVec   // topic
 }
 
 // Latency buckets from 1 ms to about 65 s, doubling.
@@ -81,13 +84,19 @@ func New(reg prometheus.Registerer) *Metrics {
 		BufferedRecs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace,
 			Name: "buffered_records", Help: "Records fetched and queued, not yet handled."}, []string{"group"}),
 		BufferedBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace,
-			Name: "buffered_bytes", Help: "Key and value bytes fetched and queued, not yet handled."}, []string{"group"}),
+			Name: "buffered_bytes", Help: "Memory held by fetched, queued records not yet handled: key, value and headers plus the record's own overhead."}, []string{"group"}),
 		Halted: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace,
 			Name: "halted_partitions", Help: "Partitions stopped by on_failure=halt until restart."}, []string{"group", "topic"}),
+		Timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
+			Name: "handler_timeouts_total", Help: "Handler calls that exceeded handler.timeout; the batch is retried with backoff and never counted as a record failure."}, []string{"topic"}),
+		Overdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace,
+			Name: "overdue_handler_calls", Help: "Handler calls still running past handler.timeout (a handler ignoring its context); their partitions wait for them."}, []string{"group", "topic"}),
+		DLQErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
+			Name: "dlq_errors_total", Help: "Dead-letter writes that failed, per attempt; after processor.retry.max_attempts failures the partition halts."}, []string{"topic"}),
 	}
 	reg.MustRegister(m.Produced, m.ProduceErrors, m.Processed, m.Failed, m.Retries, m.BatchRecords,
 		m.HandlerSeconds, m.E2ESeconds, m.Commits, m.CommitErrors, m.Assigned, m.Rebalances,
-		m.PartitionLag, m.Paused, m.BufferedRecs, m.BufferedBytes, m.Halted)
+		m.PartitionLag, m.Paused, m.BufferedRecs, m.BufferedBytes, m.Halted, m.Timeouts, m.Overdue, m.DLQErrors)
 	return m
 }
 

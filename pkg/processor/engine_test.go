@@ -14,6 +14,7 @@ import (
 	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/pkg/metrics"
 	"github.com/veltrix/veltrix/pkg/processor"
+	"github.com/veltrix/veltrix/pkg/producer"
 )
 
 // runOne runs a single processor until stop returns true or timeout.
@@ -189,19 +190,21 @@ func equal(a, b map[int32]int64) bool {
 	return true
 }
 
-// TestHandlerTimeoutAndPanic: a call that ignores its context past
-// handler.timeout and a call that panics both count as failures and are
-// retried; the process survives and every record is processed.
+// TestHandlerTimeoutAndPanic: a call that overruns handler.timeout is
+// retried without using up an attempt, a call that panics counts as a
+// failed attempt and is retried; the process survives and every record is
+// processed.
 func TestHandlerTimeoutAndPanic(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
 		topic := kafkatest.Name(t, "in")
 		kafkatest.CreateTopic(t, c.Brokers, topic, 1)
 		produce(t, c.Brokers, topic, 50)
 		var calls, done atomic.Int64
-		h := processor.HandlerFunc(func(_ context.Context, b *processor.Batch) error {
+		h := processor.HandlerFunc(func(ctx context.Context, b *processor.Batch) error {
 			switch calls.Add(1) {
 			case 1:
-				time.Sleep(time.Second) // ignores ctx: the engine must not wait
+				<-ctx.Done() // a downstream slower than handler.timeout
+				return ctx.Err()
 			case 2:
 				panic("boom")
 			}
@@ -209,29 +212,100 @@ func TestHandlerTimeoutAndPanic(t *testing.T) {
 			return nil
 		})
 		cfg := testConfig(kafkatest.Name(t, "g"))
-		cfg.Retry.MaxAttempts = 5
+		cfg.Retry.MaxAttempts = 2 // the timeout must not use one up
+		cfg.OnFailure = "skip"
 		reg := prometheus.NewRegistry()
-		start := time.Now()
 		runOne(t, c.Brokers, topic, cfg, h, processor.Options{HandlerTimeout: 100 * time.Millisecond, Metrics: metrics.New(reg)},
 			func(*processor.Processor) bool { return done.Load() >= 50 })
 		if calls.Load() < 3 {
 			t.Fatalf("only %d calls", calls.Load())
 		}
-		if got := counter(t, reg, "veltrix_handler_retries_total"); got < 2 {
-			t.Fatalf("retries = %v, want ≥ 2", got)
+		if got := counter(t, reg, "veltrix_handler_timeouts_total"); got != 1 {
+			t.Fatalf("timeouts = %v, want 1", got)
 		}
-		_ = start
+		if got := counter(t, reg, "veltrix_handler_retries_total"); got != 1 {
+			t.Fatalf("retries = %v, want 1 (the panic)", got)
+		}
+		if got := counterWith(t, reg, "veltrix_failed_records_total", "outcome", "skip"); got != 0 {
+			t.Fatalf("%v records skipped: a timeout or a retried panic is not a poison record", got)
+		}
+	})
+}
+
+// TestHandlerIgnoringContextNeverRunsConcurrently is the regression test
+// for a handler that ignores ctx past handler.timeout: the engine used to
+// start the retry while the first call still ran (two calls at once on one
+// partition, a goroutine leaked per attempt), and under on_failure=skip it
+// skipped records whose downstream was merely slow. Now the next call waits
+// for the overdue one, which shows in veltrix_overdue_handler_calls, and
+// nothing is skipped.
+func TestHandlerIgnoringContextNeverRunsConcurrently(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		topic := kafkatest.Name(t, "in")
+		kafkatest.CreateTopic(t, c.Brokers, topic, 1)
+		produce(t, c.Brokers, topic, 20)
+		var calls, inFlight, overlap, done atomic.Int64
+		release := make(chan struct{})
+		h := processor.HandlerFunc(func(_ context.Context, b *processor.Batch) error {
+			if inFlight.Add(1) > 1 {
+				overlap.Add(1)
+			}
+			defer inFlight.Add(-1)
+			if calls.Add(1) <= 3 {
+				<-release // ignores ctx: only the test lets it go
+				return errors.New("downstream unavailable")
+			}
+			done.Add(int64(len(b.Records)))
+			return nil
+		})
+		cfg := testConfig(kafkatest.Name(t, "g"))
+		cfg.Retry.MaxAttempts = 1
+		cfg.OnFailure = "skip"
+		reg := prometheus.NewRegistry()
+		p := processor.New(kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{HandlerTimeout: 50 * time.Millisecond, Metrics: metrics.New(reg)})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() { errc <- p.Run(ctx) }()
+		for i := range 3 {
+			kafkatest.Eventually(t, 30*time.Second, "an overdue call", func() bool {
+				return gauge(t, reg, "veltrix_overdue_handler_calls") == 1 && calls.Load() == int64(i+1)
+			})
+			time.Sleep(100 * time.Millisecond) // past two more timeouts: no new call may start
+			if calls.Load() != int64(i+1) {
+				t.Fatalf("a new call started while call %d still ran", i+1)
+			}
+			release <- struct{}{}
+		}
+		kafkatest.Eventually(t, 30*time.Second, "every record processed", func() bool { return done.Load() >= 20 })
+		cancel()
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if overlap.Load() > 0 {
+			t.Fatalf("%d calls overlapped on one partition", overlap.Load())
+		}
+		if got := counterWith(t, reg, "veltrix_failed_records_total", "outcome", "skip"); got != 0 {
+			t.Fatalf("%v records skipped although only their handler call timed out", got)
+		}
+		if got := gauge(t, reg, "veltrix_overdue_handler_calls"); got != 0 {
+			t.Fatalf("overdue gauge %v after the calls returned", got)
+		}
 	})
 }
 
 // TestBackpressureBoundsMemory: a handler far slower than the backlog must
 // make the engine pause fetching, keeping buffered bytes within the budget
-// plus one poll.
+// plus one fetch response.
 func TestBackpressureBoundsMemory(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
 		topic := kafkatest.Name(t, "in")
 		kafkatest.CreateTopic(t, c.Brokers, topic, 4)
-		produce(t, c.Brokers, topic, 20000)
+		// Uncompressed 16 KiB batches, so a fetch response is bounded by
+		// fetch.max_bytes (a broker returns a larger first batch whole).
+		produceWith(t, c.Brokers, topic, 20000, func(pc *producer.Config) {
+			pc.Compression, pc.BatchMaxBytes = "none", 16<<10
+		})
 		cfg := testConfig(kafkatest.Name(t, "g"))
 		cfg.Buffer.MaxBytes = 64 << 10
 		cfg.Buffer.MaxRecords = 100
@@ -253,10 +327,11 @@ func TestBackpressureBoundsMemory(t *testing.T) {
 			maxPaused = max(maxPaused, gauge(t, reg, "veltrix_paused_partitions"))
 			return n.Load() >= 3000
 		})
-		// Budget plus one poll of buffer.max_records records of ~110 bytes.
-		limit := float64(cfg.Buffer.MaxBytes + int64(cfg.Buffer.MaxRecords)*128)
+		// Budget plus one fetch response: fetch.max_bytes on the wire, a
+		// record of ~150 wire bytes costing ~400 bytes queued.
+		limit := float64(cfg.Buffer.MaxBytes + cfg.Fetch.MaxBytes*3)
 		if maxBuf > limit {
-			t.Fatalf("buffered %v bytes, over budget + one poll %v", maxBuf, limit)
+			t.Fatalf("buffered %v bytes, over budget + one fetch response %v", maxBuf, limit)
 		}
 		if maxPaused == 0 {
 			t.Fatal("never paused a partition although the handler is far slower than the backlog")

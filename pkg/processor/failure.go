@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -21,13 +23,20 @@ const (
 	HeaderDLQTime      = "veltrix-dlq-time"
 )
 
-// errStopped means the lane was stopped before a batch finished; the batch
-// is not completed and will be redelivered to the partition's next owner.
+// errStopped means the lane was abandoned before a batch finished; the
+// batch is not completed and will be redelivered to the partition's next
+// owner.
 var errStopped = errors.New("lane stopped")
+
+// errTimeout marks a handler call that exceeded handler.timeout. It says the
+// downstream is slow or unhealthy, not that the records are bad: the batch
+// is retried with backoff for as long as the partition is owned, and never
+// reaches on_failure.
+var errTimeout = errors.New("handler exceeded handler.timeout")
 
 // process handles one batch: retries, isolation of failing records, and
 // the on_failure policy. It returns false when the lane must stop (it was
-// stopped, or the partition halted).
+// abandoned, or the partition halted).
 func (l *lane) process(recs []*kgo.Record) bool {
 	p := l.p
 	failed, err := l.try(recs)
@@ -44,32 +53,47 @@ func (l *lane) process(recs []*kgo.Record) bool {
 		case "skip":
 			p.m.failed("skip")
 			p.log.Warn("skipping a record that failed all attempts", "partition", r.Partition, "offset", r.Offset, "attempts", attempts, "err", ferr)
+			continue
 		case "dlq":
-			if err := l.deadLetter(r, ferr, attempts); err != nil {
+			err := l.deadLetter(r, ferr, attempts)
+			if err == nil {
+				p.m.failed("dlq")
+				continue
+			}
+			if errors.Is(err, errStopped) {
 				return false
 			}
-			p.m.failed("dlq")
-		default: // halt
-			p.m.failed("halt")
-			l.halted.Store(true)
-			p.m.halted(1)
-			p.m.done(l.e2e, recs[:i], i-countBelow(failed, i), time.Now())
-			if i > 0 {
-				l.complete(recs[i-1])
-			}
-			p.dropQueued(l)
-			p.log.Error("partition halted: a record failed all attempts; nothing past it will be committed until restart",
-				"partition", r.Partition, "offset", r.Offset, "attempts", attempts, "err", ferr)
-			if p.cl != nil {
-				p.cl.PauseFetchPartitions(map[string][]int32{p.topic: {l.part}})
-			}
-			return false
+			ferr = err
 		}
+		// halt, or a dead letter that could not be written.
+		p.m.failed("halt")
+		p.m.done(l.e2e, recs[:i], i-countBelow(failed, i), time.Now())
+		if i > 0 {
+			l.complete(recs[i-1])
+		}
+		l.haltPartition(r, ferr, attempts)
+		return false
 	}
 	now := time.Now()
 	p.m.done(l.e2e, recs, len(recs)-len(failed), now)
 	l.complete(recs[len(recs)-1])
 	return true
+}
+
+// haltPartition stops the partition at r: its queue is dropped, fetching
+// pauses (flow keeps a halted partition paused), and nothing past r is
+// committed until restart. A lane released meanwhile is left alone: the
+// partition is no longer this member's to halt.
+func (l *lane) haltPartition(r *kgo.Record, cause error, attempts int) {
+	p := l.p
+	if !l.halt() {
+		return
+	}
+	p.m.halted(1)
+	p.dropQueued(l)
+	p.flow()
+	p.log.Error("partition halted: a record failed all attempts; nothing past it will be committed until restart",
+		"partition", r.Partition, "offset", r.Offset, "attempts", attempts, "err", cause)
 }
 
 // countBelow counts the failed indexes below i.
@@ -86,7 +110,9 @@ func countBelow(failed map[int]error, i int) int {
 // try calls the handler with retries and returns the records, by index,
 // that still fail. A whole-batch failure that outlasts its retries is
 // isolated: each record is tried on its own, so one bad record does not
-// take the good ones of its batch down with it.
+// take the good ones of its batch down with it. Timeouts do not use up
+// attempts (see errTimeout). It returns errStopped when the lane is
+// abandoned, whatever attempt it was on.
 func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 	p := l.p
 	pending := make([]int, len(recs))
@@ -96,7 +122,8 @@ func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 	errs := map[int]error{}
 	whole := false
 	sub := make([]*kgo.Record, 0, len(recs))
-	for attempt := 1; ; attempt++ {
+	timeouts := 0
+	for attempt := 1; ; {
 		sub = sub[:0]
 		for _, i := range pending {
 			sub = append(sub, recs[i])
@@ -105,28 +132,48 @@ func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 		if err == nil {
 			return nil, nil
 		}
-		clear(errs)
+		if errors.Is(err, errStopped) {
+			return nil, errStopped
+		}
 		var re *RecordErrors
-		if errors.As(err, &re) && len(re.Errs) > 0 {
-			next := make([]int, 0, len(re.Errs))
+		if errors.As(err, &re) {
+			next := make([]int, 0, len(re.failures()))
+			clear(errs)
 			for j, i := range pending {
-				if e, ok := re.Errs[j]; ok {
+				if e, ok := re.failures()[j]; ok {
 					next = append(next, i)
 					errs[i] = e
 				}
 			}
+			if len(next) == 0 {
+				// A nil *RecordErrors, or one naming no record of the batch,
+				// names no failure: every record is done.
+				return nil, nil
+			}
 			pending, whole = next, false
 		} else {
+			clear(errs)
 			for _, i := range pending {
 				errs[i] = err
 			}
 			whole = true
 		}
+		if errors.Is(err, errTimeout) {
+			timeouts++
+			p.m.timeout()
+			p.log.Warn("handler call exceeded handler.timeout; retrying with backoff (the records are not counted as failed)",
+				"partition", l.part, "records", len(pending), "timeouts", timeouts, "timeout", p.opts.HandlerTimeout)
+			if err := l.sleep(backoff(p.cfg.Retry, timeouts)); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if attempt >= p.cfg.Retry.MaxAttempts {
 			break
 		}
+		attempt++
 		p.m.retry()
-		if err := l.sleep(backoff(p.cfg.Retry, attempt)); err != nil {
+		if err := l.sleep(backoff(p.cfg.Retry, attempt-1)); err != nil {
 			return nil, err
 		}
 	}
@@ -147,31 +194,72 @@ func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 }
 
 // call runs the handler once on recs with the handler timeout, turning a
-// panic into an error.
+// panic into an error. It runs the handler on the lane's goroutine and
+// waits for it to return, even past the timeout: a handler that ignores its
+// context is never called again for the partition while its previous call
+// runs (the Handler contract), and is reported in
+// veltrix_overdue_handler_calls meanwhile. A lane abandoned at a drain
+// deadline does not wait for it (release never waits past its deadline).
 func (l *lane) call(recs []*kgo.Record) (err error) {
 	p := l.p
 	b := &Batch{Topic: p.topic, Partition: l.part, Records: recs}
 	start := time.Now()
 	defer func() { p.m.handled(len(recs), time.Since(start)) }()
 	if p.opts.HandlerTimeout <= 0 {
-		return safeHandle(l.ctx, p.h, b)
-	}
-	ctx, cancel := context.WithTimeout(l.ctx, p.opts.HandlerTimeout)
-	defer cancel()
-	ch := make(chan error, 1)
-	// A handler that ignores ctx keeps running in its goroutine after the
-	// timeout; the engine moves on, so the retry may overlap it.
-	go func() { ch <- safeHandle(ctx, p.h, b) }()
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
+		err = safeHandle(l.ctx, p.h, b)
 		if l.ctx.Err() != nil {
 			return errStopped
 		}
-		return fmt.Errorf("handler exceeded handler.timeout (%s)", p.opts.HandlerTimeout)
+		return err
 	}
+	ctx, cancel := context.WithTimeout(l.ctx, p.opts.HandlerTimeout)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		overdue  bool
+		returned bool
+	)
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if returned || l.ctx.Err() != nil {
+			return
+		}
+		overdue = true
+		p.m.overdue(1)
+		p.log.Warn("handler call still running past handler.timeout; its partition waits for it (the handler should return when its context is done)",
+			"partition", l.part, "timeout", p.opts.HandlerTimeout)
+	})
+	err = safeHandle(ctx, p.h, b)
+	stop()
+	mu.Lock()
+	returned = true
+	if overdue {
+		p.m.overdue(-1)
+	}
+	mu.Unlock()
+	switch {
+	case l.ctx.Err() != nil:
+		return errStopped
+	case err != nil && ctx.Err() == context.DeadlineExceeded:
+		var re *RecordErrors
+		if errors.As(err, &re) && re != nil && len(re.Errs) > 0 {
+			// Only the named records timed out; keep the rest done.
+			return &timedOutRecords{re}
+		}
+		return fmt.Errorf("%w (%s): %w", errTimeout, p.opts.HandlerTimeout, err)
+	}
+	return err
 }
+
+// timedOutRecords is a *RecordErrors returned by a call that overran
+// handler.timeout: the named records are retried as timeouts.
+type timedOutRecords struct{ re *RecordErrors }
+
+func (t *timedOutRecords) Error() string { return errTimeout.Error() + ": " + t.re.Error() }
+
+// Unwrap exposes both errTimeout and the *RecordErrors.
+func (t *timedOutRecords) Unwrap() []error { return []error{errTimeout, t.re} }
 
 func safeHandle(ctx context.Context, h Handler, b *Batch) (err error) {
 	defer func() {
@@ -218,8 +306,12 @@ func DLQTopic(cfg Config, topic string) string {
 }
 
 // deadLetter writes r to the dead-letter topic and waits for the brokers'
-// acknowledgement, retrying until it is written or the lane stops. Only then
-// may the source offset be committed.
+// acknowledgement; only then may the source offset be committed. The client
+// already retries retriable errors for producer.delivery_timeout, so a
+// failed write is tried at most processor.retry.max_attempts times, and an
+// error no retry can fix (the record with its headers is over the topic's
+// size limit, no authorization) is not retried at all. The error it
+// returns halts the partition; errStopped means the lane was abandoned.
 func (l *lane) deadLetter(r *kgo.Record, cause error, attempts int) error {
 	p := l.p
 	dl := &kgo.Record{
@@ -240,9 +332,25 @@ func (l *lane) deadLetter(r *kgo.Record, cause error, attempts int) error {
 		if err == nil {
 			return nil
 		}
+		if l.ctx.Err() != nil {
+			return errStopped
+		}
+		p.m.dlqError()
+		if !retriableDLQ(err) || attempt >= max(p.cfg.Retry.MaxAttempts, 1) {
+			return fmt.Errorf("writing dead letter to %s failed after %d attempts (%w); the record failed with: %w", dl.Topic, attempt, err, cause)
+		}
 		p.log.Warn("writing a dead letter failed; retrying", "topic", dl.Topic, "offset", r.Offset, "attempt", attempt, "err", err)
 		if err := l.sleep(backoff(p.cfg.Retry, attempt)); err != nil {
 			return err
 		}
 	}
+}
+
+// retriableDLQ reports whether writing a dead letter again can succeed.
+func retriableDLQ(err error) bool {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Retriable
+	}
+	return true // timeouts, a full buffer, a lost connection
 }

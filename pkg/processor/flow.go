@@ -1,54 +1,89 @@
 package processor
 
-// flow pauses fetching for partitions whose queue is full, or for all of
-// them while the instance's buffered bytes exceed processor.buffer.max_bytes,
-// and resumes them once they drained to half. Paused partitions keep their
-// fetch position: franz-go drops paused buffered data without moving it, so
-// nothing is skipped. Memory is therefore bounded by the budget plus one
-// poll (at most processor.buffer.max_records records) taken when the pause
-// began, plus the client's one buffered fetch response (processor.fetch.max_bytes
-// on the wire, more once decompressed).
+// flow pauses fetching for partitions whose queue is full, or that hold
+// records while the instance's buffered bytes exceed processor.buffer.max_bytes,
+// and resumes them once they drained to half (a partition with an empty
+// queue is always resumed, so one stuck partition holding the budget never
+// stops the others). A halted partition stays paused. Paused partitions keep
+// their fetch position: franz-go drops paused buffered data without moving
+// it, so nothing is skipped; that data is fetched again after the resume,
+// which is why fetches are sized from the buffer bounds (fetchsize.go).
 //
-// It is called by the poll loop after each fetch and by lanes after taking
-// a batch while anything is paused.
+// It is called by the poll loop after each fetch, by a lane after taking a
+// batch while its own partition or any other is paused, and on halt.
+//
+// Race freedom: a decision reads a lane's queue length and sets its paused
+// flag in one critical section of lane.mu, and take shortens the queue and
+// reads the flag in one critical section too; so either the decision saw
+// the shorter queue, or the lane sees paused=true and calls flow again. A
+// call that finds another in progress does not wait: it bumps flowReq, and
+// the running call decides again before it returns when flowReq moved
+// while it held flowMu. No request is lost, and lanes never block on the
+// client's pause calls of another decision.
 func (p *Processor) flow() {
-	if p.cl == nil {
-		return
+	p.flowReq.Add(1)
+	for p.flowMu.TryLock() {
+		req := p.flowReq.Load()
+		if p.decideFlow() {
+			p.flowReq.Add(1)
+		}
+		p.flowMu.Unlock()
+		if p.flowReq.Load() == req {
+			return
+		}
 	}
-	p.flowMu.Lock()
-	defer p.flowMu.Unlock()
+}
+
+// decideFlow makes one round of pause and resume decisions and applies them
+// to the client; p.flowMu must be held. It reports whether the buffered
+// bytes moved during the round while something is paused: a lane that took
+// a batch after the round read the total may have checked pausedN before
+// this round raised it, so the round is repeated with the fresh total.
+func (p *Processor) decideFlow() (again bool) {
 	maxRecs, budget := p.cfg.Buffer.MaxRecords, p.cfg.Buffer.MaxBytes
 	total := p.bufBytes.Load()
-	var pause, resume []int32
 	p.mu.Lock()
-	for part, l := range p.lanes {
-		if l.halted.Load() {
-			continue // a halted partition stays paused
-		}
-		n, _ := l.size()
-		l.mu.Lock()
-		paused := l.paused
-		l.mu.Unlock()
-		switch {
-		case !paused && (n >= maxRecs || total >= budget):
-			if l.setPaused(true) {
-				pause = append(pause, part)
-			}
-		case paused && n <= maxRecs/2 && total <= budget/2:
-			if l.setPaused(false) {
-				resume = append(resume, part)
-			}
-		}
+	lanes := make([]*lane, 0, len(p.lanes))
+	for _, l := range p.lanes {
+		lanes = append(lanes, l)
 	}
 	p.mu.Unlock()
+	var pause, resume []int32
+	for _, l := range lanes {
+		l.mu.Lock()
+		if l.gone {
+			l.mu.Unlock()
+			continue
+		}
+		n := len(l.queue) - l.head
+		over := l.halted || n >= maxRecs || (total >= budget && n > 0)
+		under := !l.halted && n <= maxRecs/2 && (total <= budget/2 || n == 0)
+		switch {
+		case !l.paused && over:
+			l.paused = true
+			pause = append(pause, l.part)
+		case l.paused && under:
+			l.paused = false
+			resume = append(resume, l.part)
+		}
+		l.mu.Unlock()
+	}
+	if p.testHookFlow != nil {
+		p.testHookFlow(pause, resume)
+	}
 	if len(pause) > 0 {
-		p.cl.PauseFetchPartitions(map[string][]int32{p.topic: pause})
 		p.pausedN.Add(int64(len(pause)))
 		p.m.paused(len(pause))
+		if p.cl != nil {
+			p.cl.PauseFetchPartitions(map[string][]int32{p.topic: pause})
+		}
 	}
 	if len(resume) > 0 {
-		p.cl.ResumeFetchPartitions(map[string][]int32{p.topic: resume})
 		p.pausedN.Add(-int64(len(resume)))
 		p.m.paused(-len(resume))
+		if p.cl != nil {
+			p.cl.ResumeFetchPartitions(map[string][]int32{p.topic: resume})
+		}
 	}
+	return p.pausedN.Load() > 0 && p.bufBytes.Load() != total
 }

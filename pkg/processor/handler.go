@@ -26,12 +26,17 @@ type Batch struct {
 //     concurrently, so Handle must be safe for concurrent use.
 //   - A nil error means every record is done: its offset may be committed.
 //   - A *RecordErrors error means exactly the records it names failed and
-//     the others are done; only the failed ones are retried.
+//     the others are done; only the failed ones are retried. One that names
+//     no record of the batch (nil, empty, or only out-of-range indexes)
+//     means every record is done.
 //   - Any other error means the whole batch failed and may be retried as a
 //     whole or record by record, so effects of a failed call must be safe to
 //     repeat (delivery is at-least-once).
 //   - ctx is cancelled when the call exceeds handler.timeout or the
-//     partition is taken away; a handler should return promptly then.
+//     partition is taken away; a handler should return promptly then. A
+//     call past handler.timeout is retried with backoff, never counted as
+//     a record failure (a slow downstream is not a poison record), and the
+//     next call waits until the overdue one returns.
 type Handler interface {
 	Handle(ctx context.Context, b *Batch) error
 }
@@ -65,7 +70,18 @@ func (e *RecordErrors) Err() error {
 	return e
 }
 
+// failures returns the failed records by index; nil for a nil e.
+func (e *RecordErrors) failures() map[int]error {
+	if e == nil {
+		return nil
+	}
+	return e.Errs
+}
+
 func (e *RecordErrors) Error() string {
+	if e == nil || len(e.Errs) == 0 {
+		return "no records failed"
+	}
 	idx := make([]int, 0, len(e.Errs))
 	for i := range e.Errs {
 		idx = append(idx, i)

@@ -19,8 +19,20 @@ type instruments struct {
 	processed, retries, commits, commitErrs prometheus.Counter
 	batch, handler                          prometheus.Observer
 	assignedG, pausedG, recsG, bytesG       prometheus.Gauge
-	haltedG                                 prometheus.Gauge
+	haltedG, overdueG                       prometheus.Gauge
+	timeouts, dlqErrs                       prometheus.Counter
+	// failedBy and rebalances hold a child per known label value, created
+	// up front so every series exists from the first scrape: increase()
+	// over a series that appears with its first failure misses that failure.
+	failedBy   map[string]prometheus.Counter
+	rebalances map[string]prometheus.Counter
 }
+
+// Known label values of the engine's labelled counters.
+var (
+	failureOutcomes = []string{"skip", "dlq", "halt"}
+	rebalanceKinds  = []string{"assigned", "revoked", "lost"}
+)
 
 func newInstruments(m *metrics.Metrics, group, topic string) *instruments {
 	i := &instruments{m: m, group: group, topic: topic}
@@ -38,6 +50,17 @@ func newInstruments(m *metrics.Metrics, group, topic string) *instruments {
 	i.recsG = m.BufferedRecs.WithLabelValues(group)
 	i.bytesG = m.BufferedBytes.WithLabelValues(group)
 	i.haltedG = m.Halted.WithLabelValues(group, topic)
+	i.overdueG = m.Overdue.WithLabelValues(group, topic)
+	i.timeouts = m.Timeouts.WithLabelValues(topic)
+	i.dlqErrs = m.DLQErrors.WithLabelValues(topic)
+	i.failedBy = map[string]prometheus.Counter{}
+	for _, o := range failureOutcomes {
+		i.failedBy[o] = m.Failed.WithLabelValues(topic, o)
+	}
+	i.rebalances = map[string]prometheus.Counter{}
+	for _, k := range rebalanceKinds {
+		i.rebalances[k] = m.Rebalances.WithLabelValues(group, k)
+	}
 	return i
 }
 
@@ -74,7 +97,7 @@ func (i *instruments) handled(n int, d time.Duration) {
 
 func (i *instruments) failed(outcome string) {
 	if i.m != nil {
-		i.m.Failed.WithLabelValues(i.topic, outcome).Inc()
+		i.failedBy[outcome].Inc()
 	}
 }
 
@@ -104,7 +127,7 @@ func (i *instruments) laneStarted() {
 
 func (i *instruments) rebalance(kind string) {
 	if i.m != nil {
-		i.m.Rebalances.WithLabelValues(i.group, kind).Inc()
+		i.rebalances[kind].Inc()
 	}
 }
 
@@ -138,5 +161,26 @@ func (i *instruments) buffered(recs, bytes int64) {
 func (i *instruments) halted(delta int) {
 	if i.m != nil {
 		i.haltedG.Add(float64(delta))
+	}
+}
+
+// timeout counts a handler call that exceeded handler.timeout.
+func (i *instruments) timeout() {
+	if i.m != nil {
+		i.timeouts.Inc()
+	}
+}
+
+// overdue moves the gauge of handler calls running past their timeout.
+func (i *instruments) overdue(delta int) {
+	if i.m != nil {
+		i.overdueG.Add(float64(delta))
+	}
+}
+
+// dlqError counts a failed dead-letter write.
+func (i *instruments) dlqError() {
+	if i.m != nil {
+		i.dlqErrs.Inc()
 	}
 }

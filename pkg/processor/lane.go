@@ -3,7 +3,6 @@ package processor
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,8 +24,11 @@ type lane struct {
 	mu        sync.Mutex
 	queue     []*kgo.Record // queue[head:] is waiting
 	head      int
-	qbytes    int64
-	paused    bool
+	qbytes    int64 // memory cost of the waiting records (recordBytes)
+	qpayload  int64 // their key and value bytes, what batch.max_bytes bounds
+	paused    bool // fetching is paused (or being paused) for this partition
+	halted    bool // on_failure=halt stopped this partition until restart
+	gone      bool // released: the lane takes no records and no pause decisions
 	finished  kgo.EpochOffset // next offset after the last finished record
 	hasFinish bool
 	commitOff int64 // highest offset committed by this lane, -1 for none
@@ -35,7 +37,6 @@ type lane struct {
 	stopCh   chan struct{} // closed by stop: finish the current batch, take no more
 	stopOnce sync.Once
 	done     chan struct{} // closed when run returns
-	halted   atomic.Bool
 	timer    *time.Timer
 	e2e      *metrics.BatchObserver // this lane's own; nil without metrics
 }
@@ -52,15 +53,23 @@ func newLane(p *Processor, part int32) *lane {
 }
 
 // push appends fetched records; it never blocks. Backpressure is applied by
-// pausing the partition's fetches, not by blocking the poll loop.
+// pausing the partition's fetches, not by blocking the poll loop. A halted
+// or released lane drops them: they will never be handled here, and counting
+// them would hold buffer budget that no lane ever frees.
 func (l *lane) push(recs []*kgo.Record) {
-	var n int64
+	var n, payload int64
 	for _, r := range recs {
 		n += recordBytes(r)
+		payload += payloadBytes(r)
 	}
 	l.mu.Lock()
+	if l.halted || l.gone {
+		l.mu.Unlock()
+		return
+	}
 	l.queue = append(l.queue, recs...)
 	l.qbytes += n
+	l.qpayload += payload
 	l.mu.Unlock()
 	l.p.bufRecs.Add(int64(len(recs)))
 	l.p.bufBytes.Add(n)
@@ -71,7 +80,27 @@ func (l *lane) push(recs []*kgo.Record) {
 	}
 }
 
-func recordBytes(r *kgo.Record) int64 { return int64(len(r.Key) + len(r.Value)) }
+// Memory a queued record costs beyond its key, value and header bytes: the
+// kgo.Record struct with its strings and slice headers (about 160 B on
+// 64-bit), the queue's pointer, and each header's struct. Counting only key
+// and value let 100-byte records hold several times processor.buffer.max_bytes.
+const (
+	recordOverhead = 176
+	headerOverhead = 40
+)
+
+// payloadBytes is a record's key and value bytes.
+func payloadBytes(r *kgo.Record) int64 { return int64(len(r.Key) + len(r.Value)) }
+
+// recordBytes is what a queued record costs in memory, as counted against
+// processor.buffer.max_bytes.
+func recordBytes(r *kgo.Record) int64 {
+	n := recordOverhead + len(r.Key) + len(r.Value) + len(r.Topic)
+	for _, h := range r.Headers {
+		n += headerOverhead + len(h.Key) + len(h.Value)
+	}
+	return int64(n)
+}
 
 // stop asks the lane to finish its current batch and take no more.
 func (l *lane) stop() { l.stopOnce.Do(func() { close(l.stopCh) }) }
@@ -91,11 +120,11 @@ func (l *lane) stopped() bool {
 	}
 }
 
-// size returns the queued records and bytes.
+// size returns the queued records and their key and value bytes.
 func (l *lane) size() (int, int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.queue) - l.head, l.qbytes
+	return len(l.queue) - l.head, l.qpayload
 }
 
 // discard empties the queue and returns what it held.
@@ -103,17 +132,27 @@ func (l *lane) discard() (recs, bytes int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	recs, bytes = int64(len(l.queue)-l.head), l.qbytes
-	l.queue, l.head, l.qbytes = nil, 0, 0
+	l.queue, l.head, l.qbytes, l.qpayload = nil, 0, 0, 0
 	return recs, bytes
 }
 
-// setPaused records the pause state and reports whether it changed.
-func (l *lane) setPaused(v bool) bool {
+// halt marks the lane halted; it reports false when it already was.
+func (l *lane) halt() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	changed := l.paused != v
-	l.paused = v
-	return changed
+	was := l.halted
+	l.halted = true
+	return !was
+}
+
+// retire marks a released lane gone and reports whether it was paused and
+// halted, so their gauges are moved back exactly once.
+func (l *lane) retire() (wasPaused, wasHalted bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	wasPaused, wasHalted = l.paused, l.halted
+	l.gone, l.paused = true, false
+	return wasPaused, wasHalted
 }
 
 // finish records that every record before eo.Offset is done.
@@ -182,15 +221,16 @@ func (l *lane) take() []*kgo.Record {
 	}
 
 	l.mu.Lock()
-	var bytes int64
+	var bytes, payload int64
 	n := 0
 	waiting := l.queue[l.head:]
 	for n < len(waiting) && n < cfg.MaxRecords {
-		rb := recordBytes(waiting[n])
-		if n > 0 && bytes+rb > cfg.MaxBytes {
+		pb := payloadBytes(waiting[n])
+		if n > 0 && payload+pb > cfg.MaxBytes {
 			break
 		}
-		bytes += rb
+		payload += pb
+		bytes += recordBytes(waiting[n])
 		n++
 	}
 	// The batch is a copy: compaction below may overwrite the queue while
@@ -209,12 +249,17 @@ func (l *lane) take() []*kgo.Record {
 		l.queue, l.head = l.queue[:rest], 0
 	}
 	l.qbytes -= bytes
+	l.qpayload -= payload
+	// Read under the same lock as the queue change: either flow saw the
+	// queue before this take (and set paused, which this read sees), or it
+	// sees the shorter queue. See flow.go.
+	paused := l.paused
 	l.mu.Unlock()
 
 	l.p.bufRecs.Add(-int64(n))
 	l.p.bufBytes.Add(-bytes)
 	l.p.m.buffered(-int64(n), -bytes)
-	if l.p.pausedN.Load() > 0 {
+	if paused || l.p.pausedN.Load() > 0 {
 		l.p.flow()
 	}
 	return batch

@@ -64,9 +64,18 @@ func (r *recorder) distinct() int {
 
 func produce(t *testing.T, brokers []string, topic string, n int) string {
 	t.Helper()
+	return produceWith(t, brokers, topic, n, nil)
+}
+
+// produceWith is produce with producer settings changed by tune.
+func produceWith(t *testing.T, brokers []string, topic string, n int, tune func(*producer.Config)) string {
+	t.Helper()
 	cfg := config.Default()
 	pc := cfg.Producer
 	pc.Rate, pc.Count, pc.ID = 0, n, "test-"+topic
+	if tune != nil {
+		tune(&pc)
+	}
 	cl, err := kafka.Connect(context.Background(), kafka.Config{Brokers: brokers, ClientID: "test-producer", ConnectTimeout: 10 * time.Second},
 		producer.ClientOptions(pc)...)
 	if err != nil {

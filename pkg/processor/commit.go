@@ -1,0 +1,83 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Commit commits every finished, uncommitted offset of the partitions this
+// member owns. It is how the Go API commits in manual mode; the other modes
+// call it themselves. It is safe for concurrent use.
+func (p *Processor) Commit(ctx context.Context) error {
+	p.commitMu.Lock()
+	defer p.commitMu.Unlock()
+	offsets := map[int32]kgo.EpochOffset{}
+	p.mu.Lock()
+	for part, l := range p.lanes {
+		if eo, ok := l.uncommitted(); ok {
+			offsets[part] = eo
+		}
+	}
+	p.mu.Unlock()
+	return p.commitOffsets(ctx, offsets)
+}
+
+// commitLoop commits finished work every commit interval until ctx ends.
+func (p *Processor) commitLoop(ctx context.Context) {
+	t := time.NewTicker(p.cfg.Commit.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			cctx, cancel := context.WithTimeout(ctx, max(p.cfg.Commit.Interval, 10*time.Second))
+			if err := p.Commit(cctx); err != nil && ctx.Err() == nil {
+				p.log.Warn("interval commit failed; retrying at the next interval", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// commitOffsets commits offsets synchronously; p.commitMu must be held.
+// On success each lane's committed mark moves forward.
+func (p *Processor) commitOffsets(ctx context.Context, offsets map[int32]kgo.EpochOffset) error {
+	if len(offsets) == 0 || p.cl == nil {
+		return nil
+	}
+	var cerr error
+	p.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{p.topic: offsets},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				cerr = err
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, pr := range t.Partitions {
+					if e := kerr.ErrorForCode(pr.ErrorCode); e != nil && cerr == nil {
+						cerr = fmt.Errorf("partition %d: %w", pr.Partition, e)
+					}
+				}
+			}
+		})
+	if cerr != nil {
+		p.m.commitError()
+		return fmt.Errorf("committing offsets of %s: %w", p.topic, cerr)
+	}
+	p.m.commit()
+	p.mu.Lock()
+	for part, eo := range offsets {
+		if l, ok := p.lanes[part]; ok {
+			l.committed(eo.Offset)
+		}
+	}
+	p.mu.Unlock()
+	return nil
+}
+

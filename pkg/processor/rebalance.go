@@ -1,0 +1,183 @@
+package processor
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// assigned starts a lane per newly assigned partition.
+func (p *Processor) assigned(_ context.Context, cl *kgo.Client, parts map[string][]int32) {
+	p.mu.Lock()
+	for _, part := range parts[p.topic] {
+		if _, ok := p.lanes[part]; !ok {
+			p.startLane(part)
+		}
+	}
+	p.mu.Unlock()
+	// A partition paused by a previous owner-ship of this member must not
+	// stay paused.
+	cl.ResumeFetchPartitions(parts)
+	// franz-go calls this at every session start, even with nothing new;
+	// only real changes count as rebalances.
+	if len(parts[p.topic]) > 0 {
+		p.m.rebalance("assigned")
+	}
+	p.ready.Store(true)
+}
+
+// revoked finishes the revoked partitions' in-flight batches (at most the
+// drain timeout), commits them and releases them. It runs before the
+// partitions move, so the commit is still this member's to make.
+func (p *Processor) revoked(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
+	// franz-go calls this at the end of every session, even when nothing
+	// is revoked; only real revocations count.
+	if len(parts[p.topic]) == 0 {
+		return
+	}
+	p.release(p.lanesOf(parts[p.topic]), p.cfg.Rebalance.DrainTimeout, p.cfg.Commit.Mode != "manual")
+	p.m.rebalance("revoked")
+}
+
+// lost drops the lost partitions at once: another member may already own
+// them, so nothing is committed and late completions are ignored. It
+// returns only after any commit already in flight has finished, so no
+// commit carrying a lost partition is sent after it returns.
+func (p *Processor) lost(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
+	var lanes []*lane
+	p.mu.Lock()
+	for _, part := range parts[p.topic] {
+		if l, ok := p.lanes[part]; ok {
+			lanes = append(lanes, l)
+			delete(p.lanes, part)
+		}
+	}
+	p.mu.Unlock()
+	if len(lanes) == 0 {
+		return
+	}
+	for _, l := range lanes {
+		l.stopNow()
+		p.forget(l)
+	}
+	p.commitMu.Lock()
+	p.commitMu.Unlock() //nolint:staticcheck // an empty critical section: wait out an in-flight commit
+	p.m.rebalance("lost")
+	p.log.Warn("partitions lost without a clean revoke; their uncommitted work will be redelivered", "partitions", len(lanes))
+}
+
+func (p *Processor) lanesOf(parts []int32) []*lane {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*lane
+	for _, part := range parts {
+		if l, ok := p.lanes[part]; ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// release stops lanes, waits until one deadline, timeout from now, for
+// their in-flight batches, optionally commits what they finished, and
+// forgets them. Every lane still busy at the deadline is abandoned: its
+// context is cancelled, release does not wait for it, and whatever it
+// finishes later is ignored, so its batch is redelivered to the next owner
+// (a duplicate, never a loss). A lane that stopped being this member's
+// meanwhile (lost, or released by a concurrent call) is skipped: its
+// offsets are not committed and its gauges are not moved twice.
+func (p *Processor) release(lanes []*lane, timeout time.Duration, commit bool) {
+	if len(lanes) == 0 {
+		return
+	}
+	for _, l := range lanes {
+		l.stop()
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	expired := false
+	var busy []int32
+	for _, l := range lanes {
+		if !expired {
+			select {
+			case <-l.done:
+				continue
+			case <-deadline.C:
+				expired = true
+			}
+		}
+		select {
+		case <-l.done:
+		default:
+			l.stopNow()
+			busy = append(busy, l.part)
+		}
+	}
+	if len(busy) > 0 {
+		p.log.Warn("partitions still busy at the drain timeout; abandoning their in-flight batches, which the next owner gets again",
+			"partitions", busy, "timeout", timeout)
+	}
+
+	p.commitMu.Lock()
+	offsets := map[int32]kgo.EpochOffset{}
+	owned := make([]*lane, 0, len(lanes))
+	p.mu.Lock()
+	for _, l := range lanes {
+		if p.lanes[l.part] != l {
+			continue
+		}
+		owned = append(owned, l)
+		if eo, ok := l.uncommitted(); ok {
+			offsets[l.part] = eo
+		}
+	}
+	p.mu.Unlock()
+	if commit && len(offsets) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), max(timeout, 5*time.Second))
+		if err := p.commitOffsets(ctx, offsets); err != nil {
+			p.log.Error("committing released partitions", "err", err)
+		}
+		cancel()
+	}
+	p.mu.Lock()
+	for _, l := range owned {
+		delete(p.lanes, l.part)
+	}
+	p.mu.Unlock()
+	p.commitMu.Unlock()
+
+	parts := make([]int32, 0, len(owned))
+	for _, l := range owned {
+		l.stopNow()
+		p.forget(l)
+		parts = append(parts, l.part)
+	}
+	if p.cl != nil && len(parts) > 0 {
+		p.cl.ResumeFetchPartitions(map[string][]int32{p.topic: parts})
+	}
+}
+
+// forget drops a released lane's buffered records from the accounting and
+// moves its gauges back; call it once per lane, after removing it from
+// p.lanes.
+func (p *Processor) forget(l *lane) {
+	wasPaused, wasHalted := l.retire()
+	p.dropQueued(l)
+	if wasPaused {
+		p.pausedN.Add(-1)
+		p.m.paused(-1)
+	}
+	if wasHalted {
+		p.m.halted(-1)
+	}
+	p.m.released(l.part)
+}
+
+// dropQueued empties a lane's queue and its share of the buffer accounting.
+func (p *Processor) dropQueued(l *lane) {
+	recs, bytes := l.discard()
+	p.bufRecs.Add(-recs)
+	p.bufBytes.Add(-bytes)
+	p.m.buffered(-recs, -bytes)
+}
