@@ -80,4 +80,3 @@ func (p *Processor) commitOffsets(ctx context.Context, offsets map[int32]kgo.Epo
 	p.mu.Unlock()
 	return nil
 }
-

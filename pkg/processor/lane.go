@@ -24,11 +24,11 @@ type lane struct {
 	mu        sync.Mutex
 	queue     []*kgo.Record // queue[head:] is waiting
 	head      int
-	qbytes    int64 // memory cost of the waiting records (recordBytes)
-	qpayload  int64 // their key and value bytes, what batch.max_bytes bounds
-	paused    bool // fetching is paused (or being paused) for this partition
-	halted    bool // on_failure=halt stopped this partition until restart
-	gone      bool // released: the lane takes no records and no pause decisions
+	qbytes    int64           // memory cost of the waiting records (recordBytes)
+	qpayload  int64           // their key and value bytes, what batch.max_bytes bounds
+	paused    bool            // fetching is paused (or being paused) for this partition
+	halted    bool            // on_failure=halt stopped this partition until restart
+	gone      bool            // released: the lane takes no records and no pause decisions
 	finished  kgo.EpochOffset // next offset after the last finished record
 	hasFinish bool
 	commitOff int64 // highest offset committed by this lane, -1 for none
