@@ -119,6 +119,8 @@ var Schema = []Setting{
 		Help: "Partition assignment strategy; cooperative-sticky moves only the partitions that must move."},
 	{Key: "processor.start_offset", Kind: Enum, Default: "earliest", Values: []string{"earliest", "latest"},
 		Help: "Where a group with no committed offset starts (Java: auto.offset.reset)."},
+	{Key: "processor.isolation_level", Kind: Enum, Default: "read_committed", Values: []string{"read_committed", "read_uncommitted"},
+		Help: "read_committed hands over only committed transactional records and skips aborted ones; read_uncommitted also hands over records of open and aborted transactions (Java: isolation.level)."},
 	{Key: "processor.batch.max_records", Kind: Int, Default: "500", Min: "1", Max: "1000000", Unit: "records",
 		Help: "Most records handed to the handler in one batch."},
 	{Key: "processor.batch.max_bytes", Kind: Bytes, Default: "1MiB", Min: "1B", Max: "1GiB",

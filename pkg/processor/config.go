@@ -8,12 +8,17 @@ type Config struct {
 	Group GroupConfig `koanf:"group"`
 	// StartOffset is earliest or latest: where a group with no committed
 	// offset starts.
-	StartOffset string       `koanf:"start_offset"`
-	Batch       BatchConfig  `koanf:"batch"`
-	Commit      CommitConfig `koanf:"commit"`
-	Fetch       FetchConfig  `koanf:"fetch"`
-	Buffer      BufferConfig `koanf:"buffer"`
-	Retry       RetryConfig  `koanf:"retry"`
+	StartOffset string `koanf:"start_offset"`
+	// IsolationLevel is read_committed or read_uncommitted (Java:
+	// isolation.level): whether records of transactions that are still open
+	// or were aborted reach the handler. read_committed reads only up to the
+	// last stable offset, the end the lag monitor measures against.
+	IsolationLevel string       `koanf:"isolation_level"`
+	Batch          BatchConfig  `koanf:"batch"`
+	Commit         CommitConfig `koanf:"commit"`
+	Fetch          FetchConfig  `koanf:"fetch"`
+	Buffer         BufferConfig `koanf:"buffer"`
+	Retry          RetryConfig  `koanf:"retry"`
 	// OnFailure is halt, skip or dlq: what happens to a record that still
 	// fails after its retries.
 	OnFailure string `koanf:"on_failure"`
