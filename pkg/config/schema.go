@@ -120,7 +120,7 @@ var Schema = []Setting{
 	{Key: "processor.start_offset", Kind: Enum, Default: "earliest", Values: []string{"earliest", "latest"},
 		Help: "Where a group with no committed offset starts (Java: auto.offset.reset)."},
 	{Key: "processor.isolation_level", Kind: Enum, Default: "read_committed", Values: []string{"read_committed", "read_uncommitted"},
-		Help: "Whether records of open and aborted transactions are read (Java: isolation.level); read_committed hands the handler only committed transactional records."},
+		Help: "read_committed hands over only committed transactional records and skips aborted ones; read_uncommitted also hands over records of open and aborted transactions (Java: isolation.level)."},
 	{Key: "processor.batch.max_records", Kind: Int, Default: "500", Min: "1", Max: "1000000", Unit: "records",
 		Help: "Most records handed to the handler in one batch."},
 	{Key: "processor.batch.max_bytes", Kind: Bytes, Default: "1MiB", Min: "1B", Max: "1GiB",

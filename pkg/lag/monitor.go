@@ -4,10 +4,11 @@
 // series from the latest poll at scrape time.
 //
 // Offset lag is the last stable offset minus the committed offset (never
-// negative); time lag is now minus the timestamp of the record at the
-// committed offset, read once per committed offset. Both keep reporting for
-// groups with no members: the lag of a stopped group is the number that
-// matters most.
+// negative), or 0 when only transaction markers or aborted records lie
+// between them; time lag is now minus the timestamp of the first data
+// record at or after the committed offset, read once per committed offset.
+// Both keep reporting for groups with no members: the lag of a stopped
+// group is the number that matters most.
 package lag
 
 import (
@@ -201,8 +202,14 @@ func (m *Monitor) poll(ctx context.Context, at time.Time) (*Snapshot, error) {
 			if p.Err == "" && p.Lag > 0 {
 				st, ok := found[offKey{p.Topic, p.Partition, max(p.Committed, p.Start)}]
 				p.TimeLagKnown = ok
-				if ok && !st.none {
+				switch {
+				case ok && st.pendingBefore(p.End):
 					p.RecordTime = st.at
+				case ok:
+					// Only transaction markers or aborted records lie
+					// ahead: a read_committed consumer has nothing to
+					// read, so the group is caught up, not one behind.
+					p.Lag = 0
 				}
 			} else if p.Err == "" {
 				p.TimeLagKnown = true

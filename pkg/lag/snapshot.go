@@ -47,12 +47,14 @@ type Partition struct {
 	// watermark unless a transaction is open).
 	Start int64 `json:"log_start"`
 	End   int64 `json:"log_end"`
-	// Lag is End − Committed, never negative.
+	// Lag is End − Committed, never negative, and 0 when no data record
+	// lies between them (only transaction markers or aborted records, which
+	// a read_committed consumer never sees).
 	Lag int64 `json:"lag"`
 	// Lost counts records deleted by retention before the group read them:
 	// Start − Committed when the commit is below the log start, else 0.
 	Lost int64 `json:"lost"`
-	// RecordTime is the timestamp of the first record at or after the
+	// RecordTime is the timestamp of the first data record at or after the
 	// committed offset; zero when caught up or not known.
 	RecordTime time.Time `json:"record_time"`
 	// TimeLagKnown says the time lag could be measured: false when the

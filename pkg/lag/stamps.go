@@ -30,25 +30,38 @@ type offKey struct {
 	offset    int64
 }
 
-// stamp is what the record-time reader found at an offset.
+// stamp is what the record-time reader knows about the log from an offset:
+// no data record lies in [offset, clear), and when found is set the record
+// at clear is one, stamped at. Below the last stable offset a log only
+// grows, so this stays true while the end moves: a lookup with a later end
+// resumes from clear instead of from the offset.
 type stamp struct {
-	at time.Time // timestamp of the first data record at or after the offset
-	// none: there is no data record between the offset and the end (only
-	// transaction markers or aborted records): nothing is pending.
-	none bool
+	clear int64
+	found bool
+	at    time.Time
 }
 
-// want asks for the record time at offset, which is below end.
+// pendingBefore says whether a data record lies before end: false when only
+// transaction markers or aborted records (which a read_committed consumer
+// never sees) lie between the offset and end, so nothing is pending.
+func (st stamp) pendingBefore(end int64) bool { return st.found && st.clear < end }
+
+// known says whether st answers a lookup up to end.
+func (st stamp) known(end int64) bool { return st.found || st.clear >= end }
+
+// want asks what lies between an offset and end, the last stable offset.
 type want struct {
 	key offKey
 	end int64
 }
 
-// stamps finds the timestamp of the first data record at or after an offset
-// with plain Fetch requests to the partition leaders (read_committed, so
-// aborted records are skipped; control records are always skipped), and
-// caches it per (topic, partition, offset): a committed offset that does not
-// move is read once. It is used by one goroutine at a time.
+// stamps finds the first data record at or after an offset, and its
+// timestamp, with plain Fetch requests to the partition leaders
+// (read_committed, so aborted records are skipped; control records are
+// always skipped). It caches what it learns per (topic, partition, offset):
+// a committed offset that does not move is read once, and when only markers
+// lay ahead of it, again only from the old end once the end moves. It is
+// used by one goroutine at a time.
 type stamps struct {
 	cl    *kgo.Client
 	adm   *kadm.Client
@@ -61,32 +74,50 @@ func newStamps(cl *kgo.Client) *stamps {
 }
 
 // lookup resolves wants from the cache or by fetching, and forgets cached
-// offsets that are no longer wanted. Offsets it could not read in time are
-// absent from the result; err reports why the reading stopped, if it did.
+// offsets that are no longer wanted. Offsets it could not resolve in time
+// are absent from the result (what was read of them is kept for the next
+// lookup); err reports why the reading stopped, if it did.
 func (s *stamps) lookup(ctx context.Context, wants []want) (map[offKey]stamp, error) {
 	out := make(map[offKey]stamp, len(wants))
+	keep := make(map[offKey]stamp, len(wants))
 	pending := map[topicPart]map[int64]*pend{}
 	for _, w := range wants {
-		if st, ok := s.cache[w.key]; ok {
+		if _, ok := out[w.key]; ok {
+			continue
+		}
+		st, ok := s.cache[w.key]
+		if !ok {
+			st = stamp{clear: w.key.offset}
+		}
+		if st.known(w.end) {
 			out[w.key] = st
 			continue
 		}
+		keep[w.key] = st
 		tp := topicPart{w.key.topic, w.key.partition}
 		if pending[tp] == nil {
 			pending[tp] = map[int64]*pend{}
 		}
-		if pending[tp][w.key.offset] == nil {
-			pending[tp][w.key.offset] = &pend{from: w.key.offset, end: w.end}
+		if p := pending[tp][w.key.offset]; p == nil {
+			pending[tp][w.key.offset] = &pend{from: st.clear, end: w.end}
+		} else {
+			p.end = max(p.end, w.end)
 		}
 	}
 	var err error
 	if len(pending) > 0 {
 		err = s.fetch(ctx, pending, out)
+		// Keep the progress of offsets not resolved in time.
+		for tp, ps := range pending {
+			for off, p := range ps {
+				keep[offKey{tp.topic, tp.partition, off}] = stamp{clear: p.from}
+			}
+		}
 	}
-	s.cache = make(map[offKey]stamp, len(out))
 	for k, st := range out {
-		s.cache[k] = st
+		keep[k] = st
 	}
+	s.cache = keep
 	return out, err
 }
 
@@ -203,13 +234,13 @@ func settle(tp topicPart, fp kgo.FetchPartition, f, next int64, pending map[topi
 		i, _ := slices.BinarySearchFunc(fp.Records, p.from, func(r *kgo.Record, o int64) int { return cmp.Compare(r.Offset, o) })
 		switch {
 		case i < len(fp.Records):
-			out[k] = stamp{at: fp.Records[i].Timestamp}
+			out[k] = stamp{clear: fp.Records[i].Offset, found: true, at: fp.Records[i].Timestamp}
 			delete(ps, off)
 		case next > p.from:
 			// Everything up to next was markers or aborted records.
 			p.from = next
 			if p.from >= p.end {
-				out[k] = stamp{none: true}
+				out[k] = stamp{clear: p.from}
 				delete(ps, off)
 			}
 		}
