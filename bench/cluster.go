@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/pkg/kafka"
 )
 
@@ -42,22 +43,11 @@ func admin(brokers []string) (*kadm.Client, func(), error) {
 	return kadm.NewClient(cl), cl.Close, nil
 }
 
+// createTopic creates topic and waits until every partition has a leader.
 func createTopic(ctx context.Context, brokers []string, topic string) error {
-	adm, closeFn, err := admin(brokers)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*kafkatest.TopicWait)
 	defer cancel()
-	resp, err := adm.CreateTopic(ctx, partitions, -1, nil, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		return fmt.Errorf("creating topic %s: %w", topic, err)
-	}
-	return nil
+	return kafkatest.CreateTopics(ctx, brokers, partitions, topic)
 }
 
 // deleteTopics removes topics, best effort: the broker's disk is shared.

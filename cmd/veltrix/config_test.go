@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/veltrix/veltrix/internal/kafkatest"
 )
 
@@ -286,4 +290,25 @@ func TestPlanLiveTopic(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPlanTopicErrorIsNotMissingTopic is the regression test for defect 14:
+// plan took any error the cluster gave for the topic as "no topic" and
+// planned a new one. Only UNKNOWN_TOPIC_OR_PARTITION means missing; any
+// other error fails the command, naming the topic and the error.
+func TestPlanTopicErrorIsNotMissingTopic(t *testing.T) {
+	for _, e := range []*kerr.Error{kerr.LeaderNotAvailable, kerr.TopicAuthorizationFailed} {
+		t.Run(e.Message, func(t *testing.T) {
+			c := kafkatest.Fake(t)
+			topic := kafkatest.Name(t, "plan")
+			kafkatest.CreateTopic(t, c.ListenAddrs(), topic, 4)
+			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Topic: topic, Err: e, Count: -1})
+			r := veltrix(t, 60*time.Second, "", "plan", "--brokers", strings.Join(c.ListenAddrs(), ","), "--topic", topic,
+				"--rate", "5600", "--per-instance", "1000")
+			if r.code != 1 || !strings.Contains(r.stderr, topic) || !strings.Contains(r.stderr, e.Message) {
+				t.Fatalf("exit %d, want 1 with an error naming %s and %s:\nstdout: %s\nstderr: %s", r.code, topic, e.Message, r.stdout, r.stderr)
+			}
+			t.Logf("stderr: %s", r.stderr)
+		})
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/veltrix/veltrix/pkg/config"
 	"github.com/veltrix/veltrix/pkg/doctor"
@@ -88,7 +87,7 @@ kafka-configs). Exit codes: 0 no error-severity finding, 3 at least one,
 					return err
 				}
 				defer cl.Close()
-				if in.Cluster, err = doctor.Inspect(ctx, kadm.NewClient(cl), doctor.Topics(c)); err != nil {
+				if in.Cluster, err = doctor.Inspect(ctx, cl, doctor.Topics(c)); err != nil {
 					return fmt.Errorf("inspecting the cluster: %w", err)
 				}
 			}

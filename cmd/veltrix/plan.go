@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/veltrix/veltrix/pkg/config"
 	"github.com/veltrix/veltrix/pkg/kafka"
@@ -96,14 +95,16 @@ bound and re-measure on the target hardware.`,
 				if err != nil {
 					return err
 				}
-				details, err := kadm.NewClient(cl).ListTopics(ctx, c.Topic.Name)
+				// A topic the cluster says is unknown plans a new one;
+				// any other error for it (authorization, no leader) is
+				// reported: planning a new topic over an existing one
+				// would recommend too few partitions.
+				topics, err := kafka.DescribeTopics(ctx, cl, c.Topic.Name)
 				cl.Close()
 				if err != nil {
-					return fmt.Errorf("listing topic %q: %w", c.Topic.Name, err)
+					return fmt.Errorf("reading the topic's partitions to plan from: %w", err)
 				}
-				if d, ok := details[c.Topic.Name]; ok && d.Err == nil {
-					current = len(d.Partitions)
-				}
+				current = len(topics[c.Topic.Name].Partitions)
 			}
 
 			var rep planReport

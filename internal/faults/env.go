@@ -84,15 +84,9 @@ func newRun(env *Env, name string) (*run, error) {
 		adm: kadm.NewClient(cl), cl: cl, stop: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for _, t := range []string{r.in, r.out, r.dlq} {
-		resp, err := r.adm.CreateTopic(ctx, 6, -1, nil, t)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil {
-			cl.Close()
-			return nil, fmt.Errorf("creating topic %s: %w", t, err)
-		}
+	if err := kafkatest.CreateTopics(ctx, env.Brokers, 6, r.in, r.out, r.dlq); err != nil {
+		cl.Close()
+		return nil, err
 	}
 	r.wg.Add(1)
 	go r.probe()

@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/pkg/embedded"
+	"github.com/veltrix/veltrix/pkg/kafka"
 )
 
 // EnvBrokers names the variable holding the real broker's address.
@@ -48,6 +50,19 @@ func Run(t *testing.T, fn func(t *testing.T, c Cluster)) {
 	})
 }
 
+// Fake starts a one-broker kfake cluster, closed at test end, for tests
+// that inject broker answers with its Fault and ControlKey hooks (the
+// embedded cluster hides them).
+func Fake(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // Real returns the real broker's addresses, or skips the test loudly; in CI
 // (CI=true) a missing broker is a failure, never a skip.
 func Real(t testing.TB) []string {
@@ -76,29 +91,73 @@ func Name(t testing.TB, what string) string {
 	return fmt.Sprintf("%s-%s-%d-%d", what, n, time.Now().UnixNano()%1e9, seq.Add(1))
 }
 
-// Admin returns an admin client for brokers, closed at test end.
-func Admin(t testing.TB, brokers []string) *kadm.Client {
+// Client returns a client for brokers, closed at test end.
+func Client(t testing.TB, brokers []string) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return kadm.NewClient(cl)
+	return cl
 }
 
-// CreateTopic creates topic with partitions partitions.
+// Admin returns an admin client for brokers, closed at test end.
+func Admin(t testing.TB, brokers []string) *kadm.Client {
+	t.Helper()
+	return kadm.NewClient(Client(t, brokers))
+}
+
+// TopicWait bounds CreateTopic's wait for a new topic to be usable.
+const TopicWait = 30 * time.Second
+
+// CreateTopic creates topic with partitions partitions and returns once a
+// fresh client's uncached metadata shows every partition with a leader, so
+// the next client the test starts finds the topic usable. A topic still not
+// usable after TopicWait fails the test, naming it and what the cluster
+// last said. Every test that creates a topic goes through here.
 func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*TopicWait)
 	defer cancel()
-	resp, err := Admin(t, brokers).CreateTopic(ctx, int32(partitions), -1, nil, topic)
-	if err == nil {
-		err = resp.Err
+	if err := CreateTopics(ctx, brokers, partitions, topic); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// CreateTopics is CreateTopic for many topics at once and for harness code
+// with no testing.TB (the fault scenarios, the benchmarks).
+func CreateTopics(ctx context.Context, brokers []string, partitions int, topics ...string) error {
+	adm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
-		t.Fatalf("creating topic %s: %v", topic, err)
+		return fmt.Errorf("creating client: %w", err)
 	}
+	defer adm.Close()
+	resps, err := kadm.NewClient(adm).CreateTopics(ctx, int32(partitions), -1, nil, topics...)
+	if err != nil {
+		return fmt.Errorf("creating topics %s: %w", strings.Join(topics, ", "), err)
+	}
+	for _, name := range topics {
+		r, ok := resps[name]
+		switch {
+		case !ok:
+			return fmt.Errorf("creating topic %s: not in the broker's answer", name)
+		case r.Err != nil:
+			return fmt.Errorf("creating topic %s: %w", name, r.Err)
+		}
+	}
+	// A client other than the one that created the topics, as the test's
+	// next client will be: the creating broker may know a topic before the
+	// one the next client asks.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return fmt.Errorf("creating client: %w", err)
+	}
+	defer cl.Close()
+	if _, err := kafka.WaitTopics(ctx, cl, TopicWait, topics...); err != nil {
+		return fmt.Errorf("created topic %s but it is not usable: %w", strings.Join(topics, ", "), err)
+	}
+	return nil
 }
 
 // Eventually polls cond every 50ms until it holds or timeout passes.

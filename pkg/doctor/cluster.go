@@ -2,14 +2,14 @@ package doctor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/processor"
 )
 
@@ -46,27 +46,25 @@ func Topics(c config.Config) []string {
 }
 
 // Inspect asks the cluster about topics: partitions and replicas from
-// metadata, durability and retention from the topic configs (effective
-// values, broker defaults included).
-func Inspect(ctx context.Context, adm *kadm.Client, topics []string) (*Cluster, error) {
+// uncached metadata, durability and retention from the topic configs
+// (effective values, broker defaults included). Only a topic the cluster
+// answers UNKNOWN_TOPIC_OR_PARTITION for is missing (Exists false); any
+// other error for a topic fails Inspect with an error naming the topic.
+func Inspect(ctx context.Context, cl *kgo.Client, topics []string) (*Cluster, error) {
+	adm := kadm.NewClient(cl)
 	brokers, err := adm.ListBrokers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing brokers: %w", err)
 	}
-	details, err := adm.ListTopics(ctx, topics...)
+	described, err := kafka.DescribeTopics(ctx, cl, topics...)
 	if err != nil {
-		return nil, fmt.Errorf("listing topics: %w", err)
+		return nil, err
 	}
 	c := &Cluster{Brokers: len(brokers), Topics: map[string]Topic{}}
 	var existing []string
 	for _, name := range topics {
 		t := Topic{Name: name, RetentionMs: -1, RetentionBytes: -1}
-		d, ok := details[name]
-		switch {
-		case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition):
-		case d.Err != nil:
-			return nil, fmt.Errorf("describing topic %q: %w", name, d.Err)
-		default:
+		if d, ok := described[name]; ok {
 			t.Exists = true
 			t.Partitions = len(d.Partitions)
 			t.ReplicationFactor = -1

@@ -2,10 +2,16 @@ package doctor
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/pkg/config"
@@ -19,7 +25,8 @@ func TestInspectLive(t *testing.T) {
 		defer cancel()
 		topic, missing := kafkatest.Name(t, "doc"), kafkatest.Name(t, "missing")
 		kafkatest.CreateTopic(t, c.Brokers, topic, 3)
-		adm := kafkatest.Admin(t, c.Brokers)
+		cl := kafkatest.Client(t, c.Brokers)
+		adm := kadm.NewClient(cl)
 		// A contradiction only the cluster can show: more in-sync replicas
 		// required than the topic has. An hour's retention is another.
 		resp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
@@ -33,22 +40,22 @@ func TestInspectLive(t *testing.T) {
 			t.Fatalf("altering topic configs: %v", err)
 		}
 
-		var cl *Cluster
+		var ins *Cluster
 		kafkatest.Eventually(t, 10*time.Second, "topic configs visible", func() bool {
-			cl, err = Inspect(ctx, adm, []string{topic, missing})
-			return err == nil && cl.Topics[topic].MinInsyncReplicas == 2
+			ins, err = Inspect(ctx, cl, []string{topic, missing})
+			return err == nil && ins.Topics[topic].MinInsyncReplicas == 2
 		})
-		got := cl.Topics[topic]
+		got := ins.Topics[topic]
 		if !got.Exists || got.Partitions != 3 || got.ReplicationFactor != 1 || got.RetentionMs != 3600_000 || got.RetentionBytes != -1 {
 			t.Errorf("topic = %+v", got)
 		}
-		if cl.Topics[missing].Exists || cl.Brokers < 1 {
-			t.Errorf("missing topic = %+v, brokers %d", cl.Topics[missing], cl.Brokers)
+		if ins.Topics[missing].Exists || ins.Brokers < 1 {
+			t.Errorf("missing topic = %+v, brokers %d", ins.Topics[missing], ins.Brokers)
 		}
 
 		cfg := config.Default()
 		cfg.Topic.Name, cfg.Deploy.Instances = topic, 4
-		fs := Run(Input{Config: cfg, Cluster: cl, Memory: Memory{Limit: 1 << 30, Source: "test"}})
+		fs := Run(Input{Config: cfg, Cluster: ins, Memory: Memory{Limit: 1 << 30, Source: "test"}})
 		expectHas(t, fs, "durability", Error, "min.insync.replicas=1")
 		expectHas(t, fs, "partitions", Warn, "deploy.instances=3")
 		expectHas(t, fs, "retention", Warn, "retention.ms=172800000")
@@ -66,4 +73,24 @@ func expectHas(t *testing.T, fs []Finding, check string, sev Severity, fix strin
 		}
 	}
 	t.Errorf("no %s %s finding with fix %s in:\n%s", sev, check, fix, dump(fs))
+}
+
+// TestInspectTopicErrorIsNotMissingTopic is the regression test for defect
+// 14 in doctor: only UNKNOWN_TOPIC_OR_PARTITION makes a topic missing; any
+// other error the cluster gives for it fails Inspect, naming the topic.
+func TestInspectTopicErrorIsNotMissingTopic(t *testing.T) {
+	for _, e := range []*kerr.Error{kerr.LeaderNotAvailable, kerr.TopicAuthorizationFailed} {
+		t.Run(e.Message, func(t *testing.T) {
+			c := kafkatest.Fake(t)
+			topic, missing := kafkatest.Name(t, "doc"), kafkatest.Name(t, "missing")
+			kafkatest.CreateTopic(t, c.ListenAddrs(), topic, 3)
+			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Topic: topic, Err: e, Count: -1})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			ins, err := Inspect(ctx, kafkatest.Client(t, c.ListenAddrs()), []string{topic, missing})
+			if !errors.Is(err, e) || !strings.Contains(fmt.Sprint(err), topic) || strings.Contains(fmt.Sprint(err), missing) {
+				t.Fatalf("want %s naming %s (and not %s), got %v (cluster %+v)", e.Message, topic, missing, err, ins)
+			}
+		})
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // ErrNoBrokers is returned by Connect when Config.Brokers is empty.
@@ -87,75 +86,48 @@ func (e *MissingTopicError) Error() string {
 }
 
 // EnsureTopic makes sure topic exists, creating it with t's partitions and
-// replication factor when it is missing and t.Create allows. It returns the
-// topic's partition count. Another process creating the same topic at the
-// same moment is fine: a topic that exists but is not yet visible in
-// metadata is waited for, at most topicSettle.
+// replication factor when it is missing and t.Create allows, and returns
+// its partition count once every partition has a leader: a `veltrix
+// process` started right after the `veltrix produce` that created the topic
+// finds it usable. Another process creating the same topic at the same
+// moment is fine. Only UNKNOWN_TOPIC_OR_PARTITION means missing; any other
+// error for the topic (authorization, say) is returned as a *TopicError.
+// The wait for leaders is bounded by topicSettle.
 func EnsureTopic(ctx context.Context, cl *kgo.Client, t TopicConfig, topic string) (int, error) {
-	n, err := describeTopic(ctx, cl, topic)
-	if err == nil || !errors.Is(err, errTopicMissing) {
-		return n, err
-	}
-	if !t.Create {
-		return 0, &MissingTopicError{Topic: topic}
-	}
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, int32(t.Partitions), int16(t.ReplicationFactor), nil, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err == nil && resp.NumPartitions > 0 {
-		return int(resp.NumPartitions), nil
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return 0, fmt.Errorf("creating topic %q with %d partitions: %w", topic, t.Partitions, err)
-	}
-	// Created by someone else just now (or by a broker too old to report
-	// the partition count): wait until metadata shows its partitions.
-	deadline := time.Now().Add(topicSettle)
-	for {
-		n, err := describeTopic(ctx, cl, topic)
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
-			if err != nil {
-				return 0, fmt.Errorf("topic %q not usable %s after creating it: %w", topic, topicSettle, err)
-			}
-			return n, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// topicSettle bounds the wait for a new topic to show in metadata.
-const topicSettle = 10 * time.Second
-
-var errTopicMissing = errors.New("topic does not exist")
-
-// describeTopic returns topic's partition count, errTopicMissing when it
-// does not exist, or the error that describing it returned. It sends its
-// own metadata request: the client's cached metadata (kadm.ListTopics) can
-// still say "missing" for seconds after a topic was created.
-func describeTopic(ctx context.Context, cl *kgo.Client, topic string) (int, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
+	answers, err := describe(ctx, cl, []string{topic})
 	if err != nil {
-		return 0, fmt.Errorf("describing topic %q: %w", topic, err)
+		return 0, err
 	}
-	for _, t := range resp.Topics {
-		if t.Topic == nil || *t.Topic != topic {
-			continue
-		}
-		err := kerr.ErrorForCode(t.ErrorCode)
-		switch {
-		case errors.Is(err, kerr.UnknownTopicOrPartition):
-			return 0, errTopicMissing
-		case err != nil:
-			return 0, fmt.Errorf("describing topic %q: %w", topic, err)
-		case len(t.Partitions) == 0:
-			return 0, fmt.Errorf("describing topic %q: no partitions yet", topic)
-		}
-		return len(t.Partitions), nil
+	a := answers[topic]
+	if a.err == nil && a.md.Usable() == nil {
+		return len(a.md.Partitions), nil
 	}
-	return 0, errTopicMissing
+	if missing(a.err) {
+		if !t.Create {
+			return 0, &MissingTopicError{Topic: topic}
+		}
+		resp, err := kadm.NewClient(cl).CreateTopic(ctx, int32(t.Partitions), int16(t.ReplicationFactor), nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		// Already exists: another process created it just now.
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return 0, fmt.Errorf("creating topic %q with %d partitions: %w", topic, t.Partitions, err)
+		}
+	}
+	// Created just now (by us or another process), or existing with
+	// partitions still electing a leader: a created topic is answered
+	// before its partitions are led, and a client that produced or joined
+	// a group at once would meet UNKNOWN_TOPIC_OR_PARTITION or
+	// LEADER_NOT_AVAILABLE.
+	md, err := WaitTopics(ctx, cl, topicSettle, topic)
+	if err != nil {
+		return 0, err
+	}
+	return len(md[topic].Partitions), nil
 }
+
+// topicSettle bounds the wait for a topic's partitions to have leaders. A
+// broker elects them in well under a second; the margin is for a loaded
+// machine.
+const topicSettle = 30 * time.Second

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/pkg/embedded"
 	"github.com/veltrix/veltrix/pkg/lag"
 )
@@ -35,7 +36,7 @@ func BenchmarkPoll500Groups(b *testing.B) {
 	for i := range topics {
 		topics[i] = fmt.Sprintf("bench-%03d", i)
 	}
-	if _, err := adm.CreateTopics(ctx, partitions, 1, nil, topics...); err != nil {
+	if err := kafkatest.CreateTopics(ctx, brokers, partitions, topics...); err != nil {
 		b.Fatal(err)
 	}
 	var recs []*kgo.Record

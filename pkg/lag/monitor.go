@@ -294,6 +294,15 @@ func (m *Monitor) group(name string, described kadm.DescribedGroups, fetched kad
 		switch {
 		case !sok || !eok:
 			p.Err = "log offsets not listed"
+			// The metadata error that kept the topic's offsets from
+			// being listed (kadm files it under partition -1), e.g.
+			// LEADER_NOT_AVAILABLE: said, not hidden.
+			for _, l := range []kadm.ListedOffsets{start, end} {
+				if o, ok := l.Lookup(tp.topic, -1); ok && o.Err != nil {
+					p.Err = fmt.Sprintf("listing log offsets of topic %s: %v", tp.topic, o.Err)
+					break
+				}
+			}
 		case s.Err != nil:
 			p.Err = fmt.Sprintf("listing log start offset: %v", s.Err)
 		case e.Err != nil:

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -438,4 +440,28 @@ func TestSeriesFollowGroups(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTopicErrorIsReported: when the cluster answers a group's topic with
+// an error (here LEADER_NOT_AVAILABLE), each of its partitions carries that
+// error, naming the topic, rather than a bare "log offsets not listed"
+// (defect 14: per-topic errors must be reported, not swallowed).
+func TestTopicErrorIsReported(t *testing.T) {
+	c := kafkatest.Fake(t)
+	topic, grp := kafkatest.Name(t, "topic"), kafkatest.Name(t, "group")
+	kafkatest.CreateTopic(t, c.ListenAddrs(), topic, 2)
+	pr := producer(t, c.ListenAddrs())
+	produce(t, pr, topic, 0, 3, nil)
+	commit(t, kadm.NewClient(pr), grp, topic, map[int32]int64{0: 1, 1: 0})
+	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Topic: topic, Err: kerr.LeaderNotAvailable, Count: -1})
+
+	g := group(t, poll(t, newMonitor(t, c.ListenAddrs(), lag.Config{Groups: "^" + grp + "$"}, nil)), grp)
+	if len(g.Partitions) != 2 {
+		t.Fatalf("partitions %+v", g.Partitions)
+	}
+	for _, p := range g.Partitions {
+		if !strings.Contains(p.Err, topic) || !strings.Contains(p.Err, "LEADER_NOT_AVAILABLE") {
+			t.Errorf("partition %d: error %q, want LEADER_NOT_AVAILABLE naming %s", p.Partition, p.Err, topic)
+		}
+	}
 }
