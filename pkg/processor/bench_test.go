@@ -72,7 +72,7 @@ func BenchmarkLaneTake(b *testing.B) {
 					if n, _ := l.size(); n == 0 {
 						break
 					}
-					if batch := l.take(); len(batch) == 0 {
+					if batch, _ := l.take(); len(batch) == 0 {
 						b.Fatal("take returned an empty batch with records queued")
 					}
 				}

@@ -35,9 +35,10 @@ var errStopped = errors.New("lane stopped")
 var errTimeout = errors.New("handler exceeded handler.timeout")
 
 // process handles one batch: retries, isolation of failing records, and
-// the on_failure policy. It returns false when the lane must stop (it was
-// abandoned, or the partition halted).
-func (l *lane) process(recs []*kgo.Record) bool {
+// the on_failure policy; last is the batch's last record taken from the
+// queue (a transaction marker may follow recs). It returns false when the
+// lane must stop (it was abandoned, or the partition halted).
+func (l *lane) process(recs []*kgo.Record, last *kgo.Record) bool {
 	p := l.p
 	failed, err := l.try(recs)
 	if err != nil {
@@ -76,7 +77,7 @@ func (l *lane) process(recs []*kgo.Record) bool {
 	}
 	now := time.Now()
 	p.m.done(l.e2e, recs, len(recs)-len(failed), now)
-	l.complete(recs[len(recs)-1])
+	l.complete(last)
 	return true
 }
 

@@ -184,20 +184,29 @@ func (l *lane) run() {
 	defer close(l.done)
 	defer l.timer.Stop()
 	for {
-		recs := l.take()
-		if recs == nil {
+		recs, last := l.take()
+		if last == nil {
 			return
 		}
-		if !l.process(recs) {
+		if len(recs) == 0 {
+			// Only transaction markers: nothing to handle, but the
+			// committed offset moves past them, so an idle group on a
+			// transactional topic shows no lag.
+			l.complete(last)
+			continue
+		}
+		if !l.process(recs, last) {
 			return
 		}
 	}
 }
 
 // take waits for a batch: at least one record, then more until a bound of
-// processor.batch is reached or max_wait has passed. It returns nil when the
-// lane is stopped.
-func (l *lane) take() []*kgo.Record {
+// processor.batch is reached or max_wait has passed. It returns the batch
+// without control records (transaction markers, which the client keeps so
+// their offsets can be finished), and the last record taken, control or
+// not; last is nil when the lane is stopped.
+func (l *lane) take() (batch []*kgo.Record, last *kgo.Record) {
 	cfg := l.p.cfg.Batch
 	for {
 		n, b := l.size()
@@ -206,18 +215,18 @@ func (l *lane) take() []*kgo.Record {
 				break
 			}
 			if !l.fill(cfg.MaxWait) {
-				return nil
+				return nil, nil
 			}
 			break
 		}
 		select {
 		case <-l.signal:
 		case <-l.stopCh:
-			return nil
+			return nil, nil
 		}
 	}
 	if l.stopped() {
-		return nil
+		return nil, nil
 	}
 
 	l.mu.Lock()
@@ -235,8 +244,13 @@ func (l *lane) take() []*kgo.Record {
 	}
 	// The batch is a copy: compaction below may overwrite the queue while
 	// the handler still reads the batch.
-	batch := make([]*kgo.Record, n)
-	copy(batch, waiting[:n])
+	last = waiting[n-1]
+	batch = make([]*kgo.Record, 0, n)
+	for _, r := range waiting[:n] {
+		if !r.Attrs.IsControl() {
+			batch = append(batch, r)
+		}
+	}
 	clear(waiting[:n])
 	l.head += n
 	// Compact once the taken prefix is half the queue: amortised O(1) per
@@ -262,7 +276,7 @@ func (l *lane) take() []*kgo.Record {
 	if paused || l.p.pausedN.Load() > 0 {
 		l.p.flow()
 	}
-	return batch
+	return batch, last
 }
 
 // fill waits up to wait for the queue to reach a batch bound. It returns

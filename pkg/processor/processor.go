@@ -137,6 +137,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		}()
 	}
 
+	readCommitted := p.cfg.IsolationLevel != "read_uncommitted"
 	for {
 		// A poll takes everything the client has buffered (at most one
 		// fetch response per broker), so nothing already fetched is left
@@ -163,7 +164,11 @@ func (p *Processor) Run(ctx context.Context) error {
 			l := p.laneFor(fp.Partition)
 			l.push(fp.Records)
 			last := fp.Records[len(fp.Records)-1].Offset
-			p.m.lag(fp.Partition, fp.HighWatermark-last-1)
+			end := fp.HighWatermark
+			if readCommitted {
+				end = fp.LastStableOffset // records of open transactions cannot be read yet
+			}
+			p.m.lag(fp.Partition, end-last-1)
 		})
 		p.flow()
 		p.fetch.resize(cl)
@@ -204,6 +209,9 @@ func (p *Processor) clientOptions() []kgo.Opt {
 		kgo.ConsumeTopics(p.topic),
 		kgo.ConsumeResetOffset(start),
 		kgo.FetchIsolationLevel(isolation),
+		// Transaction markers come back as control records, so a lane can
+		// finish their offsets (lane.take filters them from batches).
+		kgo.KeepControlRecords(),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.Balancers(balancer(c.Group.Balancer)),
