@@ -48,6 +48,9 @@ func (p *Processor) commitLoop(ctx context.Context) {
 // commitOffsets commits offsets synchronously; p.commitMu must be held.
 // On success each lane's committed mark moves forward.
 func (p *Processor) commitOffsets(ctx context.Context, offsets map[int32]kgo.EpochOffset) error {
+	if len(offsets) > 0 && p.testHookCommit != nil {
+		p.testHookCommit(offsets)
+	}
 	if len(offsets) == 0 || p.cl == nil {
 		return nil
 	}

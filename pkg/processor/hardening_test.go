@@ -298,3 +298,71 @@ func TestSharedStaticMembershipIDIsFenced(t *testing.T) {
 		}
 	})
 }
+
+// TestTransactionalInputReadCommitted is the regression test for reading
+// uncommitted data: the processor set no isolation level, so records of
+// aborted transactions reached the handler, and an idle group stopped one
+// short of the end (the commit marker), showing lag 1. Now only committed
+// records are handled and the committed offset moves past the markers.
+func TestTransactionalInputReadCommitted(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		topic := kafkatest.Name(t, "in")
+		kafkatest.CreateTopic(t, c.Brokers, topic, 1)
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.TransactionalID(kafkatest.Name(t, "tx")), kgo.DefaultProduceTopic(topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx := context.Background()
+		for i, commit := range []bool{true, false, true} {
+			if err := cl.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+			for j := range 5 {
+				value := []byte("committed")
+				if !commit {
+					value = []byte("aborted")
+				}
+				if err := cl.ProduceSync(ctx, &kgo.Record{Value: value, Key: []byte{byte(i), byte(j)}}).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var handled, aborted atomic.Int64
+		h := processor.HandlerFunc(func(_ context.Context, b *processor.Batch) error {
+			for _, r := range b.Records {
+				if string(r.Value) != "committed" {
+					aborted.Add(1)
+				}
+			}
+			handled.Add(int64(len(b.Records)))
+			return nil
+		})
+		cfg := testConfig(kafkatest.Name(t, "g"))
+		p := processor.New(kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{})
+		stop := start(t, p, 10*time.Second)
+		adm := kafkatest.Admin(t, c.Brokers)
+		kafkatest.Eventually(t, 30*time.Second, "the committed offset at the end of the log", func() bool {
+			offs, err := adm.FetchOffsets(ctx, cfg.Group.ID)
+			if err != nil {
+				return false // the group has not committed yet
+			}
+			ends, err := adm.ListEndOffsets(ctx, topic)
+			if err != nil {
+				return false
+			}
+			cm, _ := offs.Lookup(topic, 0)
+			end, _ := ends.Lookup(topic, 0)
+			return cm.At > 0 && cm.At == end.Offset
+		})
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if handled.Load() != 10 || aborted.Load() != 0 {
+			t.Fatalf("handled %d records, %d of them aborted; want the 10 committed only", handled.Load(), aborted.Load())
+		}
+	})
+}

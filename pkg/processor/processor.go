@@ -76,6 +76,9 @@ type Processor struct {
 	// testHookFlow, when set, runs between a flow decision and its
 	// application to the client, so a test can widen that window.
 	testHookFlow func(pause, resume []int32)
+	// testHookCommit, when set, sees every commit's offsets (with or
+	// without a client).
+	testHookCommit func(offsets map[int32]kgo.EpochOffset)
 }
 
 // New returns a Processor for topic. It validates nothing the config

@@ -1,0 +1,139 @@
+package processor
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/pkg/metrics"
+)
+
+// flowProcessor is a Processor with no client and n records queued in
+// partition 0's lane, for driving flow decisions by hand.
+func flowProcessor(t *testing.T, maxRecs, n int) (*Processor, *lane) {
+	t.Helper()
+	cfg := Config{Buffer: BufferConfig{MaxRecords: maxRecs, MaxBytes: 1 << 30}, Batch: BatchConfig{MaxRecords: n, MaxBytes: 1 << 30}}
+	p := New(kafkaConfigForTest(), "t", cfg, nil, Options{Metrics: metrics.New(prometheus.NewRegistry())})
+	l := newLane(p, 0)
+	p.lanes[0] = l
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Partition: 0, Offset: int64(i), Value: make([]byte, 10)}
+	}
+	l.push(recs)
+	return p, l
+}
+
+// TestFlowRaceNeverLeavesPartitionPaused is the regression test for the
+// pause/resume race: pausedN was published after the pause, so a lane that
+// drained in that window never called flow again and its partition stayed
+// paused forever (the poll then blocks on all-paused partitions). The hook
+// holds a pause decision open while the lane takes its whole queue.
+func TestFlowRaceNeverLeavesPartitionPaused(t *testing.T) {
+	p, l := flowProcessor(t, 10, 10)
+	inWindow, proceed := make(chan struct{}), make(chan struct{})
+	first := true
+	p.testHookFlow = func(pause, _ []int32) {
+		if first && len(pause) == 1 {
+			first = false
+			close(inWindow)
+			<-proceed
+		}
+	}
+	done := make(chan struct{})
+	go func() { p.flow(); close(done) }()
+	<-inWindow
+	// The decision to pause is made and not yet applied: drain the lane.
+	if batch, last := l.take(); len(batch) != 10 || last == nil {
+		t.Fatalf("took %d records", len(batch))
+	}
+	close(proceed)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("flow did not return")
+	}
+	l.mu.Lock()
+	paused := l.paused
+	l.mu.Unlock()
+	if paused || p.pausedN.Load() != 0 {
+		t.Fatalf("an empty lane's partition is left paused (paused=%v, pausedN=%d)", paused, p.pausedN.Load())
+	}
+}
+
+// TestReleaseRechecksOwnership is the regression test for release not
+// re-checking ownership: a lane lost (or released by the revoke callback)
+// while shutdown drained it was committed and its gauges moved twice.
+func TestReleaseRechecksOwnership(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p := New(kafkaConfigForTest(), "t", Config{Commit: CommitConfig{Mode: "interval"}}, nil, Options{Metrics: metrics.New(reg)})
+	var committedParts []int32
+	p.testHookCommit = func(offsets map[int32]kgo.EpochOffset) {
+		for part := range offsets {
+			committedParts = append(committedParts, part)
+		}
+	}
+	p.mu.Lock()
+	for part := range int32(2) {
+		l := p.startLane(part)
+		l.finish(kgo.EpochOffset{Offset: 10})
+	}
+	p.mu.Unlock()
+	snapshot := p.allLanes()
+	p.lost(nil, nil, map[string][]int32{"t": {0}})
+	p.release(snapshot, 100*time.Millisecond, true)
+	p.release(snapshot, 100*time.Millisecond, true) // a second release of the same lanes
+	if len(committedParts) != 1 || committedParts[0] != 1 {
+		t.Fatalf("committed partitions %v, want only the still-owned [1]", committedParts)
+	}
+	if got := testGauge(t, reg, "veltrix_partitions_assigned"); got != 0 {
+		t.Fatalf("assigned gauge %v after releasing both partitions once, want 0", got)
+	}
+}
+
+// TestHaltedLaneDropsLateRecords is the regression test for a halted lane
+// that kept receiving records it would never handle, counted in the buffer
+// forever.
+func TestHaltedLaneDropsLateRecords(t *testing.T) {
+	p, l := flowProcessor(t, 100, 0)
+	l.halt()
+	l.push([]*kgo.Record{{Value: make([]byte, 100)}, {Value: make([]byte, 100)}})
+	if n, _ := l.size(); n != 0 || p.bufRecs.Load() != 0 || p.bufBytes.Load() != 0 {
+		t.Fatalf("a halted lane queued %d records (%d buffered, %d bytes)", n, p.bufRecs.Load(), p.bufBytes.Load())
+	}
+}
+
+// TestBufferCountsRecordOverhead is the regression test for buffer
+// accounting that counted only key and value bytes: 100-byte records cost
+// about three times that in memory, so RSS could be a multiple of
+// processor.buffer.max_bytes.
+func TestBufferCountsRecordOverhead(t *testing.T) {
+	p, _ := flowProcessor(t, 100000, 1000)
+	per := p.bufBytes.Load() / 1000
+	if per < recordOverhead+10 {
+		t.Fatalf("a 10-byte record counts %d bytes, want at least its %d-byte overhead", per, recordOverhead+10)
+	}
+	r := &kgo.Record{Value: make([]byte, 100), Headers: []kgo.RecordHeader{{Key: "veltrix-seq", Value: []byte("12345")}}}
+	if got := recordBytes(r); got < 100+recordOverhead+headerOverhead {
+		t.Fatalf("recordBytes = %d, want ≥ %d", got, 100+recordOverhead+headerOverhead)
+	}
+}
+
+func testGauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
+}
