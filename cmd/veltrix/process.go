@@ -41,9 +41,15 @@ A record that still fails after processor.retry.max_attempts goes where
 processor.on_failure says: halt (stop its partition), skip, or dlq (the
 dead-letter topic, with headers naming where it came from).
 
+A handler call over handler.timeout is retried with backoff, never counted as
+a record failure; a partition never has two calls at once. Transactional
+input is read committed (processor.isolation_level).
+
 Metrics, /healthz and /readyz are served on --metrics-addr. SIGINT or SIGTERM
-finishes in-flight batches (processor.shutdown_timeout), commits and leaves
-the group; a second signal exits at once.`,
+finishes in-flight batches (all bounded by one processor.shutdown_timeout),
+commits and leaves the group (a static member, with
+processor.group.instance_id, commits and stays, so a restart within the
+session timeout moves nothing); a second signal exits at once.`,
 		Example: `  veltrix process --brokers 127.0.0.1:9092 --topic events --group billing
   veltrix process --brokers 127.0.0.1:9092 --handler forward --output-topic events-out
   veltrix process --config configs/high-throughput.yaml`,
