@@ -6,6 +6,7 @@ package event
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -62,14 +63,18 @@ func Value(dst []byte, size int, id ID) []byte {
 	dst = strconv.AppendUint(dst, id.Seq, 10)
 	dst = append(dst, `,"pad":"`...)
 	if len(dst)+2 > size {
-		dst = dst[:0]
-		for range size {
-			dst = append(dst, 'x')
-		}
-		return dst
+		return pad(dst[:0], size)
 	}
-	for len(dst)+2 < size {
-		dst = append(dst, 'x')
+	return append(pad(dst, size-2), `"}`...)
+}
+
+// padding is copied rather than appended byte by byte.
+var padding = []byte(strings.Repeat("x", 1024))
+
+// pad appends 'x' to dst until it is n bytes long.
+func pad(dst []byte, n int) []byte {
+	for len(dst) < n {
+		dst = append(dst, padding[:min(n-len(dst), len(padding))]...)
 	}
-	return append(dst, `"}`...)
+	return dst
 }

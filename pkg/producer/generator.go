@@ -18,6 +18,9 @@ type Generator struct {
 	s   sender
 	cfg Config
 	id  string
+	// idBytes is the producer header's value, shared by every record: the
+	// client only reads header values.
+	idBytes []byte
 }
 
 // NewGenerator returns a generator writing to topic through cl, a client
@@ -28,7 +31,7 @@ func NewGenerator(cl *kgo.Client, topic string, cfg Config, m *metrics.Metrics, 
 	if id == "" {
 		id = DefaultID()
 	}
-	return &Generator{s: sender{cl: cl, m: m, topic: topic, stats: &Stats{}, onAck: onAck}, cfg: cfg, id: id}
+	return &Generator{s: newSender(cl, m, topic, onAck), cfg: cfg, id: id, idBytes: []byte(id)}
 }
 
 // ID is the producer id stamped on the events.
@@ -86,13 +89,30 @@ func (g *Generator) Run(ctx context.Context) (Result, error) {
 	return g.s.stats.Snapshot(), err
 }
 
+// generated is one generated event in a single allocation: the record,
+// its two identity headers, and room for the sequence number's digits.
+type generated struct {
+	r   kgo.Record
+	hdr [2]kgo.RecordHeader
+	seq [20]byte
+}
+
+// record builds event seq with two allocations: the record with its
+// headers, and one buffer that holds the key and the value.
 func (g *Generator) record(seq uint64) *kgo.Record {
-	r := &kgo.Record{Topic: g.s.topic}
+	e := &generated{}
+	r := &e.r
+	r.Topic = g.s.topic
+	buf := make([]byte, 0, 24+int(g.cfg.Size))
 	if g.cfg.Keys > 0 {
-		r.Key = strconv.AppendUint([]byte("key-"), seq%uint64(g.cfg.Keys), 10)
+		buf = strconv.AppendUint(append(buf, "key-"...), seq%uint64(g.cfg.Keys), 10)
+		r.Key = buf[:len(buf):len(buf)]
+		buf = buf[len(buf):]
 	}
 	id := event.ID{Producer: g.id, Seq: seq}
-	r.Value = event.Value(make([]byte, 0, g.cfg.Size), int(g.cfg.Size), id)
-	event.Stamp(r, id)
+	r.Value = event.Value(buf, int(g.cfg.Size), id)
+	e.hdr[0] = kgo.RecordHeader{Key: event.HeaderProducer, Value: g.idBytes}
+	e.hdr[1] = kgo.RecordHeader{Key: event.HeaderSeq, Value: strconv.AppendUint(e.seq[:0], seq, 10)}
+	r.Headers = e.hdr[:]
 	return r
 }

@@ -34,7 +34,7 @@ func NewLines(cl *kgo.Client, topic string, cfg Config, m *metrics.Metrics) *Lin
 	if id == "" {
 		id = DefaultID()
 	}
-	return &Lines{s: sender{cl: cl, m: m, topic: topic, stats: &Stats{}}, cfg: cfg, id: id}
+	return &Lines{s: newSender(cl, m, topic, nil), cfg: cfg, id: id}
 }
 
 // Stats are the live counts; safe to read while Run is in progress.
