@@ -116,6 +116,11 @@ func countBelow(failed map[int]error, i int) int {
 // abandoned, whatever attempt it was on.
 func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 	p := l.p
+	// The common case allocates nothing here: one call on the whole batch.
+	err := l.call(recs)
+	if err == nil {
+		return nil, nil
+	}
 	pending := make([]int, len(recs))
 	for i := range pending {
 		pending[i] = i
@@ -124,14 +129,15 @@ func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 	whole := false
 	sub := make([]*kgo.Record, 0, len(recs))
 	timeouts := 0
-	for attempt := 1; ; {
-		sub = sub[:0]
-		for _, i := range pending {
-			sub = append(sub, recs[i])
-		}
-		err := l.call(sub)
-		if err == nil {
-			return nil, nil
+	for attempt, first := 1, true; ; first = false {
+		if !first {
+			sub = sub[:0]
+			for _, i := range pending {
+				sub = append(sub, recs[i])
+			}
+			if err = l.call(sub); err == nil {
+				return nil, nil
+			}
 		}
 		if errors.Is(err, errStopped) {
 			return nil, errStopped

@@ -38,6 +38,7 @@ type lane struct {
 	stopOnce sync.Once
 	done     chan struct{} // closed when run returns
 	timer    *time.Timer
+	batch    []*kgo.Record // the buffer batches are copied into
 	e2e      *metrics.BatchObserver // this lane's own; nil without metrics
 }
 
@@ -242,15 +243,19 @@ func (l *lane) take() (batch []*kgo.Record, last *kgo.Record) {
 		bytes += recordBytes(waiting[n])
 		n++
 	}
-	// The batch is a copy: compaction below may overwrite the queue while
-	// the handler still reads the batch.
+	// Compaction below may overwrite the queue while the handler still
+	// reads the batch, hence the copy.
 	last = waiting[n-1]
-	batch = make([]*kgo.Record, 0, n)
+	// The batch is a copy into the lane's own buffer, reused for the next
+	// batch: the handler returns before the lane takes again, and may not
+	// keep the slice (the Batch contract).
+	batch = l.batch[:0]
 	for _, r := range waiting[:n] {
 		if !r.Attrs.IsControl() {
 			batch = append(batch, r)
 		}
 	}
+	l.batch = batch
 	clear(waiting[:n])
 	l.head += n
 	// Compact once the taken prefix is half the queue: amortised O(1) per
