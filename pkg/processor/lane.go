@@ -38,7 +38,7 @@ type lane struct {
 	stopOnce sync.Once
 	done     chan struct{} // closed when run returns
 	timer    *time.Timer
-	batch    []*kgo.Record // the buffer batches are copied into
+	batch    []*kgo.Record          // the buffer batches are copied into
 	e2e      *metrics.BatchObserver // this lane's own; nil without metrics
 }
 
