@@ -15,7 +15,7 @@ import (
 // Generator writes identifiable events — producer id and sequence number
 // in headers, a JSON value of the configured size — at a steady rate.
 type Generator struct {
-	s   sender
+	s   *sender
 	cfg Config
 	id  string
 }
@@ -28,7 +28,7 @@ func NewGenerator(cl *kgo.Client, topic string, cfg Config, m *metrics.Metrics, 
 	if id == "" {
 		id = DefaultID()
 	}
-	return &Generator{s: sender{cl: cl, m: m, topic: topic, stats: &Stats{}, onAck: onAck}, cfg: cfg, id: id}
+	return &Generator{s: newSender(cl, topic, m, onAck), cfg: cfg, id: id}
 }
 
 // ID is the producer id stamped on the events.

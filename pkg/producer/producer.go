@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/pkg/metrics"
@@ -88,14 +89,25 @@ func (s *Stats) Snapshot() Result {
 // sender produces records and counts their outcomes.
 type sender struct {
 	cl    *kgo.Client
-	m     *metrics.Metrics
 	topic string
 	stats *Stats
+	// produced and failed are topic's counters, nil without metrics.
+	produced, failed prometheus.Counter
 	// onAck, when set, sees every acknowledged record (the demo uses it to
 	// know exactly what was written).
 	onAck func(*kgo.Record)
 	// firstErr keeps the first produce error to report at the end.
 	firstErr atomic.Pointer[error]
+}
+
+// newSender returns a sender writing to topic through cl. m may be nil;
+// otherwise topic's counters are created at 0 here, before the first record.
+func newSender(cl *kgo.Client, topic string, m *metrics.Metrics, onAck func(*kgo.Record)) *sender {
+	s := &sender{cl: cl, topic: topic, stats: &Stats{}, onAck: onAck}
+	if m != nil {
+		s.produced, s.failed = m.ProducerCounters(topic)
+	}
+	return s
 }
 
 func (s *sender) send(r *kgo.Record) {
@@ -109,14 +121,14 @@ func (s *sender) done(r *kgo.Record, err error) {
 	if err != nil {
 		s.stats.failed.Add(1)
 		s.firstErr.CompareAndSwap(nil, &err)
-		if s.m != nil {
-			s.m.ProduceErrors.WithLabelValues(r.Topic).Inc()
+		if s.failed != nil {
+			s.failed.Inc()
 		}
 		return
 	}
 	s.stats.acked.Add(1)
-	if s.m != nil {
-		s.m.Produced.WithLabelValues(r.Topic).Inc()
+	if s.produced != nil {
+		s.produced.Inc()
 	}
 	if s.onAck != nil {
 		s.onAck(r)
