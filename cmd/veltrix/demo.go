@@ -101,6 +101,9 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 
 	reg := metrics.NewRegistry()
 	m := metrics.New(reg)
+	// The generator starts once the group settles; its counters exist at 0
+	// from the first scrape.
+	m.ProducerCounters(c.Topic.Name)
 	tracker := delivery.NewTracker()
 	lat := stats.NewLatency()
 

@@ -49,6 +49,10 @@ On a terminal a progress bar shows rate and ETA; otherwise a line every 5s.`,
 
 			reg := metrics.NewRegistry()
 			m := metrics.New(reg)
+			// The counters exist at 0 from the first scrape, while the
+			// client still connects: dashboards tell the producer from
+			// other processes by them, and a first failure counts.
+			m.ProducerCounters(c.Topic.Name)
 			srv, err := serveMetrics(l, reg, func() bool { return true }, nil)
 			if err != nil {
 				return err

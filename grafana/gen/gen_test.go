@@ -153,9 +153,14 @@ func TestRefs(t *testing.T) {
 		want []Ref
 	}{
 		{`sum(rate(veltrix_processed_records_total{topic=~"$topic"}[5m]))`,
-			[]Ref{{Metric: "veltrix_processed_records_total", Labels: []string{"topic"}}}},
+			[]Ref{{Metric: "veltrix_processed_records_total", Labels: []string{"topic"},
+				Matchers: []Matcher{{"topic", "=~", "$topic"}}}}},
 		{`histogram_quantile(0.99, sum by (le) (rate(veltrix_handler_duration_seconds_bucket{cluster=~"a", topic!="b"}[1m])))`,
-			[]Ref{{Metric: "veltrix_handler_duration_seconds_bucket", Labels: []string{"cluster", "topic"}}}},
+			[]Ref{{Metric: "veltrix_handler_duration_seconds_bucket", Labels: []string{"cluster", "topic"},
+				Matchers: []Matcher{{"cluster", "=~", "a"}, {"topic", "!=", "b"}}}}},
+		{`rate(veltrix_failed_records_total{outcome="dlq", topic=~"$topic"}[5m])`,
+			[]Ref{{Metric: "veltrix_failed_records_total", Labels: []string{"outcome", "topic"},
+				Matchers: []Matcher{{"outcome", "=", "dlq"}, {"topic", "=~", "$topic"}}}}},
 		{`label_values({__name__=~"veltrix_(produced|processed)_records_total", cluster=~"$cluster"}, topic)`,
 			[]Ref{{Metric: "veltrix_produced_records_total"}, {Metric: "veltrix_processed_records_total"}}},
 		{`go_memstats_heap_inuse_bytes and on (job) {__name__=~"veltrix_ready|veltrix_x"}`,

@@ -12,7 +12,7 @@ const processSel = `and on (job, instance) {__name__=~"veltrix_ready|veltrix_pro
 // processors, from veltrix's own metrics.
 func Pipeline() *dashboard.DashboardBuilder {
 	b := board("veltrix / Pipeline", PipelineUID,
-		"Producers and processors: rates, latency, batches, commits, failures, rebalances, backpressure and memory. From veltrix_* metrics.")
+		"Producers and processors: rates, latency, batches, commits, failures, handler timeouts, dead-letter errors, rebalances, backpressure and memory. From veltrix_* metrics.")
 	variables(b,
 		`label_values({__name__=~"veltrix_(produced|processed)_records_total"}, cluster)`,
 		`label_values(veltrix_partitions_assigned{cluster=~"$cluster"}, group)`,
@@ -56,10 +56,15 @@ func Pipeline() *dashboard.DashboardBuilder {
 	b.WithPanel(series("Retries and failures", "Handler calls retried, and records that failed after all retries by outcome (dlq, skip, halt). Produce errors are writes that failed after retries.", "ops", 8, 8,
 		query(`sum by (topic) (rate(veltrix_handler_retries_total{`+topicSel+`}[$__rate_interval]))`, "retries {{topic}}"),
 		query(`sum by (topic, outcome) (rate(veltrix_failed_records_total{`+topicSel+`}[$__rate_interval]))`, "{{outcome}} {{topic}}"),
-		query(`sum by (topic) (rate(veltrix_produce_errors_total{`+topicSel+`}[$__rate_interval])) or sum by (topic) (rate(veltrix_produced_records_total{`+topicSel+`}[$__rate_interval])) * 0`, "produce errors {{topic}}")))
+		query(`sum by (topic) (rate(veltrix_produce_errors_total{`+topicSel+`}[$__rate_interval]))`, "produce errors {{topic}}")))
 	b.WithPanel(series("Dead-lettered and halted", "Records written to the dead-letter topic per second, and partitions stopped by on_failure=halt (right axis would hide them: both are zero when healthy).", "short", 8, 8,
-		query(`sum by (topic) (rate(veltrix_failed_records_total{outcome="dlq", `+topicSel+`}[$__rate_interval])) or sum by (topic) (rate(veltrix_processed_records_total{`+topicSel+`}[$__rate_interval])) * 0`, "dead-lettered/s {{topic}}"),
+		query(`sum by (topic) (rate(veltrix_failed_records_total{outcome="dlq", `+topicSel+`}[$__rate_interval]))`, "dead-lettered/s {{topic}}"),
 		query(`sum by (group, topic) (veltrix_halted_partitions{`+groupSel+`, topic=~"$topic"})`, "halted {{group}} {{topic}}")))
+	b.WithPanel(series("Handler timeouts and overdue calls", "Handler calls per second that exceeded handler.timeout: their batches are retried with backoff, never failed, so a rising line is a slow or down downstream. Overdue: calls still running past the timeout because the handler ignores its context; each keeps its partition waiting.", "short", 12, 8,
+		query(`sum by (topic) (rate(veltrix_handler_timeouts_total{`+topicSel+`}[$__rate_interval]))`, "timeouts/s {{topic}}"),
+		query(`sum by (group, topic) (veltrix_overdue_handler_calls{`+groupSel+`, topic=~"$topic"})`, "overdue {{group}} {{topic}}")))
+	b.WithPanel(series("Dead-letter write errors", "Failed writes to the dead-letter topic per second, each after the client's own retries. A record whose dead letter cannot be written halts its partition (see halted above).", "ops", 12, 8,
+		query(`sum by (topic) (rate(veltrix_dlq_errors_total{`+topicSel+`}[$__rate_interval]))`, "{{topic}}")))
 
 	b.WithRow(dashboard.NewRowBuilder("Group and partitions"))
 	b.WithPanel(series("Assigned partitions per instance", "Partitions each processor owns. Instances at zero beyond the partition count sit idle.", "short", 8, 8,

@@ -85,14 +85,24 @@ var (
 	metricRef = regexp.MustCompile(`\b((?:veltrix|kafka|go|process)_[a-zA-Z0-9_]*)\b(\{[^}]*\})?`)
 	// nameMatcher finds __name__ regular expressions.
 	nameMatcher = regexp.MustCompile(`__name__=~"([^"]+)"`)
-	// matcher finds one label matcher inside braces.
-	matcher = regexp.MustCompile(`(\w+)\s*(?:=~|!~|!=|=)\s*"`)
+	// matcher finds one label matcher inside braces: label, operator and
+	// the quoted value (without escaped quotes, which no query uses).
+	matcher = regexp.MustCompile(`(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"`)
 )
 
 // Ref is a metric a query reads and the labels it matches on.
 type Ref struct {
-	Metric string
-	Labels []string
+	Metric   string
+	Labels   []string  // the labels of Matchers, in order
+	Matchers []Matcher // the selector's label matchers, without __name__
+}
+
+// Matcher is one label matcher of a selector, as written: Value may hold
+// Grafana variables such as $topic.
+type Matcher struct {
+	Label string
+	Op    string // =, !=, =~ or !~
+	Value string
 }
 
 // Refs lists the metrics expr reads, with the labels of their matchers. A
@@ -108,7 +118,12 @@ func Refs(expr string) []Ref {
 	}
 	rest := nameMatcher.ReplaceAllString(expr, `__name__=~""`)
 	for _, m := range metricRef.FindAllStringSubmatch(rest, -1) {
-		out = append(out, Ref{Metric: m[1], Labels: labelsOf(m[2])})
+		ms := matchersOf(m[2])
+		ref := Ref{Metric: m[1], Matchers: ms}
+		for _, x := range ms {
+			ref.Labels = append(ref.Labels, x.Label)
+		}
+		out = append(out, ref)
 	}
 	return out
 }
@@ -166,12 +181,12 @@ func splitTop(re string) []string {
 	return append(parts, re[start:])
 }
 
-func labelsOf(braces string) []string {
-	var ls []string
+func matchersOf(braces string) []Matcher {
+	var ms []Matcher
 	for _, m := range matcher.FindAllStringSubmatch(braces, -1) {
 		if m[1] != "__name__" {
-			ls = append(ls, m[1])
+			ms = append(ms, Matcher{Label: m[1], Op: m[2], Value: m[3]})
 		}
 	}
-	return ls
+	return ms
 }

@@ -43,7 +43,14 @@ func (p *proc) Output() string {
 // later, and SIGKILL after 2 s more.
 func start(t *testing.T, name, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	return startCmd(t, name, exec.Command(bin, args...))
+}
+
+// startCmd is start for a command the caller prepared (its standard input,
+// say).
+func startCmd(t *testing.T, name string, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	p.cmd.Env = kafkatest.CleanEnv()
 	if err := p.cmd.Start(); err != nil {

@@ -100,6 +100,15 @@ func New(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// ProducerCounters returns the produced and produce-error counters of
+// topic, creating both at 0. A producer calls it before its first record:
+// a counter whose series appears with its first failure is invisible to
+// increase() and rate(), which need two samples, so the first failure would
+// not count.
+func (m *Metrics) ProducerCounters(topic string) (produced, failed prometheus.Counter) {
+	return m.Produced.WithLabelValues(topic), m.ProduceErrors.WithLabelValues(topic)
+}
+
 // RegisterReady exports veltrix_ready: 1 while ready returns true, 0
 // otherwise, read at scrape time. It is what /readyz answers, as a series an
 // alert can watch. Call it at most once per Metrics.

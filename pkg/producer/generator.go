@@ -15,7 +15,7 @@ import (
 // Generator writes identifiable events — producer id and sequence number
 // in headers, a JSON value of the configured size — at a steady rate.
 type Generator struct {
-	s   sender
+	s   *sender
 	cfg Config
 	id  string
 	// idBytes is the producer header's value, shared by every record: the
@@ -31,7 +31,7 @@ func NewGenerator(cl *kgo.Client, topic string, cfg Config, m *metrics.Metrics, 
 	if id == "" {
 		id = DefaultID()
 	}
-	return &Generator{s: newSender(cl, m, topic, onAck), cfg: cfg, id: id, idBytes: []byte(id)}
+	return &Generator{s: newSender(cl, topic, m, onAck), cfg: cfg, id: id, idBytes: []byte(id)}
 }
 
 // ID is the producer id stamped on the events.

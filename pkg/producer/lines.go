@@ -23,7 +23,7 @@ const MaxLineBytes = 16 << 20
 // Lines writes each line of a reader as one event value, stamped with the
 // producer id and the line's sequence number.
 type Lines struct {
-	s   sender
+	s   *sender
 	cfg Config
 	id  string
 }
@@ -34,7 +34,7 @@ func NewLines(cl *kgo.Client, topic string, cfg Config, m *metrics.Metrics) *Lin
 	if id == "" {
 		id = DefaultID()
 	}
-	return &Lines{s: newSender(cl, m, topic, nil), cfg: cfg, id: id}
+	return &Lines{s: newSender(cl, topic, m, nil), cfg: cfg, id: id}
 }
 
 // Stats are the live counts; safe to read while Run is in progress.
@@ -42,20 +42,49 @@ func (l *Lines) Stats() *Stats { return l.s.stats }
 
 // Run produces every line of r until EOF or ctx is cancelled, then waits
 // for outstanding acknowledgements. Empty input returns ErrNoInput.
+//
+// Cancelling ctx ends Run even while r blocks (an idle stdin pipe): the
+// read in progress is abandoned, and its goroutine ends when r returns.
 func (l *Lines) Run(ctx context.Context, r io.Reader) (Result, error) {
 	l.s.stats.started = time.Now()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), MaxLineBytes)
+	lines := make(chan []byte)
+	readErr := make(chan error, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), MaxLineBytes)
+		defer close(lines)
+		for sc.Scan() {
+			select {
+			case lines <- append([]byte(nil), sc.Bytes()...):
+			case <-stop:
+				return
+			}
+		}
+		readErr <- sc.Err()
+	}()
 	var seq uint64
-	for ctx.Err() == nil && sc.Scan() {
-		rec := &kgo.Record{Topic: l.s.topic, Value: append([]byte(nil), sc.Bytes()...)}
-		event.Stamp(rec, event.ID{Producer: l.id, Seq: seq})
-		l.s.send(rec)
-		seq++
+	var err error
+read:
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+			break read
+		case v, ok := <-lines:
+			if !ok {
+				err = <-readErr
+				break read
+			}
+			rec := &kgo.Record{Topic: l.s.topic, Value: v}
+			event.Stamp(rec, event.ID{Producer: l.id, Seq: seq})
+			l.s.send(rec)
+			seq++
+		}
 	}
 	ferr := l.s.finish(l.cfg.DeliveryTimeout)
 	res := l.s.stats.Snapshot()
-	if err := sc.Err(); err != nil {
+	if err != nil {
 		return res, fmt.Errorf("reading line %d: %w", seq+1, err)
 	}
 	if ferr != nil {

@@ -6,11 +6,11 @@ package producer
 import (
 	"context"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"os"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/pkg/metrics"
@@ -89,24 +89,23 @@ func (s *Stats) Snapshot() Result {
 // sender produces records and counts their outcomes.
 type sender struct {
 	cl    *kgo.Client
-	m     *metrics.Metrics
 	topic string
 	stats *Stats
+	// produced and failed are topic's counters, nil without metrics.
+	produced, failed prometheus.Counter
 	// onAck, when set, sees every acknowledged record (the demo uses it to
 	// know exactly what was written).
 	onAck func(*kgo.Record)
 	// firstErr keeps the first produce error to report at the end.
 	firstErr atomic.Pointer[error]
-	// produced and failed are the topic's counters, resolved once: a label
-	// lookup per acknowledged record was a visible share of the cost.
-	produced, failed prometheus.Counter
 }
 
-func newSender(cl *kgo.Client, m *metrics.Metrics, topic string, onAck func(*kgo.Record)) sender {
-	s := sender{cl: cl, m: m, topic: topic, stats: &Stats{}, onAck: onAck}
+// newSender returns a sender writing to topic through cl. m may be nil;
+// otherwise topic's counters are created at 0 here, before the first record.
+func newSender(cl *kgo.Client, topic string, m *metrics.Metrics, onAck func(*kgo.Record)) *sender {
+	s := &sender{cl: cl, topic: topic, stats: &Stats{}, onAck: onAck}
 	if m != nil {
-		s.produced = m.Produced.WithLabelValues(topic)
-		s.failed = m.ProduceErrors.WithLabelValues(topic)
+		s.produced, s.failed = m.ProducerCounters(topic)
 	}
 	return s
 }
@@ -122,13 +121,13 @@ func (s *sender) done(r *kgo.Record, err error) {
 	if err != nil {
 		s.stats.failed.Add(1)
 		s.firstErr.CompareAndSwap(nil, &err)
-		if s.m != nil {
+		if s.failed != nil {
 			s.failed.Inc()
 		}
 		return
 	}
 	s.stats.acked.Add(1)
-	if s.m != nil {
+	if s.produced != nil {
 		s.produced.Inc()
 	}
 	if s.onAck != nil {
