@@ -202,11 +202,6 @@ var absentAtFirstScrape = map[string]string{
 	// Per owned partition, as of the last fetch that returned records of
 	// it: an idle partition has no fetched position to measure from.
 	"veltrix_partition_lag_records": "per partition: set by the first fetch with records",
-	// ENGINE GAP (pkg/processor, reported): the end-to-end histogram's
-	// series is created when the first lane starts (e2eObserver), so it
-	// appears with the first assignment instead of at construction.
-	// Remove this entry once newInstruments creates it.
-	"veltrix_end_to_end_latency_seconds_bucket": "engine: created with the first lane, not at construction",
 }
 
 // absentWhenReady: still not there once every command is ready and the

@@ -61,6 +61,7 @@ func newInstruments(m *metrics.Metrics, group, topic string) *instruments {
 	for _, k := range rebalanceKinds {
 		i.rebalances[k] = m.Rebalances.WithLabelValues(group, k)
 	}
+	m.E2ESeconds.Observer(topic) // the series exists before the first lane
 	return i
 }
 
