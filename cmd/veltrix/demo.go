@@ -18,6 +18,7 @@ import (
 	"github.com/veltrix/veltrix/pkg/config"
 	"github.com/veltrix/veltrix/pkg/embedded"
 	"github.com/veltrix/veltrix/pkg/event"
+	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/metrics"
 	"github.com/veltrix/veltrix/pkg/processor"
 	"github.com/veltrix/veltrix/pkg/producer"
@@ -113,6 +114,16 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 	}
 	defer pcl.Close()
 	h := &demoHandler{inner: inner, tracker: tracker, lat: lat}
+	// The generator's events are stamped as they are produced: they get a
+	// client of their own, with the record delivery timeout the pipeline's
+	// client leaves out for forward (see connectPipeline).
+	gk := c.Kafka
+	gk.ClientID = c.Kafka.ClientID + "-demo-generator"
+	gcl, err := kafka.Connect(ctx, gk, append(producer.ClientOptions(c.Producer), m.ClientHooks())...)
+	if err != nil {
+		return err
+	}
+	defer gcl.Close()
 
 	// The group: members in this process, each with its own client.
 	procCtx, stopProcs := context.WithCancel(context.Background())
@@ -182,7 +193,7 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 	}
 	pcfg := c.Producer
 	pcfg.Count, pcfg.Duration = 0, 0
-	gen := producer.NewGenerator(pcl, c.Topic.Name, pcfg, m, func(r *kgo.Record) {
+	gen := producer.NewGenerator(gcl, c.Topic.Name, pcfg, m, func(r *kgo.Record) {
 		if id, ok := event.Of(r); ok {
 			tracker.Acked(id)
 		}

@@ -109,11 +109,14 @@ session timeout moves nothing); a second signal exits at once.`,
 
 // connectPipeline connects the producer client that checks the cluster,
 // creates the topics c needs and writes forwarded records, and builds the
-// configured handler. The caller closes the client.
+// configured handler. The caller closes the client. The client has no record
+// delivery timeout (producer.ForwardClientOptions): forward keeps source
+// timestamps and applies producer.delivery_timeout from each call instead,
+// so it must not produce records stamped now, such as generated events.
 func connectPipeline(ctx context.Context, c config.Config, m *metrics.Metrics, idSuffix string, out io.Writer) (*kgo.Client, processor.Handler, error) {
 	pk := c.Kafka
 	pk.ClientID = c.Kafka.ClientID + idSuffix
-	pcl, err := kafka.Connect(ctx, pk, append(producer.ClientOptions(c.Producer), m.ClientHooks())...)
+	pcl, err := kafka.Connect(ctx, pk, append(producer.ForwardClientOptions(c.Producer), m.ClientHooks())...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -121,7 +124,7 @@ func connectPipeline(ctx context.Context, c config.Config, m *metrics.Metrics, i
 		pcl.Close()
 		return nil, nil, err
 	}
-	h, err := handler.New(c.Handler, handler.Deps{Producer: pcl, Out: out})
+	h, err := handler.New(c.Handler, handler.Deps{Producer: pcl, DeliveryTimeout: c.Producer.DeliveryTimeout, Out: out})
 	if err != nil {
 		pcl.Close()
 		return nil, nil, err

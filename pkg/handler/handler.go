@@ -6,6 +6,7 @@ package handler
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -14,8 +15,13 @@ import (
 
 // Deps are what built-in handlers may need besides their configuration.
 type Deps struct {
-	// Producer writes forwarded records; required by forward.
+	// Producer writes forwarded records; required by forward, which needs
+	// a client without a record delivery timeout (see NewForward).
 	Producer *kgo.Client
+	// DeliveryTimeout bounds the writes of each forward call, counted from
+	// the call (producer.delivery_timeout); 0 leaves it to the call's
+	// context.
+	DeliveryTimeout time.Duration
 	// Out receives the log handler's lines.
 	Out io.Writer
 }
@@ -34,7 +40,11 @@ func New(cfg Config, deps Deps) (processor.Handler, error) {
 		if deps.Producer == nil {
 			return nil, fmt.Errorf("forward handler needs a producer client")
 		}
-		return NewForward(deps.Producer, cfg.OutputTopic, cfg.Forward), nil
+		f, err := NewForward(deps.Producer, cfg.OutputTopic, cfg.Forward, deps.DeliveryTimeout)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return f, nil
 	case "simulate":
 		return NewSimulate(cfg.Simulate), nil
 	}

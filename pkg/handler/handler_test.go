@@ -8,11 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/veltrix/veltrix/internal/kafkatest"
+	"github.com/veltrix/veltrix/pkg/config"
 	"github.com/veltrix/veltrix/pkg/handler"
 	"github.com/veltrix/veltrix/pkg/processor"
+	"github.com/veltrix/veltrix/pkg/producer"
 	"github.com/veltrix/veltrix/pkg/verify"
 )
 
@@ -90,7 +95,10 @@ func TestForward(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cl.Close()
-		f := handler.NewForward(cl, out, handler.ForwardConfig{RequireJSON: true})
+		f, err := handler.NewForward(cl, out, handler.ForwardConfig{RequireJSON: true}, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
 		err = f.Handle(context.Background(), batch(`{"a":1}`, `not json`, `{"b":2}`))
 		var re *processor.RecordErrors
 		if !errors.As(err, &re) || len(re.Errs) != 1 || !errors.Is(re.Errs[1], handler.ErrNotJSON) {
@@ -110,4 +118,88 @@ func TestForward(t *testing.T) {
 			t.Fatalf("key, headers or timestamp not kept: %+v", r)
 		}
 	})
+}
+
+// TestForwardNeedsClientWithoutRecordTimeout: a client with franz-go's record
+// delivery timeout, counted from the timestamps forward keeps, is refused.
+func TestForwardNeedsClientWithoutRecordTimeout(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.RecordDeliveryTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := handler.New(handler.Config{Name: "forward", OutputTopic: "out"}, handler.Deps{Producer: cl}); err == nil {
+		t.Fatal("forward accepted a client with a record delivery timeout")
+	}
+	cl2, err := kgo.NewClient(append(producer.ForwardClientOptions(config.Default().Producer), kgo.SeedBrokers("127.0.0.1:1"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	if _, err := handler.New(handler.Config{Name: "forward", OutputTopic: "out"}, handler.Deps{Producer: cl2}); err != nil {
+		t.Fatalf("forward refused a client built with producer.ForwardClientOptions: %v", err)
+	}
+}
+
+// TestForwardDeliveryTimeoutCountsFromTheCall forwards records stamped
+// hours ago to a broker that refuses every produce with a retriable error
+// that says nothing was written (NOT_ENOUGH_REPLICAS; after REQUEST_TIMED_OUT
+// an idempotent client rightly keeps retrying, deadline or not): each record
+// fails with the delivery deadline, reached no sooner than the delivery
+// timeout after the call began, not at once for its old timestamp.
+func TestForwardDeliveryTimeoutCountsFromTheCall(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		pr := req.(*kmsg.ProduceRequest)
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range pr.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.NotEnoughReplicas.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	pc := config.Default().Producer
+	// The refused batch waits for a metadata refresh before its retry, and
+	// franz-go checks deadlines only around requests: a short minimum
+	// metadata age keeps the test near the deadline.
+	cl, err := kgo.NewClient(append(producer.ForwardClientOptions(pc), kgo.SeedBrokers(c.ListenAddrs()...), kgo.MetadataMinAge(100*time.Millisecond))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	const timeout = 500 * time.Millisecond
+	f, err := handler.NewForward(cl, "out", handler.ForwardConfig{}, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := batch("a", "b", "c")
+	for _, r := range b.Records {
+		r.Timestamp = time.Now().Add(-3 * time.Hour)
+	}
+	start := time.Now()
+	err = f.Handle(context.Background(), b)
+	took := time.Since(start)
+	var re *processor.RecordErrors
+	if !errors.As(err, &re) || len(re.Errs) != 3 {
+		t.Fatalf("want all 3 records to fail, got %v", err)
+	}
+	for i, e := range re.Errs {
+		if !errors.Is(e, context.DeadlineExceeded) {
+			t.Errorf("record %d: %v, want the delivery deadline", i, e)
+		}
+	}
+	if took < timeout || took > timeout+5*time.Second {
+		t.Fatalf("failed after %s, want the delivery timeout (%s) from the call", took, timeout)
+	}
 }

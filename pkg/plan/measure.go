@@ -67,7 +67,10 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 	defer cl.Close()
 	kc := kafka.Config{Brokers: cl.Addrs(), ClientID: "veltrix-plan", ConnectTimeout: 10 * time.Second}
 
-	pcl, err := kafka.Connect(ctx, kc, producer.ClientOptions(s.Producer)...)
+	// The client that creates the topics and carries forward's writes: with
+	// no record delivery timeout, which franz-go would count from the
+	// backlog's timestamps (see producer.ForwardClientOptions).
+	pcl, err := kafka.Connect(ctx, kc, producer.ForwardClientOptions(s.Producer)...)
 	if err != nil {
 		return m, err
 	}
@@ -92,11 +95,11 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 	}
 	pc := s.Producer
 	pc.Count, pc.Rate, pc.Duration = backlog, 0, 0
-	if _, err := producer.NewGenerator(pcl, topic, pc, nil, nil).Run(ctx); err != nil {
-		return m, fmt.Errorf("producing the backlog: %w", err)
+	if err := produceBacklog(ctx, kc, topic, pc); err != nil {
+		return m, err
 	}
 
-	inner, err := handler.New(s.Handler, handler.Deps{Producer: pcl, Out: io.Discard})
+	inner, err := handler.New(s.Handler, handler.Deps{Producer: pcl, DeliveryTimeout: s.Producer.DeliveryTimeout, Out: io.Discard})
 	if err != nil {
 		return m, err
 	}
@@ -161,6 +164,22 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 			return m, nil
 		}
 	}
+}
+
+// produceBacklog writes pc.Count generated records to topic on a client of
+// its own: generated records are stamped as they are produced, so they keep
+// the record delivery timeout the forward client leaves out.
+func produceBacklog(ctx context.Context, kc kafka.Config, topic string, pc producer.Config) error {
+	kc.ClientID += "-backlog"
+	cl, err := kafka.Connect(ctx, kc, producer.ClientOptions(pc)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if _, err := producer.NewGenerator(cl, topic, pc, nil, nil).Run(ctx); err != nil {
+		return fmt.Errorf("producing the backlog: %w", err)
+	}
+	return nil
 }
 
 // estimateBacklog is enough records to keep every lane busy for the

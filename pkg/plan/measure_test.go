@@ -23,6 +23,10 @@ func TestMeasure(t *testing.T) {
 			c.Processor.Batch.MaxRecords = 10
 		}, 1200, 2050, 1500 * time.Millisecond},
 		{"noop", nil, 5000, 1e9, time.Second},
+		// forward writes for real, on the client Measure builds for it.
+		{"forward", func(c *config.Config) {
+			c.Handler.Name, c.Handler.OutputTopic = "forward", "plan-out"
+		}, 500, 1e9, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := config.Default()
