@@ -335,7 +335,12 @@ func (l *lane) deadLetter(r *kgo.Record, cause error, attempts int) error {
 		),
 	}
 	for attempt := 1; ; attempt++ {
-		err := p.cl.ProduceSync(l.ctx, dl).FirstErr()
+		// A fresh copy per attempt: the client stamps a record's timestamp
+		// on its first produce and counts the delivery timeout from it, so
+		// reusing one record made every retry after producer.delivery_timeout
+		// fail at once.
+		rec := *dl
+		err := p.cl.ProduceSync(l.ctx, &rec).FirstErr()
 		if err == nil {
 			return nil
 		}

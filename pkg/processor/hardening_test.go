@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/pkg/metrics"
@@ -365,4 +367,71 @@ func TestTransactionalInputReadCommitted(t *testing.T) {
 			t.Fatalf("handled %d records, %d of them aborted; want the 10 committed only", handled.Load(), aborted.Load())
 		}
 	})
+}
+
+// TestDeadLetterRetryAfterDeliveryTimeout is the regression test for the
+// dead-letter writer reusing one record across attempts: the client stamps
+// the record's timestamp on its first produce and counts the delivery
+// timeout from it, so once the first attempt had timed out every retry
+// failed at once, even after the brokers accepted writes again. Fault
+// injection needs the fake cluster, so it runs there only.
+func TestDeadLetterRetryAfterDeliveryTimeout(t *testing.T) {
+	fake := kafkatest.Fake(t)
+	brokers := fake.ListenAddrs()
+	topic := kafkatest.Name(t, "in")
+	kafkatest.CreateTopic(t, brokers, topic, 1)
+	kafkatest.CreateTopic(t, brokers, topic+".dlq", 1)
+	produceTo(t, brokers, topic, 0, 1, 10)
+	// Refuse every write (the only writer from here on is the dead-letter
+	// writer) until the first attempt has failed with the delivery timeout.
+	var refuse atomic.Bool
+	refuse.Store(true)
+	fake.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		fake.KeepControl()
+		pr := req.(*kmsg.ProduceRequest)
+		if !refuse.Load() {
+			return nil, nil, false
+		}
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range pr.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.NotEnoughReplicas.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	h := processor.HandlerFunc(func(context.Context, *processor.Batch) error { return errors.New("poison") })
+	cfg := testConfig(kafkatest.Name(t, "g"))
+	cfg.Retry.MaxAttempts = 3
+	cfg.Retry.InitialBackoff = 1500 * time.Millisecond // past the 1 s delivery timeout
+	cfg.Retry.MaxBackoff = 1500 * time.Millisecond
+	cfg.OnFailure = "dlq"
+	reg := prometheus.NewRegistry()
+	p := processor.New(kcfg(brokers, "solo"), topic, cfg, h, processor.Options{Metrics: metrics.New(reg),
+		ClientOpts: []kgo.Opt{kgo.RecordDeliveryTimeout(time.Second)}})
+	stop := start(t, p, 10*time.Second)
+	kafkatest.Eventually(t, 30*time.Second, "the first dead-letter attempt failed", func() bool {
+		return counter(t, reg, "veltrix_dlq_errors_total") >= 1
+	})
+	refuse.Store(false)
+	kafkatest.Eventually(t, 30*time.Second, "the dead letter written or the partition halted", func() bool {
+		return counterWith(t, reg, "veltrix_failed_records_total", "outcome", "dlq")+
+			counterWith(t, reg, "veltrix_failed_records_total", "outcome", "halt") > 0
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := counterWith(t, reg, "veltrix_failed_records_total", "outcome", "dlq"); got != 1 {
+		t.Fatalf("dead letters written = %v, want 1 (dlq errors %v): a retry after the brokers recovered must succeed",
+			got, counter(t, reg, "veltrix_dlq_errors_total"))
+	}
+	if got := counter(t, reg, "veltrix_dlq_errors_total"); got < 1 {
+		t.Fatalf("dlq errors = %v, want the refused first attempt counted", got)
+	}
 }
