@@ -43,9 +43,12 @@ type Scale struct {
 	OverloadDuration time.Duration `json:"overload_duration"`
 	// HotPathCount is go test -count for the hot-path benchmarks.
 	HotPathCount int `json:"hot_path_count"`
+	// Drain are the backlogs each consumer binary empties, on each
+	// cluster.
+	Drain []Backlog `json:"drain"`
 }
 
-// Full is the scale of scripts/bench.sh: about 16 minutes on 2 cores.
+// Full is the scale of scripts/bench.sh: about 30 minutes on 2 cores.
 func Full() Scale {
 	return Scale{
 		Name:             "full",
@@ -59,11 +62,13 @@ func Full() Scale {
 		SustainProbes:    5,
 		OverloadDuration: 15 * time.Second,
 		HotPathCount:     6,
+		Drain: []Backlog{{Size: 100, Records: 3_000_000}, {Size: 100, Records: 3_000_000, Compressible: true},
+			{Size: 1024, Records: 500_000}, {Size: 1024, Records: 500_000, Compressible: true}},
 	}
 }
 
 // Quick is the smoke scale of scripts/bench.sh --quick: every measurement,
-// small, in about three minutes.
+// small, in about four minutes.
 func Quick() Scale {
 	return Scale{
 		Name:             "quick",
@@ -77,6 +82,11 @@ func Quick() Scale {
 		SustainProbes:    2,
 		OverloadDuration: 6 * time.Second,
 		HotPathCount:     3,
+		// Compressible backlogs need more records than random ones: a
+		// fetch's byte limits count compressed bytes, and the timed window
+		// needs more than a fetch or two.
+		Drain: []Backlog{{Size: 100, Records: 300_000}, {Size: 100, Records: 600_000, Compressible: true},
+			{Size: 1024, Records: 50_000}, {Size: 1024, Records: 100_000, Compressible: true}},
 	}
 }
 
@@ -93,10 +103,15 @@ type Options struct {
 	// Root is the repository root: scripts/kafka.sh runs Kafka's tools and
 	// go test runs the hot-path benchmarks from there.
 	Root string
-	// Veltrix is the veltrix binary the memory runs start.
+	// Veltrix is the veltrix binary the memory, drain and produce-binary
+	// runs start (and `veltrix broker`, the embedded cluster in its own
+	// process).
 	Veltrix string
+	// PlainConsume and PlainProduce are the plain franz-go binaries
+	// (bench/cmd/plainconsume, plainproduce); built from Root when empty.
+	PlainConsume, PlainProduce string
 	// Skip names parts not to run: calibration, consume, produce, latency,
-	// sustain, memory, hotpaths.
+	// sustain, memory, drain, produce-binary, hotpaths.
 	Skip []string
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
@@ -174,6 +189,9 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 	if !o.skip("memory") {
 		fail("memory", memoryAll(ctx, &o, res, real, topics))
+	}
+	if !o.skip("drain") || !o.skip("produce-binary") {
+		fail("binaries", outsideAll(ctx, &o, res, real))
 	}
 	if !o.skip("hotpaths") {
 		fail("hot paths", hotPaths(ctx, &o, res))

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +20,10 @@ func tiny() Scale {
 		Name: "test",
 		// Several fetches' worth (a fetch carries up to 6 MiB here), so the
 		// drains can be timed.
-		Records:          map[int]int{100: 200_000, 1024: 20_000},
-		EmbeddedRecords:  200_000,
-		ProduceRecords:   map[int]int{100: 20_000, 1024: 5_000},
+		Records:         map[int]int{100: 200_000, 1024: 20_000},
+		EmbeddedRecords: 200_000,
+		// Enough that even the producer binaries take several observations.
+		ProduceRecords:   map[int]int{100: 400_000, 1024: 40_000},
 		LatencyRates:     []float64{10_000},
 		LatencyDuration:  2 * time.Second,
 		LatencyWarmup:    500 * time.Millisecond,
@@ -29,6 +31,10 @@ func tiny() Scale {
 		SustainProbes:    1,
 		OverloadDuration: 2 * time.Second,
 		HotPathCount:     1,
+		// A compressible backlog needs more records than a random one:
+		// a fetch's byte limits count compressed bytes, and the timed
+		// window needs more than one fetch.
+		Drain: []Backlog{{Size: 100, Records: 200_000}, {Size: 100, Records: 600_000, Compressible: true}},
 	}
 }
 
@@ -91,6 +97,32 @@ func TestHarnessSmoke(t *testing.T) {
 			t.Errorf("no peak RSS for %s", m.Scenario)
 		}
 	}
+	// Every consumer binary drained every backlog on both clusters, and
+	// the plain loop, which never pauses, fetched each record once: the
+	// fetched-bytes accounting agrees with the backlog's size.
+	for _, c := range []string{"kafka", "embedded"} {
+		for _, b := range tiny().Drain {
+			for _, s := range []string{PlainConsumeBinary, VeltrixDefault, VeltrixHighThroughput, VeltrixLowLatency} {
+				d := findOutside(res.Drain, c, b.Size, b.Payload(), s)
+				if d == nil {
+					t.Errorf("no drain measurement for %s %s %s", c, b, s)
+					continue
+				}
+				m := d.Median
+				if m.Rate <= 0 || m.CPUPerM < 0 || m.ProcessCPUPerM <= 0 || m.PeakMiB <= 0 || m.FetchAmp <= 0 || m.StartSeconds <= 0 {
+					t.Errorf("implausible drain row %s %s %s: %+v", c, b, s, m)
+				}
+				if s == PlainConsumeBinary && (m.FetchAmp < 0.95 || m.FetchAmp > 1.05) {
+					t.Errorf("the plain loop fetched %.2f × the %s backlog on %s, want 1", m.FetchAmp, b, c)
+				}
+			}
+		}
+		for _, s := range []string{PlainProduceBinary, VeltrixProduceBinary} {
+			if p := findOutside(res.ProduceBinary, c, 100, "random", s); p == nil || p.Median.Rate <= 0 || p.Median.ProcessCPUPerM <= 0 {
+				t.Errorf("no produce measurement of the %s binary on %s: %+v", s, c, p)
+			}
+		}
+	}
 
 	// The report keeps hand-written text around the generated tables.
 	report := filepath.Join(t.TempDir(), "BENCHMARKS.md")
@@ -103,7 +135,8 @@ func TestHarnessSmoke(t *testing.T) {
 	}
 	b, _ := os.ReadFile(report)
 	doc := string(b)
-	for _, want := range []string{"Hand-written method.", "Hand-written analysis.", "### Consume", "÷ franz-go loop", "### Targets", "median of **1** runs"} {
+	for _, want := range []string{"Hand-written method.", "Hand-written analysis.", "### Consume", "÷ franz-go loop", "### Targets", "median of **1** runs",
+		"### Drain a backlog", "### Produce: binaries", "`veltrix process` (default) draining", "`veltrix produce` binary"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -167,5 +200,70 @@ func TestMedian(t *testing.T) {
 		if got := median(tc.in); got != tc.want {
 			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// A command name with spaces and parentheses; utime 250, stime 50 ticks.
+	stat := "4242 (veltrix (x) y) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 9 0 100 1000000 2000 18446744073709551615"
+	got, err := parseStatCPU(stat)
+	if err != nil || got != 3*time.Second {
+		t.Fatalf("parseStatCPU = %v, %v; want 3s", got, err)
+	}
+	if _, err := parseStatCPU("4242 (x) S 1"); err == nil {
+		t.Fatal("a short stat line parsed")
+	}
+}
+
+func TestSumSeries(t *testing.T) {
+	text := `# HELP kafka_client_fetch_bytes_total Total number of uncompressed bytes fetched
+# TYPE kafka_client_fetch_bytes_total counter
+kafka_client_fetch_bytes_total{client_id="a",node_id="1",topic="t"} 100
+kafka_client_fetch_bytes_total{client_id="b",node_id="1",topic="t"} 1.5e+06
+kafka_client_fetch_bytes_total{client_id="b",node_id="1",topic="other"} 7
+kafka_client_fetch_bytes_total_extra{topic="t"} 9
+veltrix_processed_records_total{topic="t"} 3e+06
+veltrix_ready 1
+`
+	got, err := sumSeries(strings.NewReader(text), "t", "kafka_client_fetch_bytes_total", "veltrix_processed_records_total", "veltrix_ready", "missing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"kafka_client_fetch_bytes_total": 1_500_100, "veltrix_processed_records_total": 3e6, "veltrix_ready": 1, "missing": 0}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+}
+
+func TestParseBacklogs(t *testing.T) {
+	got, err := ParseBacklogs("100x3000000, 100x3000000c,1024x500000")
+	want := []Backlog{{Size: 100, Records: 3_000_000}, {Size: 100, Records: 3_000_000, Compressible: true}, {Size: 1024, Records: 500_000}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("ParseBacklogs = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "100", "x5", "100x", "0x5", "100x5q"} {
+		if _, err := ParseBacklogs(bad); err == nil {
+			t.Errorf("ParseBacklogs(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestWindow(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	first := sample{at: t0, records: 100_000, fetched: 11e6, cpu: time.Second, brokerCPU: 2 * time.Second}
+	last := sample{at: t0.Add(time.Second), records: 1_000_000, fetched: 220e6, cpu: 1900 * time.Millisecond, brokerCPU: 2450 * time.Millisecond}
+	r, err := window(first, last, 1_000_000, 110e6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 900k records in 1 s with 0.9 CPU-s: 1 CPU-s per million; the whole
+	// backlog (110 MB) fetched twice.
+	if r.Rate != 900_000 || r.CPUPerM != 1 || r.BrokerCPUPerM != 0.5 || r.FetchAmp != 2 || r.Measured != 900_000 {
+		t.Fatalf("window = %+v", r)
+	}
+	if _, err := window(last, last, 1_000_000, 0); err == nil {
+		t.Fatal("an empty window was timed")
 	}
 }

@@ -23,6 +23,9 @@ type cluster struct {
 	name    string // kafka or embedded
 	brokers []string
 	real    bool
+	// pid is the broker's process when it runs in its own (the real broker,
+	// `veltrix broker`), 0 when unknown or in this process.
+	pid int
 }
 
 func (c cluster) kafkaConfig(clientID string) kafka.Config {
@@ -43,11 +46,44 @@ func admin(brokers []string) (*kadm.Client, func(), error) {
 	return kadm.NewClient(cl), cl.Close, nil
 }
 
-// createTopic creates topic and waits until every partition has a leader.
+// createTopic creates topic and waits until every partition has a leader
+// and answers ListOffsets.
 func createTopic(ctx context.Context, brokers []string, topic string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*kafkatest.TopicWait)
 	defer cancel()
-	return kafkatest.CreateTopics(ctx, brokers, partitions, topic)
+	if err := kafkatest.CreateTopics(ctx, brokers, partitions, topic); err != nil {
+		return err
+	}
+	adm, closeFn, err := admin(brokers)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return waitTopic(ctx, adm, topic)
+}
+
+// waitTopic waits until every partition of a topic just created answers a
+// ListOffsets request from its leader. Metadata names the leaders before
+// the leader has loaded the partition; a producer that writes then gets
+// an error for that partition and waits for its next metadata refresh
+// (franz-go's metadata min age, 5 s) with its buffer full of that
+// partition's records, which would be timed as throughput.
+func waitTopic(ctx context.Context, adm *kadm.Client, topic string) error {
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil && ends.Error() == nil {
+			n := 0
+			ends.Each(func(kadm.ListedOffset) { n++ })
+			if n == partitions {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for topic %s's partitions: %w", topic, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // deleteTopics removes topics, best effort: the broker's disk is shared.

@@ -99,16 +99,18 @@ func settings(o Options) map[string]string {
 	p := c.Processor
 	s := equalProduce
 	return map[string]string{
-		"partitions": strconv.Itoa(partitions),
-		"consume":    "drain a pre-filled topic from the start; records/s from the first hand-over to the last record (the first hand-over's records uncounted), so group joins are excluded; ConsumerPerformance: fetch.nMsg.sec",
-		"fetch":      "fetch.max_wait " + p.Fetch.MaxWait.String() + ", fetch.max_bytes " + config.HumanBytes(p.Fetch.MaxBytes) + ", max_partition_bytes " + config.HumanBytes(p.Fetch.MaxPartitionBytes) + " (veltrix defaults = franz-go loop = ConsumerPerformance defaults)",
-		"engine":     "veltrix defaults: batch.max_records " + strconv.Itoa(p.Batch.MaxRecords) + ", batch.max_wait " + p.Batch.MaxWait.String() + ", buffer.max_records " + strconv.Itoa(p.Buffer.MaxRecords) + ", buffer.max_bytes " + config.HumanBytes(p.Buffer.MaxBytes) + ", commit.interval " + p.Commit.Interval.String() + "; noop handler; metrics on",
-		"franz-go":   "plain loop: PollFetches + EachRecord, franz-go default autocommit (every 5 s, of polled records)",
-		"produce":    "acks=" + s.Acks + ", idempotent, linger " + s.Linger.String() + ", batch " + config.HumanBytes(s.BatchMaxBytes) + ", compression " + s.Compression + ", max buffered " + strconv.Itoa(s.MaxBuffered) + " records (franz-go), no keys; values of random letters (veltrix: its JSON event with id headers)",
-		"latency":    "veltrix generator → one veltrix engine in one process at veltrix defaults (linger " + c.Producer.Linger.String() + ", " + c.Producer.Compression + ", acks=" + c.Producer.Acks + ", " + config.HumanBytes(c.Producer.Size) + " events, " + strconv.Itoa(c.Producer.Keys) + " keys); latency = handler call time − record timestamp (set at Produce); first " + o.Scale.LatencyWarmup.String() + " unmeasured",
-		"sustained":  "a probe passes if the generator reaches 95% of the rate and the lag (acknowledged − handled, sampled each second) stays ≤ 1 s of events through the second half",
-		"memory":     "`veltrix process` binary; VmHWM from /proc/<pid>/status",
-		"runs":       strconv.Itoa(o.Runs),
-		"scale":      o.Scale.Name,
+		"partitions":     strconv.Itoa(partitions),
+		"consume":        "drain a pre-filled topic from the start; records/s from the first hand-over to the last record (the first hand-over's records uncounted), so group joins are excluded; ConsumerPerformance: fetch.nMsg.sec",
+		"fetch":          "fetch.max_wait " + p.Fetch.MaxWait.String() + ", fetch.max_bytes " + config.HumanBytes(p.Fetch.MaxBytes) + ", max_partition_bytes " + config.HumanBytes(p.Fetch.MaxPartitionBytes) + " (veltrix defaults = franz-go loop = ConsumerPerformance defaults)",
+		"engine":         "veltrix defaults: batch.max_records " + strconv.Itoa(p.Batch.MaxRecords) + ", batch.max_wait " + p.Batch.MaxWait.String() + ", buffer.max_records " + strconv.Itoa(p.Buffer.MaxRecords) + ", buffer.max_bytes " + config.HumanBytes(p.Buffer.MaxBytes) + ", commit.interval " + p.Commit.Interval.String() + "; noop handler; metrics on",
+		"franz-go":       "plain loop: PollFetches + EachRecord, franz-go default autocommit (every 5 s, of polled records)",
+		"produce":        "acks=" + s.Acks + ", idempotent, linger " + s.Linger.String() + ", batch " + config.HumanBytes(s.BatchMaxBytes) + ", compression " + s.Compression + ", max buffered " + strconv.Itoa(s.MaxBuffered) + " records (franz-go), no keys; values of random letters (veltrix: its JSON event with id headers)",
+		"latency":        "veltrix generator → one veltrix engine in one process at veltrix defaults (linger " + c.Producer.Linger.String() + ", " + c.Producer.Compression + ", acks=" + c.Producer.Acks + ", " + config.HumanBytes(c.Producer.Size) + " events, " + strconv.Itoa(c.Producer.Keys) + " keys); latency = handler call time − record timestamp (set at Produce); first " + o.Scale.LatencyWarmup.String() + " unmeasured",
+		"sustained":      "a probe passes if the generator reaches 95% of the rate and the lag (acknowledged − handled, sampled each second) stays ≤ 1 s of events through the second half",
+		"memory":         "`veltrix process` binary; VmHWM from /proc/<pid>/status",
+		"drain":          "binaries in their own processes (plain loop: bench/cmd/plainconsume at veltrix's fetch defaults; `veltrix process --handler noop`, metrics on, at its defaults and with configs/high-throughput.yaml and configs/low-latency.yaml), broker in another; rate and CPU from the first to the last observation of handled records on each process's metrics endpoint (polled every 20 ms until records appear, then at a quarter of the estimated time left, 2–200 ms); CPU = utime+stime from /proc/<pid>/stat (10 ms ticks)",
+		"produce-binary": "`veltrix produce` and bench/cmd/plainproduce as processes at the produce settings; rate and CPU from the first to the last observation of the topic's end offsets",
+		"runs":           strconv.Itoa(o.Runs),
+		"scale":          o.Scale.Name,
 	}
 }

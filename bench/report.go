@@ -20,6 +20,15 @@ const (
 	targetP99At100k      = 50.0 // ms
 )
 
+// Targets from issue 19, for the binaries measured from outside: `veltrix
+// process` at its defaults against the plain franz-go loop, `veltrix
+// produce` against the plain producer.
+const (
+	targetDrainRate    = 0.95 // × the loop's records/s, at least
+	targetDrainCPU     = 1.1  // × the loop's CPU-seconds per million, at most
+	targetProduceRatio = 0.9  // × the plain producer's records/s, at least
+)
+
 // UpdateReport replaces the generated section of the Markdown file at path
 // with res's tables, creating the file when it does not exist.
 func UpdateReport(path string, res *Results) error {
@@ -130,6 +139,12 @@ func Markdown(res *Results) string {
 		}
 		w("\n")
 	}
+	if len(res.Drain) > 0 {
+		drainTable(w, res)
+	}
+	if len(res.ProduceBinary) > 0 {
+		produceBinaryTable(w, res)
+	}
 	if len(res.HotPaths) > 0 {
 		w("### Hot paths (`go test -bench . -benchmem ./pkg/processor`, median of -count %d)\n\n", res.Scale.HotPathCount)
 		w("| benchmark | ns/op | B/op | allocs/op |\n|---|---:|---:|---:|\n")
@@ -209,11 +224,118 @@ func targets(res *Results) []string {
 			out = append(out, fmt.Sprintf("e2e p99 at 100k/s: %.2f ms (target ≤ %.0f ms: %s)", l.P99Ms, targetP99At100k, verdict(l.P99Ms <= targetP99At100k)))
 		}
 	}
+	out = append(out, outsideTargets(res)...)
 	for _, mm := range res.Memory {
 		if strings.HasPrefix(mm.Scenario, "overload") && mm.AllowanceMiB > 0 {
 			out = append(out, fmt.Sprintf("memory under 10x overload (%s): peak %.1f MiB vs allowance %.0f MiB = idle %.1f + 2 × (budget %.0f + one poll + one fetch) (%s)",
 				strings.TrimPrefix(mm.Scenario, "overload, "), mm.PeakMiB, mm.AllowanceMiB, mm.IdleMiB, mm.BudgetMiB, verdict(mm.PeakMiB <= mm.AllowanceMiB)))
 		}
+	}
+	return out
+}
+
+func cpuPerM(v float64) string {
+	if v == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// drainTable renders the drain measurement: every subject a separate
+// process, the broker in another.
+func drainTable(w func(string, ...any), res *Results) {
+	w("### Drain a backlog: binaries in their own processes\n\n")
+	w("Each subject is a separate process draining a backlog from the start in a fresh group; the broker runs in another "+
+		"(`kafka`: Apache Kafka; `embedded`: `veltrix broker`). Records/s and CPU cover the timed window, from the first "+
+		"observation of handled records to the first of all of them (observed on each process's metrics endpoint: "+
+		"`veltrix_processed_records_total`, or the loop's counter); *start* is process start to the first records "+
+		"(start-up, group join, first fetch). CPU is user+system from `/proc/<pid>/stat`, per million records; "+
+		"*whole process* is the process's rusage over its life (start-up, join and shutdown included) per million of "+
+		"the backlog. *Fetched ÷ processed* is `kafka_client_fetch_bytes_total` (the loop: the same count from a kgo "+
+		"hook) over the uncompressed batch bytes of the records handled; 1.00 means every record was fetched once. "+
+		"Targets for the default profile: ≥ %.2f × the loop's records/s, ≤ %.1f × its CPU per million.\n\n", targetDrainRate, targetDrainCPU)
+	var bl []string
+	for _, b := range res.Backlogs {
+		bl = append(bl, fmt.Sprintf("%s: %s (%.0f MB of batches, %.0f MB on the wire)", b.Cluster, b.Backlog, float64(b.BatchBytes)/1e6, float64(b.WireBytes)/1e6))
+	}
+	w("Backlogs (%d partitions; random values uncompressed, compressible ones with lz4): %s.\n\n", partitions, strings.Join(bl, "; "))
+	w("| cluster | backlog | subject | records/s | ÷ loop | CPU-s/M | ÷ loop | whole process CPU-s/M | fetched ÷ processed | start (s) | peak RSS (MiB) | broker CPU-s/M | records/s of each run | load (1 min) |\n")
+	w("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	for _, d := range res.Drain {
+		m := d.Median
+		loop := findOutside(res.Drain, d.Cluster, d.Size, d.Payload, PlainConsumeBinary)
+		rr, cr := "—", "—"
+		if loop != nil {
+			rr, cr = ratio(m.Rate, loop.Median.Rate), ratio(m.CPUPerM, loop.Median.CPUPerM)
+		}
+		var rates, loads []string
+		for _, r := range d.Runs {
+			rates, loads = append(rates, rate(r.Rate)), append(loads, fmt.Sprintf("%.1f", r.Load1))
+		}
+		w("| %s | %s × %d B %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.0f | %s | %s | %s |\n",
+			d.Cluster, rate(float64(d.Records)), d.Size, d.Payload, d.Subject, rate(m.Rate), rr, cpuPerM(m.CPUPerM), cr,
+			cpuPerM(m.ProcessCPUPerM), m.FetchAmp, m.StartSeconds, m.PeakMiB, cpuPerM(m.BrokerCPUPerM),
+			strings.Join(rates, ", "), strings.Join(loads, ", "))
+	}
+	w("\n")
+}
+
+// produceBinaryTable renders `veltrix produce` and the plain producer as
+// binaries.
+func produceBinaryTable(w func(string, ...any), res *Results) {
+	w("### Produce: binaries in their own processes\n\n")
+	w("`veltrix produce --rate 0 --keys 0` and the plain franz-go producer (`bench/cmd/plainproduce`: one value, no key, "+
+		"no headers) at the equal produce settings below, each a separate process writing to a fresh topic. Records/s and "+
+		"CPU cover the window from the first observation of records in the topic to the first of all of them (its end "+
+		"offsets, polled with kadm); *start* is process start to the first records. Target: ≥ %.1f × the plain producer.\n\n", targetProduceRatio)
+	w("| cluster | record | records | subject | records/s | ÷ plain | CPU-s/M | ÷ plain | whole process CPU-s/M | start (s) | peak RSS (MiB) | records/s of each run | load (1 min) |\n")
+	w("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	for _, p := range res.ProduceBinary {
+		m := p.Median
+		plain := findOutside(res.ProduceBinary, p.Cluster, p.Size, p.Payload, PlainProduceBinary)
+		rr, cr := "—", "—"
+		if plain != nil {
+			rr, cr = ratio(m.Rate, plain.Median.Rate), ratio(m.CPUPerM, plain.Median.CPUPerM)
+		}
+		var rates, loads []string
+		for _, r := range p.Runs {
+			rates, loads = append(rates, rate(r.Rate)), append(loads, fmt.Sprintf("%.1f", r.Load1))
+		}
+		w("| %s | %d B | %d | %s | %s | %s | %s | %s | %s | %.2f | %.0f | %s | %s |\n", p.Cluster, p.Size, p.Records, p.Subject,
+			rate(m.Rate), rr, cpuPerM(m.CPUPerM), cr, cpuPerM(m.ProcessCPUPerM), m.StartSeconds, m.PeakMiB,
+			strings.Join(rates, ", "), strings.Join(loads, ", "))
+	}
+	w("\n")
+}
+
+// outsideTargets states issue 19's targets for the binaries.
+func outsideTargets(res *Results) []string {
+	var out []string
+	for _, d := range res.Drain {
+		if d.Subject != VeltrixDefault {
+			continue
+		}
+		loop := findOutside(res.Drain, d.Cluster, d.Size, d.Payload, PlainConsumeBinary)
+		if loop == nil || loop.Median.Rate == 0 || loop.Median.CPUPerM == 0 {
+			continue
+		}
+		m, l := d.Median, loop.Median
+		out = append(out, fmt.Sprintf("`veltrix process` (default) draining %s × %d B %s on %s: %s × the loop's records/s (target ≥ %.2f: %s), "+
+			"%s × its CPU per million (%.2f vs %.2f CPU-s/M; target ≤ %.1f: %s), fetched ÷ processed %.2f",
+			rate(float64(d.Records)), d.Size, d.Payload, d.Cluster, ratio(m.Rate, l.Rate), targetDrainRate, verdict(m.Rate >= targetDrainRate*l.Rate),
+			ratio(m.CPUPerM, l.CPUPerM), m.CPUPerM, l.CPUPerM, targetDrainCPU, verdict(m.CPUPerM <= targetDrainCPU*l.CPUPerM), m.FetchAmp))
+	}
+	for _, p := range res.ProduceBinary {
+		if p.Subject != VeltrixProduceBinary {
+			continue
+		}
+		plain := findOutside(res.ProduceBinary, p.Cluster, p.Size, p.Payload, PlainProduceBinary)
+		if plain == nil || plain.Median.Rate == 0 {
+			continue
+		}
+		out = append(out, fmt.Sprintf("`veltrix produce` binary, %d B on %s: %s × the plain producer (target ≥ %.1f: %s), %s × its CPU per million",
+			p.Size, p.Cluster, ratio(p.Median.Rate, plain.Median.Rate), targetProduceRatio, verdict(p.Median.Rate >= targetProduceRatio*plain.Median.Rate),
+			ratio(p.Median.CPUPerM, plain.Median.CPUPerM)))
 	}
 	return out
 }

@@ -27,6 +27,11 @@ type Results struct {
 	Sustained []Sustained `json:"sustained"`
 	Memory    []Memory    `json:"memory"`
 	HotPaths  []HotPath   `json:"hot_paths"`
+	// Backlogs are the topics the drain measurement emptied; Drain and
+	// ProduceBinary are the binaries measured from outside their processes.
+	Backlogs      []BacklogInfo `json:"backlogs,omitempty"`
+	Drain         []Outside     `json:"drain,omitempty"`
+	ProduceBinary []Outside     `json:"produce_binary,omitempty"`
 	// HotPathRaw is go test's output, benchstat's input.
 	HotPathRaw string `json:"-"`
 	// Errors are parts that failed; their rows are missing.
@@ -132,6 +137,17 @@ func median(xs []float64) float64 {
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// findOutside returns the row of a subject measured from outside, nil if
+// none.
+func findOutside(rows []Outside, cluster string, size int, payload, subject string) *Outside {
+	for i, r := range rows {
+		if r.Cluster == cluster && r.Size == size && r.Payload == payload && r.Subject == subject {
+			return &rows[i]
+		}
+	}
+	return nil
 }
 
 // find returns the median of a subject's throughput, 0 if not measured.

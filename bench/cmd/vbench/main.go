@@ -22,17 +22,20 @@ import (
 
 func main() {
 	var (
-		quick    = flag.Bool("quick", false, "smoke scale: every measurement, small (about 3 minutes)")
+		quick    = flag.Bool("quick", false, "smoke scale: every measurement, small (about 4 minutes)")
 		runs     = flag.Int("runs", 3, "repetitions of each measurement; the median is reported")
 		brokers  = flag.String("brokers", "127.0.0.1:19092", "the real Apache Kafka broker")
 		embedded = flag.Bool("embedded", true, "also measure consume and latency on the embedded cluster")
-		veltrix  = flag.String("veltrix", "", "the veltrix binary for the memory runs")
+		veltrix  = flag.String("veltrix", "", "the veltrix binary for the memory, drain and produce-binary runs")
+		plainC   = flag.String("plainconsume", "", "the plain franz-go consumer binary (bench/cmd/plainconsume); built when empty")
+		plainP   = flag.String("plainproduce", "", "the plain franz-go producer binary (bench/cmd/plainproduce); built when empty")
+		drain    = flag.String("drain", "", "backlogs of the drain runs instead of the scale's, SIZExRECORDS[c] comma-separated (c: compressible), e.g. 100x1000000,100x1000000c")
 		root     = flag.String("root", ".", "the repository root")
 		out      = flag.String("out", "bench/results", "directory for the JSON results")
 		report   = flag.String("report", "BENCHMARKS.md", "Markdown file whose generated section is rewritten (\"\" for none)")
 		from     = flag.String("from", "", "regenerate --report from this results file instead of running")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the harness process (the in-process subjects) to this file")
-		skip     = flag.String("skip", "", "comma-separated parts to skip: calibration, consume, produce, latency, sustain, memory, hotpaths")
+		skip     = flag.String("skip", "", "comma-separated parts to skip: calibration, consume, produce, latency, sustain, memory, drain, produce-binary, hotpaths")
 	)
 	flag.Parse()
 	if *from != "" {
@@ -50,11 +53,19 @@ func main() {
 	if *quick {
 		scale = bench.Quick()
 	}
+	if *drain != "" {
+		b, err := bench.ParseBacklogs(*drain)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vbench: --drain:", err)
+			os.Exit(2)
+		}
+		scale.Drain = b
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	o := bench.Options{
 		Scale: scale, Runs: *runs, Brokers: strings.Split(*brokers, ","), Embedded: *embedded,
-		Root: *root, Veltrix: *veltrix,
+		Root: *root, Veltrix: *veltrix, PlainConsume: *plainC, PlainProduce: *plainP,
 		Log: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 		},

@@ -1,0 +1,222 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Subjects of the drain measurement, each a separate process.
+const (
+	PlainConsumeBinary    = "franz-go loop"
+	VeltrixDefault        = "veltrix process, default"
+	VeltrixHighThroughput = "veltrix process, high-throughput"
+	VeltrixLowLatency     = "veltrix process, low-latency"
+)
+
+// drainSubject is a consumer binary and how to watch it: the output line
+// naming its metrics URL and the counters of records handled and batch
+// bytes fetched there.
+type drainSubject struct {
+	name               string
+	command            func(c cluster, topic, group string) (bin string, args []string)
+	urlLine            *regexp.Regexp
+	processed, fetched string
+}
+
+func drainSubjects(o *Options) []drainSubject {
+	plain := drainSubject{
+		name: PlainConsumeBinary,
+		command: func(c cluster, topic, group string) (string, []string) {
+			return o.PlainConsume, []string{"--brokers", strings.Join(c.brokers, ","), "--topic", topic, "--group", group}
+		},
+		urlLine:   regexp.MustCompile(`stats at (http://\S+)`),
+		processed: "plainconsume_processed_records_total",
+		fetched:   "plainconsume_fetch_bytes_total",
+	}
+	veltrix := func(name, profile string) drainSubject {
+		return drainSubject{
+			name: name,
+			command: func(c cluster, topic, group string) (string, []string) {
+				var args []string
+				if profile != "" {
+					args = append(args, "--config", filepath.Join(o.Root, "configs", profile+".yaml"))
+				}
+				return o.Veltrix, append([]string{"process"}, append(args, "--brokers", strings.Join(c.brokers, ","),
+					"--topic", topic, "--group", group, "--handler", "noop", "--metrics-addr", "127.0.0.1:0",
+					"--kafka.client_id", "vbench-drain")...)
+			},
+			urlLine:   regexp.MustCompile(`metrics at (http://\S+/metrics)`),
+			processed: "veltrix_processed_records_total",
+			fetched:   "kafka_client_fetch_bytes_total",
+		}
+	}
+	return []drainSubject{plain, veltrix(VeltrixDefault, ""),
+		veltrix(VeltrixHighThroughput, "high-throughput"), veltrix(VeltrixLowLatency, "low-latency")}
+}
+
+// drainAll fills each backlog of the scale on c and drains it with every
+// subject, Runs times, interleaved.
+func drainAll(ctx context.Context, o *Options, res *Results, c cluster) error {
+	var errs []error
+	subjects := drainSubjects(o)
+	for _, b := range o.Scale.Drain {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		topic := uniqueName(fmt.Sprintf("bench-drain-%d-%s", b.Size, b.Payload()))
+		o.logf("%-8s drain: filling %s with %s", c.name, topic, b)
+		info, err := fillBacklog(ctx, c, topic, b)
+		if err != nil {
+			deleteTopics(c.brokers, topic)
+			errs = append(errs, fmt.Errorf("%s drain backlog %s: %w", c.name, b, err))
+			continue
+		}
+		res.Backlogs = append(res.Backlogs, info)
+		o.logf("%-8s drain: %s filled in %.1fs: %.1f MB of batches, %.1f MB on the wire", c.name, b, info.FillSeconds,
+			float64(info.BatchBytes)/1e6, float64(info.WireBytes)/1e6)
+		runs := map[string][]OutsideRun{}
+		for run := 1; run <= o.Runs; run++ {
+			for _, s := range subjects {
+				if ctx.Err() != nil {
+					break
+				}
+				began := time.Now()
+				r, err := drainRun(ctx, c, info, s)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s drain %s %s run %d: %w", c.name, b, s.name, run, err))
+					continue
+				}
+				o.logf("%-8s drain %-26s %-33s run %d: %9.0f records/s, %.2f CPU-s/M (process %.2f, broker %.2f), fetched ÷ processed %.2f, start %.2fs, peak %.0f MiB, load %.2f; %.1fs in all",
+					c.name, b, s.name, run, r.Rate, r.CPUPerM, r.ProcessCPUPerM, r.BrokerCPUPerM, r.FetchAmp, r.StartSeconds, r.PeakMiB, r.Load1, time.Since(began).Seconds())
+				runs[s.name] = append(runs[s.name], r)
+			}
+		}
+		deleteTopics(c.brokers, topic)
+		for _, s := range subjects {
+			if len(runs[s.name]) > 0 {
+				res.Drain = append(res.Drain, Outside{Cluster: c.name, Size: b.Size, Payload: b.Payload(), Records: b.Records,
+					Subject: s.name, Median: medianRun(runs[s.name]), Runs: runs[s.name]})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// drainRun starts the subject in a fresh group on the backlog and watches
+// its metrics until it has handled every record.
+func drainRun(ctx context.Context, c cluster, b BacklogInfo, s drainSubject) (_ OutsideRun, err error) {
+	bin, args := s.command(c, b.topic, uniqueName("bench-drain"))
+	p, err := startProc(s.name, bin, args...)
+	if err != nil {
+		return OutsideRun{}, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_, _ = p.stop(5 * time.Second)
+		}
+	}()
+	url, err := p.waitLine(ctx, s.urlLine, 30*time.Second)
+	if err != nil {
+		return OutsideRun{}, err
+	}
+	sc := newScraper(url)
+	progress := func(ctx context.Context) (int64, float64, error) {
+		v, err := sc.sums(ctx, b.topic, s.processed, s.fetched)
+		if err != nil {
+			return 0, 0, err
+		}
+		return int64(v[s.processed]), v[s.fetched], nil
+	}
+	n := int64(b.Records)
+	first, last, samples, err := watch(ctx, p, c.pid, n, progress, consumeTimeout)
+	if err != nil {
+		return OutsideRun{}, err
+	}
+	r, err := window(first, last, n, b.BatchBytes)
+	if err != nil {
+		return OutsideRun{}, err
+	}
+	r.Samples, r.Load1 = samples, load1()
+	r.StartSeconds = first.at.Sub(p.started).Seconds()
+	r.PeakMiB = p.hwmMiB()
+	stopped = true
+	life, err := p.stop(30 * time.Second)
+	if err != nil {
+		return OutsideRun{}, err
+	}
+	r.ProcessCPUPerM = life.Seconds() / float64(n) * 1e6
+	return r, nil
+}
+
+// startBroker runs the embedded cluster as `veltrix broker` in its own
+// process, so that it does not share the harness's address space and
+// scheduler with the measurements, and returns it as a cluster.
+func startBroker(ctx context.Context, veltrix string) (cluster, *proc, error) {
+	if veltrix == "" {
+		return cluster{}, nil, errors.New("no veltrix binary (Options.Veltrix)")
+	}
+	p, err := startProc("veltrix broker", veltrix, "broker", "--port", "0", "--partitions", strconv.Itoa(partitions),
+		"--topic", uniqueName("bench-seed"))
+	if err != nil {
+		return cluster{}, nil, err
+	}
+	addr, err := p.waitLine(ctx, regexp.MustCompile(`listening on (\S+)`), 30*time.Second)
+	if err != nil {
+		_, _ = p.stop(5 * time.Second)
+		return cluster{}, nil, err
+	}
+	return cluster{name: "embedded", brokers: strings.Split(addr, ","), pid: p.pid()}, p, nil
+}
+
+// outsideAll runs the measurements of binaries in their own processes —
+// drain and produce — on the real broker and, with Options.Embedded, on
+// `veltrix broker` in its own process.
+func outsideAll(ctx context.Context, o *Options, res *Results, real cluster) error {
+	if o.Veltrix == "" {
+		return errors.New("no veltrix binary (Options.Veltrix)")
+	}
+	if o.PlainConsume == "" || o.PlainProduce == "" {
+		dir, cleanup, err := buildPlain(ctx, o.Root)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		if o.PlainConsume == "" {
+			o.PlainConsume = filepath.Join(dir, "plainconsume")
+		}
+		if o.PlainProduce == "" {
+			o.PlainProduce = filepath.Join(dir, "plainproduce")
+		}
+	}
+	real.pid = kafkaPID()
+	errs := []error{outsideOn(ctx, o, res, real)}
+	if o.Embedded {
+		ec, bp, err := startBroker(ctx, o.Veltrix)
+		if err != nil {
+			return errors.Join(append(errs, fmt.Errorf("starting veltrix broker: %w", err))...)
+		}
+		errs = append(errs, outsideOn(ctx, o, res, ec))
+		if _, err := bp.stop(30 * time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func outsideOn(ctx context.Context, o *Options, res *Results, c cluster) error {
+	var errs []error
+	if !o.skip("drain") {
+		errs = append(errs, drainAll(ctx, o, res, c))
+	}
+	if !o.skip("produce-binary") {
+		errs = append(errs, produceBinaries(ctx, o, res, c))
+	}
+	return errors.Join(errs...)
+}
