@@ -20,13 +20,13 @@ const (
 )
 
 // drainSubject is a consumer binary and how to watch it: the output line
-// naming its metrics URL and the counters of records handled and batch
-// bytes fetched there.
+// naming its metrics URL, and there the gauge of partitions assigned and
+// the counters of records handled and batch bytes fetched.
 type drainSubject struct {
-	name               string
-	command            func(c cluster, topic, group string) (bin string, args []string)
-	urlLine            *regexp.Regexp
-	processed, fetched string
+	name                         string
+	command                      func(c cluster, topic, group string) (bin string, args []string)
+	urlLine                      *regexp.Regexp
+	assigned, processed, fetched string
 }
 
 func drainSubjects(o *Options) []drainSubject {
@@ -36,6 +36,7 @@ func drainSubjects(o *Options) []drainSubject {
 			return o.PlainConsume, []string{"--brokers", strings.Join(c.brokers, ","), "--topic", topic, "--group", group}
 		},
 		urlLine:   regexp.MustCompile(`stats at (http://\S+)`),
+		assigned:  "plainconsume_partitions_assigned",
 		processed: "plainconsume_processed_records_total",
 		fetched:   "plainconsume_fetch_bytes_total",
 	}
@@ -52,6 +53,7 @@ func drainSubjects(o *Options) []drainSubject {
 					"--kafka.client_id", "vbench-drain")...)
 			},
 			urlLine:   regexp.MustCompile(`metrics at (http://\S+/metrics)`),
+			assigned:  "veltrix_partitions_assigned",
 			processed: "veltrix_processed_records_total",
 			fetched:   "kafka_client_fetch_bytes_total",
 		}
@@ -109,7 +111,7 @@ func drainAll(ctx context.Context, o *Options, res *Results, c cluster) error {
 }
 
 // drainRun starts the subject in a fresh group on the backlog and watches
-// its metrics until it has handled every record.
+// its metrics from its group join until it has handled every record.
 func drainRun(ctx context.Context, c cluster, b BacklogInfo, s drainSubject) (_ OutsideRun, err error) {
 	bin, args := s.command(c, b.topic, uniqueName("bench-drain"))
 	p, err := startProc(s.name, bin, args...)
@@ -127,15 +129,15 @@ func drainRun(ctx context.Context, c cluster, b BacklogInfo, s drainSubject) (_ 
 		return OutsideRun{}, err
 	}
 	sc := newScraper(url)
-	progress := func(ctx context.Context) (int64, float64, error) {
-		v, err := sc.sums(ctx, b.topic, s.processed, s.fetched)
+	observe := func(ctx context.Context) (progress, error) {
+		v, err := sc.sums(ctx, b.topic, s.assigned, s.processed, s.fetched)
 		if err != nil {
-			return 0, 0, err
+			return progress{}, err
 		}
-		return int64(v[s.processed]), v[s.fetched], nil
+		return progress{records: int64(v[s.processed]), fetched: v[s.fetched], started: v[s.assigned] >= partitions}, nil
 	}
 	n := int64(b.Records)
-	first, last, samples, err := watch(ctx, p, c.pid, n, progress, consumeTimeout)
+	first, last, samples, err := watch(ctx, p, c.pid, n, observe, consumeTimeout)
 	if err != nil {
 		return OutsideRun{}, err
 	}

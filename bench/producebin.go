@@ -94,21 +94,21 @@ func produceRun(ctx context.Context, c cluster, name, bin string, args []string,
 		return OutsideRun{}, err
 	}
 	defer closeAdm()
-	progress := func(ctx context.Context) (int64, float64, error) {
+	observe := func(ctx context.Context) (progress, error) {
 		ends, err := adm.ListEndOffsets(ctx, topic)
 		if err != nil {
-			return 0, 0, err
+			return progress{}, err
 		}
 		if err := ends.Error(); err != nil {
-			return 0, 0, err
+			return progress{}, err
 		}
 		var sum int64
 		ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
-		return sum, 0, nil
+		return progress{records: sum, started: sum > 0}, nil
 	}
 	// Connect and learn the leaders now, so that the first observation is
 	// not late by a connection and a metadata round trip.
-	if _, _, err := progress(ctx); err != nil {
+	if _, err := observe(ctx); err != nil {
 		return OutsideRun{}, err
 	}
 	p, err := startProc(name, bin, args...)
@@ -116,9 +116,9 @@ func produceRun(ctx context.Context, c cluster, name, bin string, args []string,
 		return OutsideRun{}, err
 	}
 	var peak float64
-	first, last, samples, werr := watch(ctx, p, c.pid, int64(n), func(ctx context.Context) (int64, float64, error) {
+	first, last, samples, werr := watch(ctx, p, c.pid, int64(n), func(ctx context.Context) (progress, error) {
 		peak = max(peak, p.hwmMiB())
-		return progress(ctx)
+		return observe(ctx)
 	}, consumeTimeout)
 	life, err := p.wait(ctx, time.Minute)
 	if werr != nil {

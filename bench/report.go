@@ -247,19 +247,20 @@ func drainTable(w func(string, ...any), res *Results) {
 	w("### Drain a backlog: binaries in their own processes\n\n")
 	w("Each subject is a separate process draining a backlog from the start in a fresh group; the broker runs in another "+
 		"(`kafka`: Apache Kafka; `embedded`: `veltrix broker`). Records/s and CPU cover the timed window, from the first "+
-		"observation of handled records to the first of all of them (observed on each process's metrics endpoint: "+
-		"`veltrix_processed_records_total`, or the loop's counter); *start* is process start to the first records "+
-		"(start-up, group join, first fetch). CPU is user+system from `/proc/<pid>/stat`, per million records; "+
-		"*whole process* is the process's rusage over its life (start-up, join and shutdown included) per million of "+
-		"the backlog. *Fetched ÷ processed* is `kafka_client_fetch_bytes_total` (the loop: the same count from a kgo "+
-		"hook) over the uncompressed batch bytes of the records handled; 1.00 means every record was fetched once. "+
+		"observation of the group join done (every partition assigned: `veltrix_partitions_assigned`, or the loop's own "+
+		"gauge) to the first observation of every record handled (`veltrix_processed_records_total`, or the loop's "+
+		"counter), each process's metrics endpoint polled by the harness; so the first fetch is in the window, and "+
+		"*join* — process start to the join observed — is not. CPU is user+system from `/proc/<pid>/stat`, per million "+
+		"records; *whole process* is the process's rusage over its life (start-up, join and shutdown included) per "+
+		"million of the backlog. *Fetched ÷ processed* is `kafka_client_fetch_bytes_total` (the loop: the same count from "+
+		"a kgo hook) over the uncompressed batch bytes of the records handled; 1.00 means every record was fetched once. "+
 		"Targets for the default profile: ≥ %.2f × the loop's records/s, ≤ %.1f × its CPU per million.\n\n", targetDrainRate, targetDrainCPU)
 	var bl []string
 	for _, b := range res.Backlogs {
 		bl = append(bl, fmt.Sprintf("%s: %s (%.0f MB of batches, %.0f MB on the wire)", b.Cluster, b.Backlog, float64(b.BatchBytes)/1e6, float64(b.WireBytes)/1e6))
 	}
 	w("Backlogs (%d partitions; random values uncompressed, compressible ones with lz4): %s.\n\n", partitions, strings.Join(bl, "; "))
-	w("| cluster | backlog | subject | records/s | ÷ loop | CPU-s/M | ÷ loop | whole process CPU-s/M | fetched ÷ processed | start (s) | peak RSS (MiB) | broker CPU-s/M | records/s of each run | load (1 min) |\n")
+	w("| cluster | backlog | subject | records/s | ÷ loop | CPU-s/M | ÷ loop | whole process CPU-s/M | fetched ÷ processed | join (s) | peak RSS (MiB) | broker CPU-s/M | records/s of each run | load (1 min) |\n")
 	w("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, d := range res.Drain {
 		m := d.Median
@@ -287,7 +288,7 @@ func produceBinaryTable(w func(string, ...any), res *Results) {
 	w("`veltrix produce --rate 0 --keys 0` and the plain franz-go producer (`bench/cmd/plainproduce`: one value, no key, "+
 		"no headers) at the equal produce settings below, each a separate process writing to a fresh topic. Records/s and "+
 		"CPU cover the window from the first observation of records in the topic to the first of all of them (its end "+
-		"offsets, polled with kadm); *start* is process start to the first records. Target: ≥ %.1f × the plain producer.\n\n", targetProduceRatio)
+		"offsets, polled with kadm); *start* is process start to the first records acknowledged. Target: ≥ %.1f × the plain producer.\n\n", targetProduceRatio)
 	w("| cluster | record | records | subject | records/s | ÷ plain | CPU-s/M | ÷ plain | whole process CPU-s/M | start (s) | peak RSS (MiB) | records/s of each run | load (1 min) |\n")
 	w("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, p := range res.ProduceBinary {

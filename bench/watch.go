@@ -20,10 +20,12 @@ type Outside struct {
 }
 
 // OutsideRun is one run of a subject in its own process. The rate and the
-// windowed CPU cover the timed window: from the first observation of
-// records handled (or acknowledged) to the first observation of all of
-// them, so start-up and the group join are excluded (StartSeconds reports
-// them).
+// windowed CPU cover the timed window: for a consumer from the first
+// observation of its group join done (every partition assigned) to the
+// first observation of every record handled, so the first fetch is in it
+// and start-up and the join are not; for a producer from the first
+// observation of records in the topic to the first of all of them.
+// StartSeconds reports what comes before the window.
 type OutsideRun struct {
 	Rate float64 `json:"records_per_s"`
 	// CPUPerM is the process's user+system CPU-seconds (/proc/<pid>/stat)
@@ -38,8 +40,9 @@ type OutsideRun struct {
 	// other work on it counts too.
 	BrokerCPUPerM float64 `json:"broker_cpu_s_per_m,omitempty"`
 	PeakMiB       float64 `json:"peak_rss_mib"` // VmHWM
-	// StartSeconds is from starting the process to the first observation
-	// of records: start-up, connecting, the group join and the first fetch.
+	// StartSeconds is from starting the process to the window's start:
+	// start-up, connecting and the group join (consumers), or the first
+	// acknowledgement (producers).
 	StartSeconds float64 `json:"start_s"`
 	// FetchAmp is the bytes the consumer fetched and decoded (uncompressed
 	// batch bytes) divided by the bytes of the records it handled: 1 when
@@ -57,11 +60,18 @@ type sample struct {
 	fetched   float64
 	cpu       time.Duration // the subject's, all threads
 	brokerCPU time.Duration
+	started   bool
 }
 
-// progressFn observes how many of the records the subject has handled
-// (or written) and how many bytes it has fetched.
-type progressFn func(ctx context.Context) (records int64, fetched float64, err error)
+// progress is what a subject has done so far.
+type progress struct {
+	records int64   // handled (or written)
+	fetched float64 // batch bytes fetched
+	started bool    // the window may start: joined (or writing)
+}
+
+// progressFn observes a subject's progress.
+type progressFn func(ctx context.Context) (progress, error)
 
 // Observation cadence: before the first records every preFirst; after, a
 // quarter of the estimated time left, within [minPoll, maxPoll], so the
@@ -75,7 +85,7 @@ const (
 )
 
 // watch observes p until progress reports n records, and returns the first
-// observation with records and the first with all n. When the process
+// observation that started and the first with all n. When the process
 // exits on its own (a producer that is done), one last observation is taken
 // and its CPU is the process's whole-life CPU.
 func watch(ctx context.Context, p *proc, brokerPID int, n int64, progress progressFn, timeout time.Duration) (first, last sample, samples int, err error) {
@@ -87,7 +97,7 @@ func watch(ctx context.Context, p *proc, brokerPID int, n int64, progress progre
 		s, err := observe(ctx, p, brokerPID, progress, exited)
 		switch {
 		case err == nil:
-			if !started && s.records > 0 {
+			if !started && s.started {
 				first, started = s, true
 			}
 			if started {
@@ -95,7 +105,7 @@ func watch(ctx context.Context, p *proc, brokerPID int, n int64, progress progre
 			}
 			if s.records >= n {
 				if first.records >= n {
-					return first, s, samples, fmt.Errorf("all %d records were handled before the first observation: too few to time, raise the scale", n)
+					return first, s, samples, fmt.Errorf("all %d records were done by the window's first observation: too few to time, raise the scale", n)
 				}
 				return first, s, samples, nil
 			}
@@ -123,12 +133,12 @@ func watch(ctx context.Context, p *proc, brokerPID int, n int64, progress progre
 
 func observe(ctx context.Context, p *proc, brokerPID int, progress progressFn, exited bool) (sample, error) {
 	before := time.Now()
-	recs, fetched, err := progress(ctx)
+	pr, err := progress(ctx)
 	after := time.Now()
 	if err != nil {
 		return sample{}, err
 	}
-	s := sample{at: before.Add(after.Sub(before) / 2), records: recs, fetched: fetched}
+	s := sample{at: before.Add(after.Sub(before) / 2), records: pr.records, fetched: pr.fetched, started: pr.started}
 	if exited {
 		s.cpu = p.lifeCPU()
 	} else if s.cpu, err = p.cpu(); err != nil {

@@ -5,8 +5,9 @@
 //
 // It serves its counts in Prometheus text format on --stats-addr so the
 // harness can watch it from outside exactly as it watches veltrix's
-// /metrics: records polled, their value bytes, and the uncompressed batch
-// bytes fetched (counted by a franz-go fetch hook, what
+// /metrics: partitions assigned (ever: the group join is done when they
+// are all there), records polled, their value bytes, and the uncompressed
+// batch bytes fetched (counted by a franz-go fetch hook, what
 // kafka_client_fetch_bytes_total counts for veltrix). It runs until SIGINT
 // or SIGTERM.
 //
@@ -66,12 +67,13 @@ func run(brokers, topic, group, statsAddr string, maxWait time.Duration, maxByte
 	defer stop()
 
 	fetched := &fetchCounter{}
-	var polled, valueBytes atomic.Int64
+	var assigned, polled, valueBytes atomic.Int64
 	ln, err := net.Listen("tcp", statsAddr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", statsAddr, err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "plainconsume_partitions_assigned{topic=%q} %d\n", topic, assigned.Load())
 		fmt.Fprintf(w, "plainconsume_processed_records_total{topic=%q} %d\n", topic, polled.Load())
 		fmt.Fprintf(w, "plainconsume_value_bytes_total{topic=%q} %d\n", topic, valueBytes.Load())
 		fmt.Fprintf(w, "plainconsume_fetch_bytes_total{topic=%q} %d\n", topic, fetched.bytes.Load())
@@ -83,7 +85,12 @@ func run(brokers, topic, group, statsAddr string, maxWait time.Duration, maxByte
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ClientID("plainconsume"),
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(maxWait), kgo.FetchMaxBytes(maxBytes), kgo.FetchMaxPartitionBytes(partBytes),
-		kgo.WithHooks(fetched))
+		kgo.WithHooks(fetched),
+		// Only the assigned callback: setting the revoked one would replace
+		// franz-go's default commit on revoke.
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			assigned.Add(int64(len(m[topic])))
+		}))
 	if err != nil {
 		return fmt.Errorf("creating the client: %w", err)
 	}
