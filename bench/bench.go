@@ -68,7 +68,7 @@ func Full() Scale {
 }
 
 // Quick is the smoke scale of scripts/bench.sh --quick: every measurement,
-// small, in about four minutes.
+// small, in about five minutes.
 func Quick() Scale {
 	return Scale{
 		Name:             "quick",

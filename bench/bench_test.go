@@ -34,7 +34,7 @@ func tiny() Scale {
 		// A compressible backlog needs more records than a random one:
 		// a fetch's byte limits count compressed bytes, and the timed
 		// window needs more than one fetch.
-		Drain: []Backlog{{Size: 100, Records: 200_000}, {Size: 100, Records: 600_000, Compressible: true}},
+		Drain: []Backlog{{Size: 100, Records: 300_000}, {Size: 100, Records: 600_000, Compressible: true}},
 	}
 }
 

@@ -54,19 +54,7 @@ func startProcess(ctx context.Context, bin string, c cluster, topic, group strin
 }
 
 // hwmMiB is the process's peak resident set (VmHWM) in MiB.
-func (m *member) hwmMiB() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kib, _ := strconv.ParseFloat(f[1], 64)
-			return kib / 1024
-		}
-	}
-	return 0
-}
+func (m *member) hwmMiB() float64 { return procHWM(m.cmd.Process.Pid) }
 
 // stop sends SIGTERM and waits for the exit; SIGKILL after 30 s.
 func (m *member) stop() error {

@@ -5,7 +5,7 @@
 # tables in BENCHMARKS.md. About 30 minutes at full scale on 2 cores.
 #
 #   scripts/bench.sh                 # full scale, 3 runs of everything
-#   scripts/bench.sh --quick         # smoke scale, about 4 minutes
+#   scripts/bench.sh --quick         # smoke scale, about 5 minutes
 #   scripts/bench.sh --skip sustain,memory --runs 5
 #   scripts/bench.sh --skip calibration,consume,produce,latency,sustain,memory,hotpaths \
 #       --drain 100x1000000,100x1000000c     # only the binaries, moderate backlogs

@@ -22,7 +22,7 @@ import (
 
 func main() {
 	var (
-		quick    = flag.Bool("quick", false, "smoke scale: every measurement, small (about 4 minutes)")
+		quick    = flag.Bool("quick", false, "smoke scale: every measurement, small (about 5 minutes)")
 		runs     = flag.Int("runs", 3, "repetitions of each measurement; the median is reported")
 		brokers  = flag.String("brokers", "127.0.0.1:19092", "the real Apache Kafka broker")
 		embedded = flag.Bool("embedded", true, "also measure consume and latency on the embedded cluster")
