@@ -107,6 +107,11 @@ type Options struct {
 	// runs start (and `veltrix broker`, the embedded cluster in its own
 	// process).
 	Veltrix string
+	// Baseline is another veltrix binary (an earlier build) whose process
+	// and produce subjects the drain and produce-binary runs interleave
+	// with Veltrix's, named with a " (baseline)" suffix: a before/after
+	// comparison in one run, under the same load. Empty: none.
+	Baseline string
 	// PlainConsume and PlainProduce are the plain franz-go binaries
 	// (bench/cmd/plainconsume, plainproduce); built from Root when empty.
 	PlainConsume, PlainProduce string

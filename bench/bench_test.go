@@ -136,7 +136,7 @@ func TestHarnessSmoke(t *testing.T) {
 	b, _ := os.ReadFile(report)
 	doc := string(b)
 	for _, want := range []string{"Hand-written method.", "Hand-written analysis.", "### Consume", "÷ franz-go loop", "### Targets", "median of **1** runs",
-		"### Drain a backlog", "### Produce: binaries", "`veltrix process` (default) draining", "`veltrix produce` binary"} {
+		"### Drain a backlog", "### Produce: binaries", "`veltrix process, default` draining", "`veltrix produce` binary"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -265,5 +265,32 @@ func TestWindow(t *testing.T) {
 	}
 	if _, err := window(last, last, 1_000_000, 0); err == nil {
 		t.Fatal("an empty window was timed")
+	}
+}
+
+// TestBaselineSubjects: a baseline binary adds its own veltrix subjects,
+// run with it, next to the measured binary's.
+func TestBaselineSubjects(t *testing.T) {
+	o := &Options{Veltrix: "/new/veltrix", Baseline: "/old/veltrix", PlainConsume: "/plain", Root: "/repo"}
+	bins := map[string]string{}
+	for _, s := range drainSubjects(o) {
+		bins[s.name], _ = s.command(cluster{brokers: []string{"b:9092"}}, "t", "g")
+	}
+	order, cmds := produceCommands(o)
+	for _, s := range order {
+		bins[s], _ = cmds[s](cluster{brokers: []string{"b:9092"}}, "t", 10, 100)
+	}
+	want := map[string]string{
+		PlainConsumeBinary: "/plain", VeltrixDefault: "/new/veltrix", VeltrixLowLatency + baselineSuffix: "/old/veltrix",
+		VeltrixHighThroughput + baselineSuffix: "/old/veltrix", VeltrixProduceBinary: "/new/veltrix",
+		VeltrixProduceBinary + baselineSuffix: "/old/veltrix",
+	}
+	for name, bin := range want {
+		if bins[name] != bin {
+			t.Errorf("subject %q runs %q, want %q", name, bins[name], bin)
+		}
+	}
+	if len(bins) != 1+6+3 {
+		t.Errorf("%d subjects, want 10: %v", len(bins), bins)
 	}
 }

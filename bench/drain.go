@@ -40,7 +40,7 @@ func drainSubjects(o *Options) []drainSubject {
 		processed: "plainconsume_processed_records_total",
 		fetched:   "plainconsume_fetch_bytes_total",
 	}
-	veltrix := func(name, profile string) drainSubject {
+	veltrix := func(bin, name, profile string) drainSubject {
 		return drainSubject{
 			name: name,
 			command: func(c cluster, topic, group string) (string, []string) {
@@ -48,7 +48,7 @@ func drainSubjects(o *Options) []drainSubject {
 				if profile != "" {
 					args = append(args, "--config", filepath.Join(o.Root, "configs", profile+".yaml"))
 				}
-				return o.Veltrix, append([]string{"process"}, append(args, "--brokers", strings.Join(c.brokers, ","),
+				return bin, append([]string{"process"}, append(args, "--brokers", strings.Join(c.brokers, ","),
 					"--topic", topic, "--group", group, "--handler", "noop", "--metrics-addr", "127.0.0.1:0",
 					"--kafka.client_id", "vbench-drain")...)
 			},
@@ -58,8 +58,25 @@ func drainSubjects(o *Options) []drainSubject {
 			fetched:   "kafka_client_fetch_bytes_total",
 		}
 	}
-	return []drainSubject{plain, veltrix(VeltrixDefault, ""),
-		veltrix(VeltrixHighThroughput, "high-throughput"), veltrix(VeltrixLowLatency, "low-latency")}
+	subjects := []drainSubject{plain}
+	for _, v := range veltrixBinaries(o) {
+		subjects = append(subjects, veltrix(v.bin, VeltrixDefault+v.suffix, ""),
+			veltrix(v.bin, VeltrixHighThroughput+v.suffix, "high-throughput"), veltrix(v.bin, VeltrixLowLatency+v.suffix, "low-latency"))
+	}
+	return subjects
+}
+
+// baselineSuffix marks the subjects run with Options.Baseline.
+const baselineSuffix = " (baseline)"
+
+// veltrixBinaries are the veltrix binaries measured: Options.Veltrix and,
+// when set, Options.Baseline, whose subjects' names end in baselineSuffix.
+func veltrixBinaries(o *Options) []struct{ bin, suffix string } {
+	out := []struct{ bin, suffix string }{{o.Veltrix, ""}}
+	if o.Baseline != "" {
+		out = append(out, struct{ bin, suffix string }{o.Baseline, baselineSuffix})
+	}
+	return out
 }
 
 // drainAll fills each backlog of the scale on c and drains it with every

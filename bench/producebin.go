@@ -30,19 +30,24 @@ func produceCommands(o *Options) (order []string, cmds map[string]produceCommand
 				"--batch-max-bytes", strconv.FormatInt(s.BatchMaxBytes, 10), "--compression", s.Compression,
 				"--max-buffered", strconv.Itoa(s.MaxBuffered)}
 		},
+	}
+	order = []string{PlainProduceBinary}
+	for _, v := range veltrixBinaries(o) {
 		// As a user runs it, metrics on; --keys 0 and the settings above
 		// make it write what the plain producer writes, plus its event
 		// headers and JSON value.
-		VeltrixProduceBinary: func(c cluster, topic string, n, size int) (string, []string) {
-			return o.Veltrix, []string{"produce", "--brokers", strings.Join(c.brokers, ","), "--topic", topic,
+		bin := v.bin
+		cmds[VeltrixProduceBinary+v.suffix] = func(c cluster, topic string, n, size int) (string, []string) {
+			return bin, []string{"produce", "--brokers", strings.Join(c.brokers, ","), "--topic", topic,
 				"--count", strconv.Itoa(n), "--rate", "0", "--size", strconv.Itoa(size) + "B", "--keys", "0",
 				"--producer.acks", s.Acks, "--producer.idempotent=" + strconv.FormatBool(s.Idempotent),
 				"--producer.linger", s.Linger.String(), "--producer.batch_max_bytes", strconv.FormatInt(s.BatchMaxBytes, 10) + "B",
 				"--producer.compression", s.Compression, "--producer.max_buffered_records", strconv.Itoa(s.MaxBuffered),
 				"--producer.id", "vbench", "--metrics-addr", "127.0.0.1:0", "--kafka.client_id", "vbench-produce"}
-		},
+		}
+		order = append(order, VeltrixProduceBinary+v.suffix)
 	}
-	return []string{PlainProduceBinary, VeltrixProduceBinary}, cmds
+	return order, cmds
 }
 
 // produceBinaries runs each producer binary Runs times per record size,

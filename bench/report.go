@@ -313,7 +313,7 @@ func produceBinaryTable(w func(string, ...any), res *Results) {
 func outsideTargets(res *Results) []string {
 	var out []string
 	for _, d := range res.Drain {
-		if d.Subject != VeltrixDefault {
+		if d.Subject != VeltrixDefault && d.Subject != VeltrixDefault+baselineSuffix {
 			continue
 		}
 		loop := findOutside(res.Drain, d.Cluster, d.Size, d.Payload, PlainConsumeBinary)
@@ -321,21 +321,21 @@ func outsideTargets(res *Results) []string {
 			continue
 		}
 		m, l := d.Median, loop.Median
-		out = append(out, fmt.Sprintf("`veltrix process` (default) draining %s × %d B %s on %s: %s × the loop's records/s (target ≥ %.2f: %s), "+
+		out = append(out, fmt.Sprintf("`%s` draining %s × %d B %s on %s: %s × the loop's records/s (target ≥ %.2f: %s), "+
 			"%s × its CPU per million (%.2f vs %.2f CPU-s/M; target ≤ %.1f: %s), fetched ÷ processed %.2f",
-			rate(float64(d.Records)), d.Size, d.Payload, d.Cluster, ratio(m.Rate, l.Rate), targetDrainRate, verdict(m.Rate >= targetDrainRate*l.Rate),
+			d.Subject, rate(float64(d.Records)), d.Size, d.Payload, d.Cluster, ratio(m.Rate, l.Rate), targetDrainRate, verdict(m.Rate >= targetDrainRate*l.Rate),
 			ratio(m.CPUPerM, l.CPUPerM), m.CPUPerM, l.CPUPerM, targetDrainCPU, verdict(m.CPUPerM <= targetDrainCPU*l.CPUPerM), m.FetchAmp))
 	}
 	for _, p := range res.ProduceBinary {
-		if p.Subject != VeltrixProduceBinary {
+		if p.Subject != VeltrixProduceBinary && p.Subject != VeltrixProduceBinary+baselineSuffix {
 			continue
 		}
 		plain := findOutside(res.ProduceBinary, p.Cluster, p.Size, p.Payload, PlainProduceBinary)
 		if plain == nil || plain.Median.Rate == 0 {
 			continue
 		}
-		out = append(out, fmt.Sprintf("`veltrix produce` binary, %d B on %s: %s × the plain producer (target ≥ %.1f: %s), %s × its CPU per million",
-			p.Size, p.Cluster, ratio(p.Median.Rate, plain.Median.Rate), targetProduceRatio, verdict(p.Median.Rate >= targetProduceRatio*plain.Median.Rate),
+		out = append(out, fmt.Sprintf("`%s` binary, %d B on %s: %s × the plain producer (target ≥ %.1f: %s), %s × its CPU per million",
+			p.Subject, p.Size, p.Cluster, ratio(p.Median.Rate, plain.Median.Rate), targetProduceRatio, verdict(p.Median.Rate >= targetProduceRatio*plain.Median.Rate),
 			ratio(p.Median.CPUPerM, plain.Median.CPUPerM)))
 	}
 	return out

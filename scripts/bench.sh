@@ -9,6 +9,7 @@
 #   scripts/bench.sh --skip sustain,memory --runs 5
 #   scripts/bench.sh --skip calibration,consume,produce,latency,sustain,memory,hotpaths \
 #       --drain 100x1000000,100x1000000c     # only the binaries, moderate backlogs
+#   scripts/bench.sh ... --baseline /tmp/veltrix-before   # an earlier build too, interleaved
 #
 # It never stops the broker (others may share it).
 set -euo pipefail

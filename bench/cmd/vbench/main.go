@@ -27,6 +27,7 @@ func main() {
 		brokers  = flag.String("brokers", "127.0.0.1:19092", "the real Apache Kafka broker")
 		embedded = flag.Bool("embedded", true, "also measure consume and latency on the embedded cluster")
 		veltrix  = flag.String("veltrix", "", "the veltrix binary for the memory, drain and produce-binary runs")
+		baseline = flag.String("baseline", "", "another veltrix binary (e.g. a build before a change) measured in the same drain and produce-binary runs, interleaved, as \"(baseline)\" subjects")
 		plainC   = flag.String("plainconsume", "", "the plain franz-go consumer binary (bench/cmd/plainconsume); built when empty")
 		plainP   = flag.String("plainproduce", "", "the plain franz-go producer binary (bench/cmd/plainproduce); built when empty")
 		drain    = flag.String("drain", "", "backlogs of the drain runs instead of the scale's, SIZExRECORDS[c] comma-separated (c: compressible), e.g. 100x1000000,100x1000000c")
@@ -65,7 +66,7 @@ func main() {
 	defer stop()
 	o := bench.Options{
 		Scale: scale, Runs: *runs, Brokers: strings.Split(*brokers, ","), Embedded: *embedded,
-		Root: *root, Veltrix: *veltrix, PlainConsume: *plainC, PlainProduce: *plainP,
+		Root: *root, Veltrix: *veltrix, Baseline: *baseline, PlainConsume: *plainC, PlainProduce: *plainP,
 		Log: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 		},
