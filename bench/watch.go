@@ -29,8 +29,12 @@ type Outside struct {
 type OutsideRun struct {
 	Rate float64 `json:"records_per_s"`
 	// CPUPerM is the process's user+system CPU-seconds (/proc/<pid>/stat)
-	// in the timed window per million records in it.
-	CPUPerM float64 `json:"cpu_s_per_m"`
+	// in the timed window per million records in it, net of
+	// ObserveCPUPerM: what the harness's observations of a consumer cost
+	// it (the observations in the window times one's cost, measured after
+	// the drain). Producers are observed at the broker, at no cost to them.
+	CPUPerM        float64 `json:"cpu_s_per_m"`
+	ObserveCPUPerM float64 `json:"observe_cpu_s_per_m,omitempty"`
 	// ProcessCPUPerM is the process's whole-life CPU (rusage: start-up,
 	// join, shutdown and the harness's scrapes included) per million
 	// records of the run.
@@ -78,10 +82,14 @@ type progressFn func(ctx context.Context) (progress, error)
 // window's end is seen within a few milliseconds while a drain of seconds
 // is observed a few dozen times (each scrape of veltrix's /metrics costs
 // it about 1.5 ms of CPU).
+// While nothing moves between two observations (a tail where the last
+// records come late) the interval doubles, up to stallPoll, so a stall is
+// not observed hundreds of times.
 const (
-	preFirst = 20 * time.Millisecond
-	minPoll  = 2 * time.Millisecond
-	maxPoll  = 200 * time.Millisecond
+	preFirst  = 20 * time.Millisecond
+	minPoll   = 2 * time.Millisecond
+	maxPoll   = 200 * time.Millisecond
+	stallPoll = 20 * time.Millisecond
 )
 
 // watch observes p until progress reports n records, and returns the first
@@ -92,6 +100,7 @@ func watch(ctx context.Context, p *proc, brokerPID int, n int64, progress progre
 	deadline := time.Now().Add(timeout)
 	var prevErr error
 	started := false
+	wait, prevRecords := preFirst, int64(-1)
 	for {
 		exited := p.exited()
 		s, err := observe(ctx, p, brokerPID, progress, exited)
@@ -120,9 +129,15 @@ func watch(ctx context.Context, p *proc, brokerPID int, n int64, progress progre
 		if time.Now().After(deadline) {
 			return first, last, samples, fmt.Errorf("%d of %d records after %s (last error %v): %s", s.records, n, timeout, prevErr, p.output(5))
 		}
-		wait := preFirst
 		if started {
-			wait = nextPoll(first, s, n)
+			next := nextPoll(first, s, n)
+			if err == nil && s.records == prevRecords {
+				next = max(next, min(2*wait, stallPoll))
+			}
+			wait = next
+		}
+		if err == nil {
+			prevRecords = s.records
 		}
 		select {
 		case <-time.After(wait):
@@ -198,6 +213,7 @@ func medianRun(runs []OutsideRun) OutsideRun {
 	return OutsideRun{
 		Rate:           f(func(r OutsideRun) float64 { return r.Rate }),
 		CPUPerM:        f(func(r OutsideRun) float64 { return r.CPUPerM }),
+		ObserveCPUPerM: f(func(r OutsideRun) float64 { return r.ObserveCPUPerM }),
 		ProcessCPUPerM: f(func(r OutsideRun) float64 { return r.ProcessCPUPerM }),
 		BrokerCPUPerM:  f(func(r OutsideRun) float64 { return r.BrokerCPUPerM }),
 		PeakMiB:        f(func(r OutsideRun) float64 { return r.PeakMiB }),
