@@ -171,6 +171,10 @@ var Schema = []Setting{
 		Help: "simulate handler: time spent per batch."},
 	{Key: "handler.simulate.failure_rate", Kind: Float, Default: "0", Min: "0", Max: "1", Unit: "fraction",
 		Help: "simulate handler: share of records that fail, chosen by a hash of the record, so a retry fails the same way."},
+	{Key: "handler.simulate.hang_call", Kind: Int, Default: "0", Min: "0", Max: "1000000000", Unit: "calls",
+		Help: "simulate handler: the n-th handler call of the process (from 1; 0: none) hangs until the process exits, ignoring its context, like a call stuck without a deadline (fault tests)."},
+	{Key: "handler.simulate.forward", Kind: Bool, Default: "false",
+		Help: "simulate handler: after the delays, write the records that did not fail to handler.output_topic as forward does, so what was handled can be verified."},
 
 	// The deployment (issue 6): what doctor and plan check the settings
 	// against. No command but doctor and plan reads them.

@@ -36,7 +36,14 @@ func New(cfg Config, deps Deps) (processor.Handler, error) {
 		}
 		return NewForward(deps.Producer, cfg.OutputTopic, cfg.Forward), nil
 	case "simulate":
-		return NewSimulate(cfg.Simulate), nil
+		s := NewSimulate(cfg.Simulate)
+		if cfg.Simulate.Forward {
+			if deps.Producer == nil {
+				return nil, fmt.Errorf("simulate handler with handler.simulate.forward needs a producer client")
+			}
+			s.next = NewForward(deps.Producer, cfg.OutputTopic, cfg.Forward)
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("unknown handler %q", cfg.Name)
 }
