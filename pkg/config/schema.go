@@ -110,7 +110,7 @@ var Schema = []Setting{
 	{Key: "processor.group.session_timeout", Kind: Duration, Default: "45s", Min: "1s", Max: "1h",
 		Help: "A member that does not heartbeat for this long is removed from the group (Java: session.timeout.ms)."},
 	{Key: "processor.group.rebalance_timeout", Kind: Duration, Default: "60s", Min: "1s", Max: "1h",
-		Help: "How long members have to finish in-flight work and rejoin during a rebalance (Java: max.poll.interval.ms)."},
+		Help: "How long members have to finish in-flight work and rejoin during a rebalance (Java: max.poll.interval.ms); also how long the input topic may stay unreadable (deleted, or recreated with a new ID) before the processor stops with an error."},
 	{Key: "processor.group.heartbeat_interval", Kind: Duration, Default: "3s", Min: "100ms", Max: "10m",
 		Help: "How often a member heartbeats; keep it well below the session timeout (Java: heartbeat.interval.ms)."},
 	{Key: "processor.group.instance_id", Kind: String,
