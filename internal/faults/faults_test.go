@@ -48,9 +48,13 @@ var (
 )
 
 // TestFaults runs every scenario on the embedded cluster and on the real
-// broker, and asserts each one's delivery guarantees.
+// broker, and asserts each one's delivery guarantees. At test scale the
+// scenarios marked Parallel run after the others, all at once: they mostly
+// wait out timeouts, and t.Parallel would run only -parallel (GOMAXPROCS)
+// of them at a time.
 func TestFaults(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		cluster := t
 		// One dedicated real broker for broker-outage and then broker-wiped
 		// (the last to use it: it runs after, and wipes it), started once:
 		// a broker start costs a JVM start.
@@ -61,55 +65,63 @@ func TestFaults(t *testing.T) {
 			wipe    func() error
 			err     error
 		}
-		cluster := t
-		dedicatedOnce := func(t *testing.T) ([]string, func(time.Duration) error, func() error) {
+		dedicatedOnce := func() ([]string, func(time.Duration) error, func() error, error) {
 			dedicated.once.Do(func() {
 				dedicated.brokers, dedicated.restart, dedicated.wipe, dedicated.err = dedicatedBroker(cluster)
 			})
-			if dedicated.err != nil {
-				t.Fatal(dedicated.err)
-			}
-			return dedicated.brokers, dedicated.restart, dedicated.wipe
+			return dedicated.brokers, dedicated.restart, dedicated.wipe, dedicated.err
 		}
+		run := func(sc Scenario, logf func(string, ...any)) outcome {
+			env := &Env{Bin: bin, Brokers: c.Brokers, Cluster: c.Name, Full: *full, Log: logf}
+			var err error
+			switch sc.Name {
+			case "broker-outage":
+				if !c.Real {
+					return outcome{skip: "the embedded cluster lives in this test process; an outage is tested on the real broker"}
+				}
+				env.Brokers, env.RestartBroker, _, err = dedicatedOnce()
+			case "broker-wiped":
+				// The embedded cluster as its own process (veltrix
+				// broker), which keeps no data across a restart.
+				if c.Real {
+					env.Brokers, _, env.WipeBroker, err = dedicatedOnce()
+				} else {
+					env.Brokers, env.WipeBroker, err = brokerProcess(cluster)
+				}
+			}
+			if err != nil {
+				return outcome{err: err}
+			}
+			res, err := sc.Run(env)
+			if errors.Is(err, errSkip) {
+				return outcome{skip: res.Notes}
+			}
+			return outcome{res: res, err: err}
+		}
+
+		var later []Scenario
 		for _, sc := range Scenarios {
 			if *only != "" && !strings.Contains(sc.Name, *only) {
 				continue
 			}
-			t.Run(sc.Name, func(t *testing.T) {
-				if sc.Parallel && !*full {
-					t.Parallel()
-				}
-				env := &Env{Bin: bin, Brokers: c.Brokers, Cluster: c.Name, Full: *full, Log: t.Logf}
-				switch sc.Name {
-				case "broker-outage":
-					if !c.Real {
-						t.Skip("the embedded cluster lives in this test process; an outage is tested on the real broker")
-					}
-					env.Brokers, env.RestartBroker, _ = dedicatedOnce(t)
-				case "broker-wiped":
-					// The embedded cluster as its own process (veltrix
-					// broker), which keeps no data across a restart.
-					if c.Real {
-						env.Brokers, _, env.WipeBroker = dedicatedOnce(t)
-					} else {
-						env.Brokers, env.WipeBroker = brokerProcess(t)
-					}
-				}
-				res, err := sc.Run(env)
-				if errors.Is(err, errSkip) {
-					t.Skip(res.Notes)
-				}
-				if err != nil {
-					t.Fatalf("%s: %v (partial result %+v)", sc.Name, err, res)
-				}
-				t.Logf("%+v", res)
-				resultsMu.Lock()
-				results = append(results, res)
-				resultsMu.Unlock()
-				if !res.Pass {
-					t.Errorf("%s failed its guarantees: %+v", sc.Name, res)
-				}
-			})
+			if sc.Parallel && !*full {
+				later = append(later, sc)
+				continue
+			}
+			t.Run(sc.Name, func(t *testing.T) { check(t, sc, run(sc, t.Logf)) })
+		}
+		outs := make([]chan outcome, len(later))
+		for i, sc := range later {
+			outs[i] = make(chan outcome, 1)
+			go func() {
+				var logs logBuffer
+				o := run(sc, logs.logf)
+				o.logs = logs.lines()
+				outs[i] <- o
+			}()
+		}
+		for i, sc := range later {
+			t.Run(sc.Name, func(t *testing.T) { check(t, sc, <-outs[i]) })
 		}
 	})
 	if *report != "" {
@@ -117,6 +129,54 @@ func TestFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// outcome is what running one scenario gave.
+type outcome struct {
+	res  Result
+	err  error
+	skip string   // why it did not run on this cluster
+	logs []string // its log lines, when it ran outside its subtest
+}
+
+// check reports a scenario's outcome in its subtest and records its result.
+func check(t *testing.T, sc Scenario, o outcome) {
+	t.Helper()
+	for _, line := range o.logs {
+		t.Log(line)
+	}
+	if o.skip != "" {
+		t.Skip(o.skip)
+	}
+	if o.err != nil {
+		t.Fatalf("%s: %v (partial result %+v)", sc.Name, o.err, o.res)
+	}
+	t.Logf("%+v", o.res)
+	resultsMu.Lock()
+	results = append(results, o.res)
+	resultsMu.Unlock()
+	if !o.res.Pass {
+		t.Errorf("%s failed its guarantees: %+v", sc.Name, o.res)
+	}
+}
+
+// logBuffer keeps a scenario's log lines, with the time each was logged,
+// until its subtest can print them.
+type logBuffer struct {
+	mu sync.Mutex
+	l  []string
+}
+
+func (b *logBuffer) logf(format string, args ...any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.l = append(b.l, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, args...))
+}
+
+func (b *logBuffer) lines() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.l...)
 }
 
 // dedicatedBroker starts a real broker of this test's own, in a directory
@@ -180,13 +240,13 @@ func dedicatedBroker(t *testing.T) ([]string, func(time.Duration) error, func() 
 }
 
 // brokerProcess runs the embedded cluster as a `veltrix broker` process of
-// this test's own on a free port, and returns a function that restarts it
-// on the same port without its data, as a broker that lost its disk.
-func brokerProcess(t *testing.T) ([]string, func() error) {
-	t.Helper()
+// this test's own on a free port, stopped when t ends, and returns a
+// function that restarts it on the same port without its data, as a broker
+// that lost its disk.
+func brokerProcess(t *testing.T) ([]string, func() error, error) {
 	port, err := freePort()
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	var mu sync.Mutex
 	var cur *exec.Cmd
@@ -220,14 +280,14 @@ func brokerProcess(t *testing.T) ([]string, func() error) {
 		}
 		return nil
 	}
-	if err := start(); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(stop)
+	if err := start(); err != nil {
+		return nil, nil, err
+	}
 	return []string{fmt.Sprintf("127.0.0.1:%d", port)}, func() error {
 		stop()
 		return start()
-	}
+	}, nil
 }
 
 // freePort returns a loopback port nothing listens on now.

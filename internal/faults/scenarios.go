@@ -981,7 +981,9 @@ func (r *run) waitAssigned(clientID string, timeout time.Duration) (time.Time, e
 
 // catchUpForward: the consumer is down longer than the forward producer's
 // delivery timeout; the backlog's records are all older than it when the
-// consumer comes back, and forward must still write every one.
+// consumer comes back, and forward must still write every one. The first
+// member runs with the default delivery timeout (the live phase only
+// establishes committed offsets); the one that catches up with 2s.
 func catchUpForward(env *Env) (Result, error) {
 	res := Result{Scenario: "catch-up-forward", Cluster: env.Cluster}
 	r, err := newRun(env, "catchup")
@@ -991,8 +993,7 @@ func catchUpForward(env *Env) (Result, error) {
 	defer r.close()
 	start := time.Now()
 	const delivery = 2 * time.Second
-	flags := []string{"--producer.delivery_timeout", delivery.String()}
-	m, err := r.start("m0", flags...)
+	m, err := r.start("m0")
 	if err != nil {
 		return res, err
 	}
@@ -1000,7 +1001,7 @@ func catchUpForward(env *Env) (Result, error) {
 	if _, _, err := r.produce(context.Background(), 0, live, 0); err != nil {
 		return res, err
 	}
-	if err := r.drained(time.Minute); err != nil {
+	if err := drainedOrHalted(r, m, time.Minute); err != nil {
 		return res, err
 	}
 	if err := m.term(40 * time.Second); err != nil {
@@ -1016,24 +1017,11 @@ func catchUpForward(env *Env) (Result, error) {
 	}
 	time.Sleep(delivery + time.Second)
 	back := time.Now()
-	m, err = r.start("m0-back", flags...)
+	m, err = r.start("m0-back", "--producer.delivery_timeout", delivery.String())
 	if err != nil {
 		return res, err
 	}
-	// Caught up, or a partition halted (forward failed all its attempts):
-	// then waiting longer only delays the report.
-	var drainErr error
-	for deadline := time.Now().Add(env.dur(time.Minute, 3*time.Minute)); ; {
-		lag, err := r.lag()
-		if err == nil && lag == 0 {
-			break
-		}
-		if strings.Contains(m.errb.String(), "partition halted") || time.Now().After(deadline) || isExited(m) {
-			drainErr = fmt.Errorf("group %s has lag %d (err %v) %s after the restart", r.group, lag, err, time.Since(back).Round(time.Second))
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	drainErr := drainedOrHalted(r, m, env.dur(time.Minute, 3*time.Minute))
 	caughtUp := time.Since(back)
 	if drainErr != nil {
 		// Report what was lost rather than only the error.
@@ -1060,4 +1048,21 @@ func catchUpForward(env *Env) (Result, error) {
 		down, delivery+time.Second, delivery, backlog)
 	res.Pass = res.Lost == 0 && res.Duplicated == 0 && res.OutOfOrder == 0
 	return res, nil
+}
+
+// drainedOrHalted waits until the group has committed everything, at most
+// timeout, and fails at once when m halted a partition (waiting longer
+// would only delay the report) or exited.
+func drainedOrHalted(r *run, m *member, timeout time.Duration) error {
+	start := time.Now()
+	for {
+		lag, err := r.lag()
+		if err == nil && lag == 0 {
+			return nil
+		}
+		if strings.Contains(m.errb.String(), "partition halted") || isExited(m) || time.Since(start) > timeout {
+			return fmt.Errorf("group %s has lag %d (err %v) %s after %s started", r.group, lag, err, time.Since(start).Round(time.Second), m.name)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
