@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every fault scenario at full scale — 1M-event baseline, five SIGKILLs,
 # rolling restart, scaling, a 30 s broker outage, poison records under each
-# failure policy, 60 s of 10x overload — against the embedded cluster and a
-# real Apache Kafka broker, and writes the results table to
-# docs/RELIABILITY.md. Takes about 15 minutes on 2 cores.
+# failure policy, 60 s of 10x overload, handlers slower than the drain
+# timeout, a hung handler, a broker wiped of its data, a zombie member, a
+# forward catch-up past the delivery timeout — against the embedded cluster
+# and a real Apache Kafka broker, and writes the results table to
+# docs/RELIABILITY.md. Takes about 25 minutes on 2 cores.
 #
 #   scripts/faults.sh                  # everything
-#   scripts/faults.sh -faults.only poison
+#   scripts/faults.sh -faults.only poison   # replaces only those rows
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh

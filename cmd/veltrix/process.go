@@ -35,7 +35,8 @@ members beyond the partition count sit idle.
 Handlers (--handler): noop counts and drops (the benchmark baseline), log
 prints each record, forward writes each record to --output-topic keeping key,
 headers and timestamp, simulate spends handler.simulate.* time per record and
-batch and fails a share of records.
+batch, fails a share of records, and for fault tests can hang one call or
+forward what it handled.
 
 A record that still fails after processor.retry.max_attempts goes where
 processor.on_failure says: halt (stop its partition), skip, or dlq (the
@@ -136,7 +137,7 @@ func connectPipeline(ctx context.Context, c config.Config, m *metrics.Metrics, i
 // input, forward's output and the dead-letter topic.
 func ensureTopics(ctx context.Context, cl *kgo.Client, c config.Config) error {
 	topics := []string{c.Topic.Name}
-	if c.Handler.Name == "forward" {
+	if c.Handler.Name == "forward" || c.Handler.Name == "simulate" && c.Handler.Simulate.Forward {
 		topics = append(topics, c.Handler.OutputTopic)
 	}
 	if c.Processor.OnFailure == "dlq" {

@@ -10,11 +10,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,7 +38,10 @@ type Env struct {
 	// RestartBroker stops the broker for the given time and starts it
 	// again with its data; nil where the cluster cannot be restarted.
 	RestartBroker func(down time.Duration) error
-	Log           func(format string, args ...any)
+	// WipeBroker stops the broker and starts it again without its data
+	// (new topic IDs, no groups); nil where the cluster cannot be.
+	WipeBroker func() error
+	Log        func(format string, args ...any)
 }
 
 // Result is one scenario run's measurements.
@@ -67,7 +73,9 @@ type run struct {
 
 	mu      sync.Mutex
 	members []*member
-	peakRSS int64 // KiB, over every member that ever ran
+	peakRSS int64               // KiB, over every member that ever ran
+	cpu     map[*member]float64 // each member's CPU seconds at the last sample
+	seqBase atomic.Int64        // events produced by earlier produce calls (one runs at a time)
 	maxLag  int64
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -75,22 +83,54 @@ type run struct {
 
 func newRun(env *Env, name string) (*run, error) {
 	suffix := fmt.Sprintf("%s-%d", name, time.Now().UnixNano()%1e9)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(env.Brokers...), kgo.ClientID("faults-"+name),
-		kgo.ProducerLinger(time.Millisecond), kgo.RecordDeliveryTimeout(5*time.Minute))
+	cl, err := newRunClient(env, name)
 	if err != nil {
 		return nil, err
 	}
 	r := &run{env: env, in: "in-" + suffix, out: "out-" + suffix, dlq: "dlq-" + suffix, group: "g-" + suffix,
-		adm: kadm.NewClient(cl), cl: cl, stop: make(chan struct{})}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := kafkatest.CreateTopics(ctx, env.Brokers, 6, r.in, r.out, r.dlq); err != nil {
+		adm: kadm.NewClient(cl), cl: cl, stop: make(chan struct{}), cpu: map[*member]float64{}}
+	if err := r.createTopics(); err != nil {
 		cl.Close()
 		return nil, err
 	}
 	r.wg.Add(1)
 	go r.probe()
 	return r, nil
+}
+
+func newRunClient(env *Env, name string) (*kgo.Client, error) {
+	return kgo.NewClient(kgo.SeedBrokers(env.Brokers...), kgo.ClientID("faults-"+name),
+		kgo.ProducerLinger(time.Millisecond), kgo.RecordDeliveryTimeout(5*time.Minute))
+}
+
+// createTopics creates the run's input, output and dead-letter topics.
+func (r *run) createTopics() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return kafkatest.CreateTopics(ctx, r.env.Brokers, 6, r.in, r.out, r.dlq)
+}
+
+// reconnect replaces the run's client after the broker lost its data: a
+// client never adopts a recreated topic's new ID, so the old one could
+// neither produce to nor list the new topics.
+func (r *run) reconnect() error {
+	cl, err := newRunClient(r.env, r.group+"-again")
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	old := r.cl
+	r.cl, r.adm = cl, kadm.NewClient(cl)
+	r.mu.Unlock()
+	old.Close()
+	return nil
+}
+
+// clients returns the run's current client and admin client.
+func (r *run) clients() (*kgo.Client, *kadm.Client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cl, r.adm
 }
 
 // close stops every member and the probes.
@@ -107,7 +147,8 @@ func (r *run) close() {
 		close(r.stop)
 	}
 	r.wg.Wait()
-	r.cl.Close()
+	cl, _ := r.clients()
+	cl.Close()
 }
 
 // probe samples the group's lag and the members' peak RSS every 250ms.
@@ -126,6 +167,9 @@ func (r *run) probe() {
 			if kb := m.hwm(); kb > r.peakRSS {
 				r.peakRSS = kb
 			}
+			if s := m.cpuSeconds(); s > 0 {
+				r.cpu[m] = s
+			}
 		}
 		r.mu.Unlock()
 		if lag, err := r.lag(); err == nil {
@@ -136,16 +180,25 @@ func (r *run) probe() {
 	}
 }
 
+// lastCPU returns m's CPU seconds as last sampled (every 250ms, until it
+// exited).
+func (r *run) lastCPU(m *member) float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cpu[m]
+}
+
 // committed returns the group's committed offsets and the input's end
 // offsets by partition.
 func (r *run) committed() (map[int32]int64, map[int32]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	offs, err := r.adm.FetchOffsets(ctx, r.group)
+	_, adm := r.clients()
+	offs, err := adm.FetchOffsets(ctx, r.group)
 	if err != nil {
 		return nil, nil, err
 	}
-	ends, err := r.adm.ListEndOffsets(ctx, r.in)
+	ends, err := adm.ListEndOffsets(ctx, r.in)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -212,8 +265,13 @@ func (r *run) produce(ctx context.Context, rate float64, count int64, poisonEver
 	var mu sync.Mutex
 	var firstErr error
 	start := time.Now()
+	// Each call's events continue the run's numbering: a second call with
+	// the same producer id must not reuse the first one's event ids.
 	id := "faults-" + r.in
 	var seq int64
+	base := r.seqBase.Load()
+	defer func() { r.seqBase.Add(seq) }()
+	cl, _ := r.clients()
 	for (count == 0 || seq < count) && ctx.Err() == nil {
 		if rate > 0 {
 			due := int64(time.Since(start).Seconds() * rate)
@@ -222,8 +280,8 @@ func (r *run) produce(ctx context.Context, rate float64, count int64, poisonEver
 				continue
 			}
 		}
-		rec := &kgo.Record{Topic: r.in, Key: []byte("key-" + strconv.FormatInt(seq%97, 10))}
-		eid := event.ID{Producer: id, Seq: uint64(seq)}
+		rec := &kgo.Record{Topic: r.in, Key: []byte("key-" + strconv.FormatInt((base+seq)%97, 10))}
+		eid := event.ID{Producer: id, Seq: uint64(base + seq)}
 		if poisonEvery > 0 && seq%poisonEvery == poisonEvery-1 {
 			rec.Value = []byte("not json " + strconv.FormatInt(seq, 10))
 			poison++
@@ -231,7 +289,7 @@ func (r *run) produce(ctx context.Context, rate float64, count int64, poisonEver
 			rec.Value = event.Value(nil, 100, eid)
 		}
 		event.Stamp(rec, eid)
-		r.cl.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
+		cl.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -246,7 +304,7 @@ func (r *run) produce(ctx context.Context, rate float64, count int64, poisonEver
 	}
 	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := r.cl.Flush(fctx); err != nil {
+	if err := cl.Flush(fctx); err != nil {
 		return acked, poison, fmt.Errorf("flushing: %w", err)
 	}
 	mu.Lock()
@@ -280,12 +338,13 @@ func (r *run) verify(res *Result) error {
 
 // member is one veltrix process.
 type member struct {
-	name   string
-	cmd    *exec.Cmd
-	errb   *syncBuffer
-	done   chan error
-	exited chan struct{} // closed when the process has exited
-	once   sync.Once
+	name     string
+	cmd      *exec.Cmd
+	errb     *syncBuffer
+	done     chan error
+	exited   chan struct{} // closed when the process has exited
+	exitedAt time.Time     // set before exited is closed
+	once     sync.Once
 }
 
 // syncBuffer is a bytes.Buffer safe to read while the process writes.
@@ -330,6 +389,7 @@ func (r *run) start(name string, extra ...string) (*member, error) {
 	m := &member{name: name, cmd: cmd, errb: errb, done: make(chan error, 1), exited: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
+		m.exitedAt = time.Now()
 		close(m.exited)
 		m.done <- err
 	}()
@@ -396,6 +456,114 @@ func (m *member) term(timeout time.Duration) error {
 		}
 	})
 	return err
+}
+
+// termTimed sends SIGTERM and returns how long the process took to exit,
+// killing it after timeout.
+func (m *member) termTimed(timeout time.Duration) (time.Duration, error) {
+	sent := time.Now()
+	err := m.term(timeout)
+	if !isExited(m) {
+		return timeout, err
+	}
+	return m.exitedAt.Sub(sent), err
+}
+
+// signal sends sig to the process (SIGSTOP freezes it, SIGCONT resumes it).
+func (m *member) signal(sig syscall.Signal) error {
+	return m.cmd.Process.Signal(sig)
+}
+
+// waitExit waits at most timeout for the process to exit on its own and
+// returns its exit code and when it exited.
+func (m *member) waitExit(timeout time.Duration) (int, time.Time, error) {
+	select {
+	case <-m.exited:
+		return m.cmd.ProcessState.ExitCode(), m.exitedAt, nil
+	case <-time.After(timeout):
+		return -1, time.Time{}, fmt.Errorf("%s still running after %s", m.name, timeout)
+	}
+}
+
+// waitLog waits at most timeout for the process's stderr to contain s.
+func (m *member) waitLog(s string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(m.errb.String(), s) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not log %q within %s:\n%s", m.name, s, timeout, tail(m.errb.String()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+// metricsURL returns the /metrics URL the process printed at start (it
+// runs with --metrics-addr 127.0.0.1:0), waiting at most timeout.
+func (m *member) metricsURL(timeout time.Duration) (string, error) {
+	const marker = "metrics at "
+	if err := m.waitLog(marker, timeout); err != nil {
+		return "", err
+	}
+	out := m.errb.String()
+	rest := out[strings.Index(out, marker)+len(marker):]
+	if i := strings.IndexAny(rest, ", \n"); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest, nil
+}
+
+// cpuSeconds is the CPU time the process has used (user and system), 0
+// once it has exited.
+func (m *member) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are fields 14 and 15 of the whole line, in clock ticks (100/s).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100
+}
+
+// scrape returns the sum of every sample of the named metric at url, and
+// whether the metric was there.
+func scrape(url, name string) (float64, bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, false, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, false, err
+	}
+	var sum float64
+	found := false
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("parsing %q: %w", line, err)
+		}
+		sum += v
+		found = true
+	}
+	return sum, found, nil
 }
 
 func tail(s string) string {

@@ -1,13 +1,17 @@
 package faults
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,33 +48,80 @@ var (
 )
 
 // TestFaults runs every scenario on the embedded cluster and on the real
-// broker, and asserts each one's delivery guarantees.
+// broker, and asserts each one's delivery guarantees. At test scale the
+// scenarios marked Parallel run after the others, all at once: they mostly
+// wait out timeouts, and t.Parallel would run only -parallel (GOMAXPROCS)
+// of them at a time.
 func TestFaults(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		cluster := t
+		// One dedicated real broker for broker-outage and then broker-wiped
+		// (the last to use it: it runs after, and wipes it), started once:
+		// a broker start costs a JVM start.
+		var dedicated struct {
+			once    sync.Once
+			brokers []string
+			restart func(time.Duration) error
+			wipe    func() error
+			err     error
+		}
+		dedicatedOnce := func() ([]string, func(time.Duration) error, func() error, error) {
+			dedicated.once.Do(func() {
+				dedicated.brokers, dedicated.restart, dedicated.wipe, dedicated.err = dedicatedBroker(cluster)
+			})
+			return dedicated.brokers, dedicated.restart, dedicated.wipe, dedicated.err
+		}
+		run := func(sc Scenario, logf func(string, ...any)) outcome {
+			env := &Env{Bin: bin, Brokers: c.Brokers, Cluster: c.Name, Full: *full, Log: logf}
+			var err error
+			switch sc.Name {
+			case "broker-outage":
+				if !c.Real {
+					return outcome{skip: "the embedded cluster lives in this test process; an outage is tested on the real broker"}
+				}
+				env.Brokers, env.RestartBroker, _, err = dedicatedOnce()
+			case "broker-wiped":
+				// The embedded cluster as its own process (veltrix
+				// broker), which keeps no data across a restart.
+				if c.Real {
+					env.Brokers, _, env.WipeBroker, err = dedicatedOnce()
+				} else {
+					env.Brokers, env.WipeBroker, err = brokerProcess(cluster)
+				}
+			}
+			if err != nil {
+				return outcome{err: err}
+			}
+			res, err := sc.Run(env)
+			if errors.Is(err, errSkip) {
+				return outcome{skip: res.Notes}
+			}
+			return outcome{res: res, err: err}
+		}
+
+		var later []Scenario
 		for _, sc := range Scenarios {
 			if *only != "" && !strings.Contains(sc.Name, *only) {
 				continue
 			}
-			t.Run(sc.Name, func(t *testing.T) {
-				env := &Env{Bin: bin, Brokers: c.Brokers, Cluster: c.Name, Full: *full, Log: t.Logf}
-				if sc.Name == "broker-outage" {
-					if !c.Real {
-						t.Skip("the embedded cluster lives in this test process; an outage is tested on the real broker")
-					}
-					env.Brokers, env.RestartBroker = dedicatedBroker(t)
-				}
-				res, err := sc.Run(env)
-				if err != nil {
-					t.Fatalf("%s: %v (partial result %+v)", sc.Name, err, res)
-				}
-				t.Logf("%+v", res)
-				resultsMu.Lock()
-				results = append(results, res)
-				resultsMu.Unlock()
-				if !res.Pass {
-					t.Errorf("%s failed its guarantees: %+v", sc.Name, res)
-				}
-			})
+			if sc.Parallel && !*full {
+				later = append(later, sc)
+				continue
+			}
+			t.Run(sc.Name, func(t *testing.T) { check(t, sc, run(sc, t.Logf)) })
+		}
+		outs := make([]chan outcome, len(later))
+		for i, sc := range later {
+			outs[i] = make(chan outcome, 1)
+			go func() {
+				var logs logBuffer
+				o := run(sc, logs.logf)
+				o.logs = logs.lines()
+				outs[i] <- o
+			}()
+		}
+		for i, sc := range later {
+			t.Run(sc.Name, func(t *testing.T) { check(t, sc, <-outs[i]) })
 		}
 	})
 	if *report != "" {
@@ -80,38 +131,171 @@ func TestFaults(t *testing.T) {
 	}
 }
 
-// dedicatedBroker starts a real broker of this test's own on other ports,
-// so stopping it disturbs no other test, and returns a restart function
-// that keeps its data.
-func dedicatedBroker(t *testing.T) ([]string, func(time.Duration) error) {
+// outcome is what running one scenario gave.
+type outcome struct {
+	res  Result
+	err  error
+	skip string   // why it did not run on this cluster
+	logs []string // its log lines, when it ran outside its subtest
+}
+
+// check reports a scenario's outcome in its subtest and records its result.
+func check(t *testing.T, sc Scenario, o outcome) {
 	t.Helper()
-	env := append(os.Environ(), "KAFKA_RUN_DIR=/tmp/veltrix-kafka-faults", "KAFKA_PORT=29092",
-		"KAFKA_CONTROLLER_PORT=29093", "KAFKA_KEEP_DATA=1")
+	for _, line := range o.logs {
+		t.Log(line)
+	}
+	if o.skip != "" {
+		t.Skip(o.skip)
+	}
+	if o.err != nil {
+		t.Fatalf("%s: %v (partial result %+v)", sc.Name, o.err, o.res)
+	}
+	t.Logf("%+v", o.res)
+	resultsMu.Lock()
+	results = append(results, o.res)
+	resultsMu.Unlock()
+	if !o.res.Pass {
+		t.Errorf("%s failed its guarantees: %+v", sc.Name, o.res)
+	}
+}
+
+// logBuffer keeps a scenario's log lines, with the time each was logged,
+// until its subtest can print them.
+type logBuffer struct {
+	mu sync.Mutex
+	l  []string
+}
+
+func (b *logBuffer) logf(format string, args ...any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.l = append(b.l, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, args...))
+}
+
+func (b *logBuffer) lines() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.l...)
+}
+
+// dedicatedBroker starts a real broker of this test's own, in a directory
+// and on free ports of its own, so stopping it disturbs no other test (nor
+// another checkout's run on the same machine), and returns functions that
+// restart it with its data (after down) and without it. It is stopped and
+// its data deleted when t ends.
+func dedicatedBroker(t *testing.T) ([]string, func(time.Duration) error, func() error, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	controllerPort, err := freePort()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dir := fmt.Sprintf("%s/veltrix-kafka-faults-%d", os.TempDir(), port)
 	script := "../../scripts/kafka.sh"
-	run := func(args ...string) error {
+	run := func(keep bool, args ...string) error {
+		keepData := "0"
+		if keep {
+			keepData = "1"
+		}
 		cmd := exec.Command(script, args...)
-		cmd.Env = env
+		cmd.Env = append(os.Environ(), "KAFKA_RUN_DIR="+dir, "KAFKA_PORT="+strconv.Itoa(port),
+			"KAFKA_CONTROLLER_PORT="+strconv.Itoa(controllerPort), "KAFKA_KEEP_DATA="+keepData)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("kafka.sh %v: %v\n%s", args, err, out)
 		}
+		if strings.Contains(string(out), "not started by this script") {
+			// Stopping it would be a no-op, and a scenario would pass
+			// without its fault.
+			return fmt.Errorf("kafka.sh %v: another broker answers on port %d:\n%s", args, port, out)
+		}
 		return nil
 	}
 	stopClean := func() {
-		cmd := exec.Command(script, "stop")
-		cmd.Env = append(env[:len(env)-1:len(env)-1], "KAFKA_KEEP_DATA=0")
-		_ = cmd.Run()
+		_ = run(false, "stop")
+		_ = os.RemoveAll(dir)
 	}
 	stopClean()
-	if err := run("start"); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(stopClean)
-	return []string{"127.0.0.1:29092"}, func(down time.Duration) error {
-		if err := run("stop"); err != nil {
+	if err := run(true, "start"); err != nil {
+		return nil, nil, nil, err
+	}
+	restart := func(down time.Duration) error {
+		if err := run(true, "stop"); err != nil {
 			return err
 		}
 		time.Sleep(down)
-		return run("start")
+		return run(true, "start")
 	}
+	wipe := func() error {
+		if err := run(false, "stop"); err != nil {
+			return err
+		}
+		return run(false, "start")
+	}
+	return []string{fmt.Sprintf("127.0.0.1:%d", port)}, restart, wipe, nil
+}
+
+// brokerProcess runs the embedded cluster as a `veltrix broker` process of
+// this test's own on a free port, stopped when t ends, and returns a
+// function that restarts it on the same port without its data, as a broker
+// that lost its disk.
+func brokerProcess(t *testing.T) ([]string, func() error, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, nil, err
+	}
+	var mu sync.Mutex
+	var cur *exec.Cmd
+	stop := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if cur != nil {
+			_ = cur.Process.Kill()
+			_ = cur.Wait()
+			cur = nil
+		}
+	}
+	start := func() error {
+		cmd := exec.Command(bin, "broker", "--port", strconv.Itoa(port))
+		cmd.Env = kafkatest.CleanEnv()
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		mu.Lock()
+		cur = cmd
+		mu.Unlock()
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(out.String(), "listening on") {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("veltrix broker did not start on port %d:\n%s", port, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil
+	}
+	t.Cleanup(stop)
+	if err := start(); err != nil {
+		return nil, nil, err
+	}
+	return []string{fmt.Sprintf("127.0.0.1:%d", port)}, func() error {
+		stop()
+		return start()
+	}, nil
+}
+
+// freePort returns a loopback port nothing listens on now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

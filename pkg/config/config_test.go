@@ -114,6 +114,8 @@ func TestProblems(t *testing.T) {
 			[]string{"not valid YAML", "line"}},
 		{"forward without output", "handler:\n  name: forward\n", nil,
 			[]string{"handler.output_topic", "needs an output topic"}},
+		{"simulate forwarding without output", "handler:\n  name: simulate\n  simulate:\n    forward: true\n", nil,
+			[]string{"handler.output_topic", "handler.simulate.forward needs an output topic"}},
 		{"dead letters into the output", "handler:\n  name: forward\n  output_topic: out\nprocessor:\n  on_failure: dlq\n  dlq_topic: out\n", nil,
 			[]string{"processor.dlq_topic", "must differ from handler.output_topic"}},
 	} {

@@ -28,6 +28,9 @@ func checkRules(l *Loaded) []Problem {
 	if str("handler.name") == "forward" && str("handler.output_topic") == "" {
 		bad("handler.output_topic", "the forward handler needs an output topic")
 	}
+	if str("handler.name") == "simulate" && v["handler.simulate.forward"].(bool) && str("handler.output_topic") == "" {
+		bad("handler.output_topic", "handler.simulate.forward needs an output topic")
+	}
 	if out := str("handler.output_topic"); out != "" && out == str("topic.name") {
 		bad("handler.output_topic", "must differ from topic.name, or forward would feed its own input")
 	}

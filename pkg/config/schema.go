@@ -110,7 +110,7 @@ var Schema = []Setting{
 	{Key: "processor.group.session_timeout", Kind: Duration, Default: "45s", Min: "1s", Max: "1h",
 		Help: "A member that does not heartbeat for this long is removed from the group (Java: session.timeout.ms)."},
 	{Key: "processor.group.rebalance_timeout", Kind: Duration, Default: "60s", Min: "1s", Max: "1h",
-		Help: "How long members have to finish in-flight work and rejoin during a rebalance (Java: max.poll.interval.ms)."},
+		Help: "How long members have to finish in-flight work and rejoin during a rebalance (Java: max.poll.interval.ms); also how long the input topic may stay unreadable (deleted, or recreated with a new ID) before the processor stops with an error."},
 	{Key: "processor.group.heartbeat_interval", Kind: Duration, Default: "3s", Min: "100ms", Max: "10m",
 		Help: "How often a member heartbeats; keep it well below the session timeout (Java: heartbeat.interval.ms)."},
 	{Key: "processor.group.instance_id", Kind: String,
@@ -171,6 +171,10 @@ var Schema = []Setting{
 		Help: "simulate handler: time spent per batch."},
 	{Key: "handler.simulate.failure_rate", Kind: Float, Default: "0", Min: "0", Max: "1", Unit: "fraction",
 		Help: "simulate handler: share of records that fail, chosen by a hash of the record, so a retry fails the same way."},
+	{Key: "handler.simulate.hang_call", Kind: Int, Default: "0", Min: "0", Max: "1000000000", Unit: "calls",
+		Help: "simulate handler: the n-th handler call of the process (from 1; 0: none) hangs until the process exits, ignoring its context, like a call stuck without a deadline (fault tests)."},
+	{Key: "handler.simulate.forward", Kind: Bool, Default: "false",
+		Help: "simulate handler: after the delays, write the records that did not fail to handler.output_topic as forward does, so what was handled can be verified."},
 
 	// The deployment (issue 6): what doctor and plan check the settings
 	// against. No command but doctor and plan reads them.

@@ -8,7 +8,7 @@ type Config struct {
 	Name string `koanf:"name"`
 	// Timeout fails a handler call that runs longer.
 	Timeout time.Duration `koanf:"timeout"`
-	// OutputTopic is where forward writes.
+	// OutputTopic is where forward (and simulate with Forward) writes.
 	OutputTopic string         `koanf:"output_topic"`
 	Forward     ForwardConfig  `koanf:"forward"`
 	Simulate    SimulateConfig `koanf:"simulate"`
@@ -26,4 +26,10 @@ type SimulateConfig struct {
 	BatchDelay  time.Duration `koanf:"batch_delay"`
 	// FailureRate is the share of records, from 0 to 1, that fail.
 	FailureRate float64 `koanf:"failure_rate"`
+	// HangCall makes the n-th call of the process (from 1; 0 for none)
+	// hang until the process exits, ignoring its context.
+	HangCall int `koanf:"hang_call"`
+	// Forward writes the records that did not fail to the output topic
+	// after the delays, as the forward handler does.
+	Forward bool `koanf:"forward"`
 }

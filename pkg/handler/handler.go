@@ -46,7 +46,18 @@ func New(cfg Config, deps Deps) (processor.Handler, error) {
 		}
 		return f, nil
 	case "simulate":
-		return NewSimulate(cfg.Simulate), nil
+		s := NewSimulate(cfg.Simulate)
+		if cfg.Simulate.Forward {
+			if deps.Producer == nil {
+				return nil, fmt.Errorf("simulate handler with handler.simulate.forward needs a producer client")
+			}
+			f, err := NewForward(deps.Producer, cfg.OutputTopic, cfg.Forward, deps.DeliveryTimeout)
+			if err != nil {
+				return nil, err
+			}
+			s.next = f
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("unknown handler %q", cfg.Name)
 }

@@ -203,3 +203,81 @@ func TestForwardDeliveryTimeoutCountsFromTheCall(t *testing.T) {
 		t.Fatalf("failed after %s, want the delivery timeout (%s) from the call", took, timeout)
 	}
 }
+
+// TestSimulateHangsOneCall: with hang_call=2 the second call hangs past its
+// context's end, and only that one.
+func TestSimulateHangsOneCall(t *testing.T) {
+	s := handler.NewSimulate(handler.SimulateConfig{HangCall: 2})
+	if err := s.Handle(context.Background(), batch("a")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	returned := make(chan struct{})
+	go func() {
+		_ = s.Handle(ctx, batch("b"))
+		close(returned)
+	}()
+	cancel()
+	select {
+	case <-returned:
+		t.Fatal("the hanging call returned when its context was cancelled")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := s.Handle(context.Background(), batch("c")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSimulateForward: with forward, simulate writes exactly the records it
+// did not fail to the output topic, and reports the failed ones by their
+// index in the original batch.
+func TestSimulateForward(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		out := kafkatest.Name(t, "out")
+		kafkatest.CreateTopic(t, c.Brokers, out, 1)
+		cl := kafkatest.Client(t, c.Brokers)
+		cfg := handler.SimulateConfig{FailureRate: 0.5, Forward: true}
+		h, err := handler.New(handler.Config{Name: "simulate", OutputTopic: out, Simulate: cfg}, handler.Deps{Producer: cl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var values []string
+		for i := range 40 {
+			values = append(values, strings.Repeat("v", i+1))
+		}
+		b := batch(values...)
+		err = h.Handle(context.Background(), b)
+		var re *processor.RecordErrors
+		if !errors.As(err, &re) {
+			t.Fatalf("want RecordErrors, got %v", err)
+		}
+		want := map[string]bool{}
+		probe := handler.NewSimulate(cfg)
+		for i, r := range b.Records {
+			_, failed := re.Errs[i]
+			if failed != probe.Poisoned(r.Key, r.Value) {
+				t.Fatalf("record %d: failed %v, poisoned %v", i, failed, !failed)
+			}
+			if !failed {
+				want[string(r.Value)] = true
+			}
+		}
+		got := map[string]bool{}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := verify.ReadTopic(ctx, out, func(r *kgo.Record) { got[string(r.Value)] = true }, kgo.SeedBrokers(c.Brokers...)); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) || len(want) == 0 || len(want) == len(values) {
+			t.Fatalf("forwarded %d records, want the %d good ones of %d", len(got), len(want), len(values))
+		}
+		for v := range want {
+			if !got[v] {
+				t.Fatalf("good record %q not forwarded", v)
+			}
+		}
+	})
+	if _, err := handler.New(handler.Config{Name: "simulate", Simulate: handler.SimulateConfig{Forward: true}}, handler.Deps{}); err == nil {
+		t.Error("simulate with forward and no producer accepted")
+	}
+}

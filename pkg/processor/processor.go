@@ -120,7 +120,7 @@ func (p *Processor) Assigned() []int32 {
 // Rebalances stay blocked during that drain, so no partition moves while
 // its final offsets are committed. It returns nil after a clean shutdown,
 // or the error that stopped it: an unreachable cluster within
-// kafka.connect_timeout, or ErrFenced.
+// kafka.connect_timeout, ErrFenced, or ErrTopicGone.
 func (p *Processor) Run(ctx context.Context) error {
 	cl, err := kafka.Connect(ctx, p.kcfg, p.clientOptions()...)
 	if err != nil {
@@ -141,6 +141,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 
 	readCommitted := p.cfg.IsolationLevel != "read_uncommitted"
+	ferrs := newFetchErrors(p.log, p.topic, p.cfg.Group.RebalanceTimeout)
 	for {
 		// A poll takes everything the client has buffered (at most one
 		// fetch response per broker), so nothing already fetched is left
@@ -151,15 +152,33 @@ func (p *Processor) Run(ctx context.Context) error {
 			// drain below has committed.
 			break
 		}
+		// Fetch errors are logged once per streak and back the loop off
+		// (fetcherr.go): a broker answers an unreadable partition at once,
+		// and polling again at once spun the client and flooded the log. A
+		// topic that stays unknown is gone: Run ends with ErrTopicGone.
+		var errs []partError
 		fetches.EachError(func(t string, part int32, err error) {
 			switch {
 			case errors.Is(err, context.Canceled):
 			case errors.Is(err, kerr.FencedInstanceID):
 				cancel(fmt.Errorf("%w: processor.group.instance_id=%q: %w", ErrFenced, p.cfg.Group.InstanceID, err))
 			default:
-				p.log.Warn("fetch error", "partition", part, "err", err)
+				errs = append(errs, partError{part, err})
 			}
 		})
+		var wait time.Duration
+		if len(errs) > 0 || ferrs.active() {
+			withRecords := map[int32]bool{}
+			fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+				if len(fp.Records) > 0 {
+					withRecords[fp.Partition] = true
+				}
+			})
+			var gone error
+			if wait, gone = ferrs.observe(time.Now(), errs, withRecords); gone != nil {
+				cancel(gone)
+			}
+		}
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if len(fp.Records) == 0 {
 				return
@@ -176,6 +195,12 @@ func (p *Processor) Run(ctx context.Context) error {
 		p.flow()
 		p.fetch.resize(cl)
 		cl.AllowRebalance()
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+		}
 	}
 
 	// Shutdown: finish in-flight work, commit it, then leave the group. The
@@ -183,8 +208,12 @@ func (p *Processor) Run(ctx context.Context) error {
 	p.release(p.allLanes(), p.cfg.ShutdownTimeout, p.cfg.Commit.Mode != "manual")
 	wg.Wait()
 	cl.CloseAllowingRebalance()
-	if err := context.Cause(ctx); errors.Is(err, ErrFenced) {
+	switch err := context.Cause(ctx); {
+	case errors.Is(err, ErrFenced):
 		p.log.Error("this member was fenced: another running member uses the same static membership id", "err", err)
+		return err
+	case errors.Is(err, ErrTopicGone):
+		p.log.Error("stopping: the input topic is unreadable", "err", err)
 		return err
 	}
 	return nil
