@@ -31,16 +31,30 @@ func (p *Processor) Commit(ctx context.Context) error {
 func (p *Processor) commitLoop(ctx context.Context) {
 	t := time.NewTicker(p.cfg.Commit.Interval)
 	defer t.Stop()
+	// A failing commit is logged when it starts failing, then with a count
+	// every fetchErrRepeatLog, and once when a commit succeeds again:
+	// at a 1 s interval an outage would otherwise log every second.
+	var failures int
+	var logged time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			cctx, cancel := context.WithTimeout(ctx, max(p.cfg.Commit.Interval, 10*time.Second))
-			if err := p.Commit(cctx); err != nil && ctx.Err() == nil {
-				p.log.Warn("interval commit failed; retrying at the next interval", "err", err)
-			}
+			err := p.Commit(cctx)
 			cancel()
+			switch {
+			case err != nil && ctx.Err() == nil:
+				failures++
+				if failures == 1 || time.Since(logged) >= fetchErrRepeatLog {
+					p.log.Warn("interval commit failed; retrying at every interval", "err", err, "failures", failures)
+					logged = time.Now()
+				}
+			case err == nil && failures > 0:
+				p.log.Info("interval commits succeed again", "failures", failures)
+				failures = 0
+			}
 		}
 	}
 }
