@@ -141,9 +141,16 @@ func (p *Processor) release(lanes []*lane, timeout time.Duration, commit bool) {
 		cancel()
 	}
 	p.mu.Lock()
+	gone := owned[:0]
 	for _, l := range owned {
-		delete(p.lanes, l.part)
+		// Only this lane: a newer lane of the partition (lost and
+		// assigned again meanwhile) stays.
+		if p.lanes[l.part] == l {
+			delete(p.lanes, l.part)
+			gone = append(gone, l)
+		}
 	}
+	owned = gone
 	p.mu.Unlock()
 	p.commitMu.Unlock()
 
