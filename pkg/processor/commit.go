@@ -68,6 +68,12 @@ func (p *Processor) commitOffsets(ctx context.Context, offsets map[int32]kgo.Epo
 	if len(offsets) == 0 || p.cl == nil {
 		return nil
 	}
+	if m := p.member.Load(); m != nil {
+		if mid, _ := p.cl.GroupMetadata(); mid != *m {
+			p.m.commitError()
+			return errNewMember
+		}
+	}
 	var cerr error
 	p.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{p.topic: offsets},
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {

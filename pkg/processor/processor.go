@@ -73,6 +73,13 @@ type Processor struct {
 	ready             atomic.Bool
 	closed            chan struct{}
 
+	// member is the group member id of the session the lanes belong to,
+	// set by assigned; commits are refused while the client's differs.
+	member atomic.Pointer[string]
+	// stale are partitions whose fetch positions outlived a rejoin as a
+	// new member (rejoin.go); guarded by mu.
+	stale map[int32]bool
+
 	// testHookFlow, when set, runs between a flow decision and its
 	// application to the client, so a test can widen that window.
 	testHookFlow func(pause, resume []int32)
@@ -179,8 +186,12 @@ func (p *Processor) Run(ctx context.Context) error {
 				cancel(gone)
 			}
 		}
+		// Partitions kept across a rejoin as a new member have stale fetch
+		// positions: their records are dropped until the positions are set
+		// back to the group's committed offsets (rejoin.go).
+		resync := p.resync(ctx, cl)
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			if len(fp.Records) == 0 {
+			if len(fp.Records) == 0 || resync[fp.Partition] {
 				return
 			}
 			l := p.laneFor(fp.Partition)

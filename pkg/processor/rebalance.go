@@ -7,8 +7,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// assigned starts a lane per newly assigned partition.
+// assigned starts a lane per newly assigned partition. It first drops,
+// as lost, every lane of an earlier membership (see rejoin.go).
 func (p *Processor) assigned(_ context.Context, cl *kgo.Client, parts map[string][]int32) {
+	p.checkMember(cl, parts[p.topic])
 	p.mu.Lock()
 	for _, part := range parts[p.topic] {
 		if _, ok := p.lanes[part]; !ok {
