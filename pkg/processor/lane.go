@@ -39,6 +39,7 @@ type lane struct {
 	done     chan struct{} // closed when run returns
 	timer    *time.Timer
 	batch    []*kgo.Record          // the buffer batches are copied into
+	after    <-chan struct{}        // the partition's previous lane's done, if any
 	e2e      *metrics.BatchObserver // this lane's own; nil without metrics
 }
 
@@ -184,6 +185,17 @@ func (l *lane) committed(off int64) {
 func (l *lane) run() {
 	defer close(l.done)
 	defer l.timer.Stop()
+	if l.after != nil {
+		// done means this lane and every earlier lane of the partition
+		// are finished, so a chain of quick re-assignments cannot skip
+		// past a call that is still running.
+		defer func() { <-l.after }()
+		select {
+		case <-l.after:
+		case <-l.stopCh:
+			return
+		}
+	}
 	for {
 		recs, last := l.take()
 		if last == nil {

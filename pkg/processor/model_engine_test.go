@@ -31,11 +31,11 @@ func observeEngine(p *Processor, client bool) (lanes []engineLane, clientPaused 
 	for _, l := range ls {
 		n, b := l.size()
 		l.mu.Lock()
-		paused := l.paused
+		paused, halted := l.paused, l.halted
 		l.mu.Unlock()
 		lanes = append(lanes, engineLane{
 			part: l.part, queued: n, bytes: b, paused: paused,
-			halted: l.halted.Load(), stopping: l.stopped(),
+			halted: halted, stopping: l.stopped(),
 		})
 	}
 	if client && p.cl != nil {

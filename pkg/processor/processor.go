@@ -58,6 +58,8 @@ type Processor struct {
 	// it is what makes its late completions be ignored.
 	mu    sync.Mutex
 	lanes map[int32]*lane
+	// last is each partition's latest lane, owned or not (guarded by mu).
+	last map[int32]*lane
 
 	// commitMu serialises commits with each other and with releasing
 	// partitions, so a commit's snapshot never outlives ownership.
@@ -100,6 +102,7 @@ func New(kcfg kafka.Config, topic string, cfg Config, h Handler, opts Options) *
 		log:    log.With("group", cfg.Group.ID, "topic", topic),
 		m:      newInstruments(opts.Metrics, cfg.Group.ID, topic),
 		lanes:  map[int32]*lane{},
+		last:   map[int32]*lane{},
 		closed: make(chan struct{}),
 		fetch:  newFetchSizer(cfg),
 	}
@@ -303,6 +306,14 @@ func (p *Processor) laneFor(part int32) *lane {
 // startLane creates and starts a lane; p.mu must be held.
 func (p *Processor) startLane(part int32) *lane {
 	l := newLane(p, part)
+	// A lane abandoned with a handler call still running (lost, or busy at
+	// a drain deadline, with a handler ignoring its context) must finish
+	// that call before the partition's next lane calls the handler: the
+	// Handler contract holds across a partition's owner-ships too.
+	if prev := p.last[part]; prev != nil {
+		l.after = prev.done
+	}
+	p.last[part] = l
 	p.lanes[part] = l
 	p.m.laneStarted()
 	go l.run()
