@@ -59,14 +59,25 @@ func (p *Processor) lost(_ context.Context, _ *kgo.Client, parts map[string][]in
 	if len(lanes) == 0 {
 		return
 	}
+	p.dropLost(lanes)
+	p.log.Warn("partitions lost without a clean revoke; their uncommitted work will be redelivered", "partitions", len(lanes))
+}
+
+// dropLost stops and forgets lanes already removed from p.lanes, commits
+// nothing for them, and returns once any commit in flight has finished, so
+// no commit carrying them is sent after it returns. It returns their
+// partitions.
+func (p *Processor) dropLost(lanes []*lane) []int32 {
+	parts := make([]int32, 0, len(lanes))
 	for _, l := range lanes {
 		l.stopNow()
 		p.forget(l)
+		parts = append(parts, l.part)
 	}
 	p.commitMu.Lock()
 	p.commitMu.Unlock() //nolint:staticcheck // an empty critical section: wait out an in-flight commit
 	p.m.rebalance("lost")
-	p.log.Warn("partitions lost without a clean revoke; their uncommitted work will be redelivered", "partitions", len(lanes))
+	return parts
 }
 
 func (p *Processor) lanesOf(parts []int32) []*lane {

@@ -64,18 +64,10 @@ func (p *Processor) checkMember(cl *kgo.Client, added []int32) {
 	if len(lanes) == 0 {
 		return
 	}
-	parts := make([]int32, 0, len(lanes))
-	for _, l := range lanes {
-		l.stopNow()
-		p.forget(l)
-		parts = append(parts, l.part)
-	}
+	parts := p.dropLost(lanes)
 	// A pause of the old lane must not outlive it: kept partitions are not
 	// among those assigned resumes.
 	cl.ResumeFetchPartitions(map[string][]int32{p.topic: parts})
-	p.commitMu.Lock()
-	p.commitMu.Unlock() //nolint:staticcheck // wait out an in-flight commit
-	p.m.rebalance("lost")
 	p.log.Warn("rejoined the group as a new member (the coordinator had ended this member's session); partitions of the old membership dropped uncommitted and read again from the group's committed offsets",
 		"partitions", len(lanes), "member_id", mid)
 }
