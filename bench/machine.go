@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 )
 
 // Machine describes where a run happened.

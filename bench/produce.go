@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/producer"
 )

@@ -15,9 +15,9 @@ import (
 
 	"github.com/veltrix/veltrix/internal/delivery"
 	"github.com/veltrix/veltrix/internal/stats"
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/pkg/embedded"
-	"github.com/veltrix/veltrix/pkg/event"
+	"github.com/veltrix/veltrix/internal/event"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/metrics"
 	"github.com/veltrix/veltrix/pkg/processor"

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/veltrix/veltrix/pkg/config"
-	"github.com/veltrix/veltrix/pkg/doctor"
+	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/doctor"
 	"github.com/veltrix/veltrix/pkg/kafka"
 )
 

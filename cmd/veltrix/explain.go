@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 )
 
 func newExplain() *cobra.Command {

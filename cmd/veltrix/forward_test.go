@@ -11,11 +11,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/kafkatest"
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/pkg/metrics"
 	"github.com/veltrix/veltrix/pkg/processor"
 	"github.com/veltrix/veltrix/pkg/producer"
-	"github.com/veltrix/veltrix/pkg/verify"
+	"github.com/veltrix/veltrix/internal/verify"
 )
 
 // TestForwardBacklogOlderThanDeliveryTimeout forwards a backlog whose

@@ -16,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/server"
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/lag"
 	"github.com/veltrix/veltrix/pkg/metrics"

@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/pkg/kafka"
-	"github.com/veltrix/veltrix/pkg/plan"
+	"github.com/veltrix/veltrix/internal/plan"
 )
 
 // planReport is what plan --json prints.

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/veltrix/veltrix/internal/server"
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 )
 
 // loadConfig loads the configuration for cmd: its --config file, the

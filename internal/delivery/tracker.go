@@ -6,7 +6,7 @@ package delivery
 import (
 	"sync"
 
-	"github.com/veltrix/veltrix/pkg/event"
+	"github.com/veltrix/veltrix/internal/event"
 )
 
 // Tracker records acknowledged and processed events by identity. Memory is

@@ -3,7 +3,7 @@ package delivery
 import (
 	"testing"
 
-	"github.com/veltrix/veltrix/pkg/event"
+	"github.com/veltrix/veltrix/internal/event"
 )
 
 func TestTrackerCounts(t *testing.T) {

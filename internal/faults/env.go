@@ -25,8 +25,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/kafkatest"
-	"github.com/veltrix/veltrix/pkg/event"
-	"github.com/veltrix/veltrix/pkg/verify"
+	"github.com/veltrix/veltrix/internal/event"
+	"github.com/veltrix/veltrix/internal/verify"
 )
 
 // Env is where a scenario runs.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/veltrix/veltrix/pkg/verify"
+	"github.com/veltrix/veltrix/internal/verify"
 )
 
 // errSkip means the scenario cannot run on this cluster.
@@ -524,21 +524,24 @@ func producingUntil(r *run, rate float64) (stop func() (int64, error)) {
 	}
 }
 
-// afterBatch returns once m's handler finished a call (at most 10s), read
-// from its /metrics.
-func afterBatch(m *member) {
-	url, err := m.metricsURL(5 * time.Second)
+// afterBatch returns once m's handler finished a call, read from its
+// /metrics, or an error when none finished within limit.
+func afterBatch(m *member, limit time.Duration) error {
+	url, err := m.metricsURL(limit)
 	if err != nil {
-		return
+		return err
 	}
 	calls := func() float64 {
 		v, _, _ := scrape(url, "veltrix_handler_duration_seconds_count")
 		return v
 	}
 	first := calls()
-	for deadline := time.Now().Add(10 * time.Second); calls() == first && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if calls() != first {
+			return nil
+		}
 	}
+	return fmt.Errorf("%s: no handler call finished within %s", m.name, limit)
 }
 
 // busyPartitions returns the partitions="…" value of the first log line
@@ -570,7 +573,7 @@ const shutdownSlack = 5 * time.Second
 
 // termAll sends SIGTERM to every member, each once before(m) returns, and
 // returns the longest time one took to exit.
-func termAll(ms []*member, timeout time.Duration, before func(*member)) (time.Duration, error) {
+func termAll(ms []*member, timeout time.Duration, before func(*member) error) (time.Duration, error) {
 	type out struct {
 		d   time.Duration
 		err error
@@ -578,7 +581,10 @@ func termAll(ms []*member, timeout time.Duration, before func(*member)) (time.Du
 	ch := make(chan out, len(ms))
 	for _, m := range ms {
 		go func() {
-			before(m)
+			if err := before(m); err != nil {
+				ch <- out{0, err}
+				return
+			}
 			d, err := m.termTimed(timeout)
 			ch <- out{d, err}
 		}()
@@ -608,7 +614,10 @@ func slowDrainRebalance(env *Env) (Result, error) {
 	}
 	defer r.close()
 	start := time.Now()
-	const drain, shutdown, batch = time.Second, 2 * time.Second, 4 * time.Second
+	// A batch lasts far longer than the drain timeout: the revoke reaches
+	// m0 one heartbeat (up to 3s) plus m1's start after the join, and it
+	// must still find every batch busy, however slow the machine.
+	const drain, shutdown, batch = time.Second, 2 * time.Second, 10 * time.Second
 	slow := []string{"--handler", "simulate", "--handler.simulate.forward", "--handler.simulate.batch_delay", batch.String(),
 		"--processor.rebalance.drain_timeout", drain.String(), "--processor.shutdown_timeout", shutdown.String(),
 		"--handler.timeout", "20s", "--metrics-addr", "127.0.0.1:0"}
@@ -620,8 +629,9 @@ func slowDrainRebalance(env *Env) (Result, error) {
 	// m0 owns every partition and is mid-batch on each; its lanes started
 	// together and stay in step, so m1 joins just after a batch ended and
 	// the revoke finds the next batches far from done.
-	time.Sleep(env.dur(3*time.Second, 15*time.Second))
-	afterBatch(m0)
+	if err := afterBatch(m0, 3*batch); err != nil {
+		return res, err
+	}
 	m1, err := r.start("m1", slow...)
 	if err != nil {
 		return res, err
@@ -636,7 +646,7 @@ func slowDrainRebalance(env *Env) (Result, error) {
 	// Both members busy on three partitions each. Lanes that started
 	// together stay in step, so each member gets its SIGTERM just after a
 	// batch ended: the batches that follow outlast the shutdown timeout.
-	worst, err := termAll([]*member{m0, m1}, 60*time.Second, afterBatch)
+	worst, err := termAll([]*member{m0, m1}, 60*time.Second, func(m *member) error { return afterBatch(m, 3*batch) })
 	if err != nil {
 		return res, err
 	}

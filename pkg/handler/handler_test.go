@@ -14,11 +14,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/veltrix/veltrix/internal/kafkatest"
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/pkg/handler"
 	"github.com/veltrix/veltrix/pkg/processor"
 	"github.com/veltrix/veltrix/pkg/producer"
-	"github.com/veltrix/veltrix/pkg/verify"
+	"github.com/veltrix/veltrix/internal/verify"
 )
 
 func batch(values ...string) *processor.Batch {

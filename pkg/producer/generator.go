@@ -8,7 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/veltrix/veltrix/pkg/event"
+	"github.com/veltrix/veltrix/internal/event"
 	"github.com/veltrix/veltrix/pkg/metrics"
 )
 

@@ -30,7 +30,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 )
 
 // fetchCounter is a kgo hook adding up the uncompressed bytes of every

@@ -6,7 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/veltrix/veltrix/pkg/event"
+	"github.com/veltrix/veltrix/internal/event"
 )
 
 func rec(producer string, seq uint64, key string) *kgo.Record {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 )
 
 // in builds an Input from the defaults changed by mod.

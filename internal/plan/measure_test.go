@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 )
 
 // TestMeasure runs the real engine on the embedded cluster: a handler with

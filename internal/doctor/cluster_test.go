@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/veltrix/veltrix/internal/kafkatest"
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 )
 
 // TestInspectLive reads a topic's partitions, replicas, min.insync.replicas

@@ -10,7 +10,7 @@ package doctor
 import (
 	"sort"
 
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 )
 
 // Severity ranks a finding.

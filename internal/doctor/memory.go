@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/veltrix/veltrix/pkg/config"
+	"github.com/veltrix/veltrix/internal/config"
 )
 
 // CgroupRoot is where the cgroup file system is mounted.
