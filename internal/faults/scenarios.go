@@ -544,6 +544,21 @@ func afterBatch(m *member, limit time.Duration) error {
 	return fmt.Errorf("%s: no handler call finished within %s", m.name, limit)
 }
 
+// assignedTo returns once m owns at least one partition, read from its
+// /metrics, or an error when it owns none within limit.
+func assignedTo(m *member, limit time.Duration) error {
+	url, err := m.metricsURL(limit)
+	if err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if v, _, _ := scrape(url, "veltrix_partitions_assigned"); v > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: owned no partition within %s", m.name, limit)
+}
+
 // busyPartitions returns the partitions="…" value of the first log line
 // of s that contains every one of subs, or "".
 func busyPartitions(s string, subs ...string) string {
@@ -632,16 +647,22 @@ func slowDrainRebalance(env *Env) (Result, error) {
 	if err := afterBatch(m0, 3*batch); err != nil {
 		return res, err
 	}
+	join := time.Now()
 	m1, err := r.start("m1", slow...)
 	if err != nil {
 		return res, err
 	}
-	// From the join until every partition moved again: the revoke waits at
-	// most the drain timeout, then the new owner's first batch.
-	rec, err := recovery(r, 60*time.Second)
-	if err != nil {
+	// From the join until every partition moved again, counted from once
+	// m1 owns partitions so that m0's commit of the batch that just ended
+	// does not pass for progress: the revoke waits at most the drain
+	// timeout, then the new owner's first batch.
+	if err := assignedTo(m1, 60*time.Second); err != nil {
 		return res, fmt.Errorf("after the join: %w", err)
 	}
+	if _, err := recovery(r, 60*time.Second); err != nil {
+		return res, fmt.Errorf("after the join: %w", err)
+	}
+	rec := time.Since(join)
 	time.Sleep(env.dur(time.Second, 15*time.Second))
 	// Both members busy on three partitions each. Lanes that started
 	// together stay in step, so each member gets its SIGTERM just after a
@@ -674,7 +695,7 @@ func slowDrainRebalance(env *Env) (Result, error) {
 	}
 	res.RecoverySec = rec.Seconds()
 	res.Notes = fmt.Sprintf("batches take %s against drain_timeout %s and shutdown_timeout %s; the join's revoke abandoned busy partitions %s at one deadline; "+
-		"at SIGTERM both members abandoned busy partitions (%s) at one deadline; slowest SIGTERM exit %.1fs (bound %s + %s); recovery from the join",
+		"at SIGTERM both members abandoned busy partitions (%s) at one deadline; slowest SIGTERM exit %.1fs (bound %s + %s); recovery from m1's start to every partition committing again",
 		batch, drain, shutdown, revoked, strings.Join(atShutdown, " and "), worst.Seconds(), shutdown, shutdownSlack)
 	res.Pass = res.Lost == 0 && res.OutOfOrder == 0 && worst <= shutdown+shutdownSlack && revokeHit && shutdownHit == 2
 	return res, nil
