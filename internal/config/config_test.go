@@ -110,6 +110,8 @@ func TestProblems(t *testing.T) {
 			[]string{"VELTRIX_PROCESSOR_BATCH_MAX_RECORD", "no setting has this environment variable", "VELTRIX_PROCESSOR_BATCH_MAX_RECORDS"}},
 		{"contradiction", "producer:\n  acks: leader\n", nil,
 			[]string{"producer.acks", "idempotent writes require acks=all"}},
+		{"fetch wait below what the client accepts", "processor:\n  fetch:\n    max_wait: 5ms\n", nil,
+			[]string{"processor.fetch.max_wait", `"5ms"`, "from 10ms to 1m"}},
 		{"yaml syntax", "processor:\n  batch: [\n", nil,
 			[]string{"not valid YAML", "line"}},
 		{"forward without output", "handler:\n  name: forward\n", nil,
