@@ -24,8 +24,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/internal/event"
+	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/internal/verify"
 )
 
