@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/pipeline"
 	"github.com/veltrix/veltrix/pkg/embedded"
 	"github.com/veltrix/veltrix/pkg/handler"
 	"github.com/veltrix/veltrix/pkg/metrics"
@@ -188,9 +189,11 @@ func veltrixConsume(mode string) consumer { return veltrixConsumeWith(mode, true
 // what the engine costs without its instrumentation.
 func veltrixConsumeWith(mode string, withMetrics bool) consumer {
 	return func(ctx context.Context, c cluster, topic string, n int) (float64, error) {
-		cfg := config.Default().Processor
-		cfg.Group.ID = uniqueName("bench-veltrix-" + mode)
-		cfg.Commit.Mode = mode
+		cfg := config.Default()
+		cfg.Kafka = c.kafkaConfig("vbench-veltrix")
+		cfg.Topic.Name = topic
+		cfg.Processor.Group.ID = uniqueName("bench-veltrix-" + mode)
+		cfg.Processor.Commit.Mode = mode
 		clk := newClock(n)
 		noop := handler.Noop{}
 		h := processor.HandlerFunc(func(ctx context.Context, b *processor.Batch) error {
@@ -198,12 +201,11 @@ func veltrixConsumeWith(mode string, withMetrics bool) consumer {
 			clk.add(len(b.Records))
 			return err
 		})
-		opts := processor.Options{}
+		opts := pipeline.Options{}
 		if withMetrics {
-			m := metrics.New(metrics.NewRegistry())
-			opts.Metrics, opts.ClientOpts = m, []kgo.Opt{m.ClientHooks()}
+			opts.Metrics = metrics.New(metrics.NewRegistry())
 		}
-		p := processor.New(c.kafkaConfig("vbench-veltrix"), topic, cfg, h, opts)
+		p := pipeline.NewProcessor(cfg, "", h, opts)
 		rctx, stop := context.WithCancel(ctx)
 		defer stop()
 		errc := make(chan error, 1)

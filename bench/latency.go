@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/pipeline"
 	"github.com/veltrix/veltrix/internal/stats"
 	"github.com/veltrix/veltrix/pkg/embedded"
 	"github.com/veltrix/veltrix/pkg/kafka"
@@ -54,10 +55,11 @@ type startConsumer func(ctx context.Context, c cluster, topic string, h *latency
 
 // startEngine runs veltrix's engine at its defaults.
 func startEngine(ctx context.Context, c cluster, topic string, h *latencyHandler) (func() error, error) {
-	pcfg := config.Default().Processor
-	pcfg.Group.ID = uniqueName("bench-latency")
-	m := metrics.New(metrics.NewRegistry())
-	p := processor.New(c.kafkaConfig("vbench-latency"), topic, pcfg, h, processor.Options{Metrics: m})
+	cfg := config.Default()
+	cfg.Kafka = c.kafkaConfig("vbench-latency")
+	cfg.Topic.Name = topic
+	cfg.Processor.Group.ID = uniqueName("bench-latency")
+	p := pipeline.NewProcessor(cfg, "", h, pipeline.Options{Metrics: metrics.New(metrics.NewRegistry())})
 	rctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- p.Run(rctx) }()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,9 +15,9 @@ import (
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/delivery"
 	"github.com/veltrix/veltrix/internal/event"
+	"github.com/veltrix/veltrix/internal/pipeline"
 	"github.com/veltrix/veltrix/internal/stats"
 	"github.com/veltrix/veltrix/pkg/embedded"
-	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/metrics"
 	"github.com/veltrix/veltrix/pkg/processor"
 	"github.com/veltrix/veltrix/pkg/producer"
@@ -30,6 +29,10 @@ const demoDrainTimeout = 30 * time.Second
 
 // demoSettleTimeout bounds the wait for the group to form before producing.
 const demoSettleTimeout = 30 * time.Second
+
+// demoLagInterval is the lag poll interval of veltrix demo when lag.interval
+// is left at its default: a short demo should show lag move.
+const demoLagInterval = 2 * time.Second
 
 func newDemo() *cobra.Command {
 	var asJSON bool
@@ -108,54 +111,37 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 	tracker := delivery.NewTracker()
 	lat := stats.NewLatency()
 
-	pcl, inner, err := connectPipeline(ctx, c, m, "-demo-producer", cmd.OutOrStdout())
+	if l.Sources["lag.interval"].Layer == "default" {
+		c.Lag.Interval = demoLagInterval
+	}
+	pl, err := pipeline.Connect(ctx, c, "-demo-producer", pipeline.Options{Metrics: m, Logger: log, Out: cmd.OutOrStdout()})
 	if err != nil {
 		return err
 	}
-	defer pcl.Close()
-	h := &demoHandler{inner: inner, tracker: tracker, lat: lat}
+	defer pl.Close()
+	h := &demoHandler{inner: pl.Handler(), tracker: tracker, lat: lat}
 	// The generator's events are stamped as they are produced: they get a
 	// client of their own, with the record delivery timeout the pipeline's
-	// client leaves out for forward (see connectPipeline).
-	gk := c.Kafka
-	gk.ClientID = c.Kafka.ClientID + "-demo-generator"
-	gcl, err := kafka.Connect(ctx, gk, append(producer.ClientOptions(c.Producer), m.ClientHooks())...)
+	// client leaves out for forward.
+	gcl, err := pl.ProducerClient(ctx, "-demo-generator")
 	if err != nil {
 		return err
 	}
 	defer gcl.Close()
 
 	// The group: members in this process, each with its own client.
+	ids := make([]string, c.Demo.Members)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("-demo-member-%d", i+1)
+	}
+	group := pl.Group(h, ids...)
 	procCtx, stopProcs := context.WithCancel(context.Background())
 	defer stopProcs()
-	procs := make([]*processor.Processor, c.Demo.Members)
-	errs := make(chan error, len(procs))
-	var wg sync.WaitGroup
-	for i := range procs {
-		kc := c.Kafka
-		kc.ClientID = fmt.Sprintf("%s-demo-member-%d", c.Kafka.ClientID, i+1)
-		procs[i] = processor.New(kc, c.Topic.Name, c.Processor, h, processor.Options{
-			Metrics: m, Logger: log, HandlerTimeout: c.Handler.Timeout,
-			ClientOpts: append(producer.ClientOptions(c.Producer), m.ClientHooks()),
-		})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := procs[i].Run(procCtx); err != nil {
-				errs <- err
-			}
-		}()
-	}
-	ready := func() bool {
-		for _, p := range procs {
-			if !p.Ready() {
-				return false
-			}
-		}
-		return true
-	}
+	groupDone := make(chan error, 1)
+	go func() { groupDone <- group.Run(procCtx) }()
+	ready := group.Ready
 	// The lag monitor of the demo's group, on the same /metrics.
-	stopLag, err := runOwnLag(ctx, l, pcl, reg, log, demoLagInterval)
+	stopLag, err := pl.StartOwnLag(ctx, reg)
 	if err != nil {
 		return err
 	}
@@ -180,7 +166,7 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 
 	// Start producing once the group has settled, so the numbers describe
 	// the pipeline, not the first rebalance.
-	if err := waitSettled(ctx, procs, errs, stderr); err != nil {
+	if err := waitSettled(ctx, group, groupDone, stderr); err != nil {
 		return err
 	}
 
@@ -214,7 +200,7 @@ produce:
 		select {
 		case genErr = <-genDone:
 			break produce
-		case err := <-errs:
+		case err := <-groupDone:
 			return fmt.Errorf("processor stopped: %w", err)
 		case <-tick.C:
 			st.line(time.Since(start))
@@ -233,7 +219,7 @@ drain:
 		case <-deadline:
 			fmt.Fprintf(stderr, "backlog not drained within %s; stopping anyway\n", demoDrainTimeout)
 			break drain
-		case err := <-errs:
+		case err := <-groupDone:
 			return fmt.Errorf("processor stopped: %w", err)
 		case <-tick.C:
 			st.line(time.Since(start))
@@ -242,7 +228,7 @@ drain:
 	}
 	elapsed := time.Since(start)
 	stopProcs()
-	wg.Wait()
+	<-groupDone
 
 	counts := tracker.Counts()
 	sum := demoSummary{
@@ -267,23 +253,18 @@ drain:
 }
 
 // waitSettled waits until every member has joined and the partitions are
-// spread over them, at most demoSettleTimeout.
-func waitSettled(ctx context.Context, procs []*processor.Processor, errs <-chan error, w io.Writer) error {
+// spread over them, at most demoSettleTimeout. done delivers the group's
+// Run result, which only a failed member sends before ctx ends.
+func waitSettled(ctx context.Context, g *pipeline.Group, done <-chan error, w io.Writer) error {
 	deadline := time.Now().Add(demoSettleTimeout)
 	for time.Now().Before(deadline) {
-		settled := true
-		for _, p := range procs {
-			if !p.Ready() || len(p.Assigned()) == 0 {
-				settled = false
-			}
-		}
-		if settled {
+		if g.Settled() {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-errs:
+		case err := <-done:
 			return fmt.Errorf("processor stopped: %w", err)
 		case <-time.After(20 * time.Millisecond):
 		}

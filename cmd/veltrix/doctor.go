@@ -10,6 +10,7 @@ import (
 
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/doctor"
+	"github.com/veltrix/veltrix/internal/pipeline"
 	"github.com/veltrix/veltrix/pkg/kafka"
 )
 
@@ -87,7 +88,7 @@ kafka-configs). Exit codes: 0 no error-severity finding, 3 at least one,
 					return err
 				}
 				defer cl.Close()
-				if in.Cluster, err = doctor.Inspect(ctx, cl, doctor.Topics(c)); err != nil {
+				if in.Cluster, err = doctor.Inspect(ctx, cl, pipeline.Topics(c)); err != nil {
 					return fmt.Errorf("inspecting the cluster: %w", err)
 				}
 			}

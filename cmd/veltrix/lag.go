@@ -5,15 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"regexp"
 	"strconv"
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/server"
@@ -277,38 +274,4 @@ func lagView(s *lag.Snapshot) lagJSON {
 		out.Groups = append(out.Groups, gj)
 	}
 	return out
-}
-
-// demoLagInterval is the lag poll interval of veltrix demo when lag.interval
-// is left at its default: a short demo should show lag move.
-const demoLagInterval = 2 * time.Second
-
-// runOwnLag starts the lag monitor of process and demo: it watches their own
-// group (processor.group.id) through cl, counts uncommitted partitions from
-// processor.start_offset, and exports to reg, so its series appear on the
-// same /metrics. defaultInterval, when not 0, replaces a lag.interval left at
-// its default. The returned stop cancels the monitor and waits for it; call
-// it before closing cl.
-func runOwnLag(ctx context.Context, l *config.Loaded, cl *kgo.Client, reg prometheus.Registerer, log *slog.Logger, defaultInterval time.Duration) (func(), error) {
-	c := l.Config
-	lc := c.Lag
-	lc.Groups = "" // only the named group
-	lc.Reset = c.Processor.StartOffset
-	if defaultInterval > 0 && l.Sources["lag.interval"].Layer == "default" {
-		lc.Interval = defaultInterval
-	}
-	mon, err := lag.New(cl, lc, lag.Options{Groups: []string{c.Processor.Group.ID}, Registerer: reg, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = mon.Run(ctx) // returns nil once ctx ends; failed polls are logged
-	}()
-	return func() {
-		cancel()
-		<-done
-	}, nil
 }

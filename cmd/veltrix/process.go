@@ -1,19 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
-	"github.com/veltrix/veltrix/pkg/handler"
-	"github.com/veltrix/veltrix/pkg/kafka"
+	"github.com/veltrix/veltrix/internal/pipeline"
 	"github.com/veltrix/veltrix/pkg/metrics"
-	"github.com/veltrix/veltrix/pkg/processor"
-	"github.com/veltrix/veltrix/pkg/producer"
 )
 
 // generatorKeys are producer settings that only the generator reads.
@@ -68,21 +62,14 @@ session timeout moves nothing); a second signal exits at once.`,
 			reg := metrics.NewRegistry()
 			m := metrics.New(reg)
 
-			pcl, h, err := connectPipeline(ctx, c, m, "-producer", cmd.OutOrStdout())
+			pl, err := pipeline.Connect(ctx, c, "-producer", pipeline.Options{Metrics: m, Logger: log, Out: cmd.OutOrStdout()})
 			if err != nil {
 				return err
 			}
-			defer pcl.Close()
-
-			pc := c.Kafka
-			pc.ClientID = c.Kafka.ClientID + "-consumer"
-			p := processor.New(pc, c.Topic.Name, c.Processor, h, processor.Options{
-				Metrics: m, Logger: log, HandlerTimeout: c.Handler.Timeout,
-				// The consumer client writes dead letters with the producer settings.
-				ClientOpts: append(producer.ClientOptions(c.Producer), m.ClientHooks()),
-			})
+			defer pl.Close()
+			p := pl.Processor("-consumer", pl.Handler())
 			// The lag monitor of this group, on the same /metrics.
-			stopLag, err := runOwnLag(ctx, l, pcl, reg, log, 0)
+			stopLag, err := pl.StartOwnLag(ctx, reg)
 			if err != nil {
 				return err
 			}
@@ -106,47 +93,4 @@ session timeout moves nothing); a second signal exits at once.`,
 	}
 	config.AddFlags(cmd.Flags(), []string{"kafka.", "topic.", "processor.", "handler.", "producer.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster"}, generatorKeys...)
 	return cmd
-}
-
-// connectPipeline connects the producer client that checks the cluster,
-// creates the topics c needs and writes forwarded records, and builds the
-// configured handler. The caller closes the client. The client has no record
-// delivery timeout (producer.ForwardClientOptions): forward keeps source
-// timestamps and applies producer.delivery_timeout from each call instead,
-// so it must not produce records stamped now, such as generated events.
-func connectPipeline(ctx context.Context, c config.Config, m *metrics.Metrics, idSuffix string, out io.Writer) (*kgo.Client, processor.Handler, error) {
-	pk := c.Kafka
-	pk.ClientID = c.Kafka.ClientID + idSuffix
-	pcl, err := kafka.Connect(ctx, pk, append(producer.ForwardClientOptions(c.Producer), m.ClientHooks())...)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := ensureTopics(ctx, pcl, c); err != nil {
-		pcl.Close()
-		return nil, nil, err
-	}
-	h, err := handler.New(c.Handler, handler.Deps{Producer: pcl, DeliveryTimeout: c.Producer.DeliveryTimeout, Out: out})
-	if err != nil {
-		pcl.Close()
-		return nil, nil, err
-	}
-	return pcl, h, nil
-}
-
-// ensureTopics checks, and creates where allowed, every topic c uses: the
-// input, forward's output and the dead-letter topic.
-func ensureTopics(ctx context.Context, cl *kgo.Client, c config.Config) error {
-	topics := []string{c.Topic.Name}
-	if c.Handler.Name == "forward" || c.Handler.Name == "simulate" && c.Handler.Simulate.Forward {
-		topics = append(topics, c.Handler.OutputTopic)
-	}
-	if c.Processor.OnFailure == "dlq" {
-		topics = append(topics, processor.DLQTopic(c.Processor, c.Topic.Name))
-	}
-	for _, t := range topics {
-		if _, err := kafka.EnsureTopic(ctx, cl, c.Topic, t); err != nil {
-			return err
-		}
-	}
-	return nil
 }

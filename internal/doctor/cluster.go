@@ -8,9 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/pkg/kafka"
-	"github.com/veltrix/veltrix/pkg/processor"
 )
 
 // Cluster is a snapshot of what the live cluster says about the topics a
@@ -30,19 +28,6 @@ type Topic struct {
 	RetentionMs       int64  // retention.ms; -1 keeps data forever
 	RetentionBytes    int64  // retention.bytes per partition; -1 is unbounded
 	CleanupPolicy     string // cleanup.policy: delete, compact or both
-}
-
-// Topics returns the topics c uses: the input, forward's output and the
-// dead-letter topic when on_failure is dlq.
-func Topics(c config.Config) []string {
-	ts := []string{c.Topic.Name}
-	if c.Handler.Name == "forward" && c.Handler.OutputTopic != "" {
-		ts = append(ts, c.Handler.OutputTopic)
-	}
-	if c.Processor.OnFailure == "dlq" {
-		ts = append(ts, processor.DLQTopic(c.Processor, c.Topic.Name))
-	}
-	return ts
 }
 
 // Inspect asks the cluster about topics: partitions and replicas from

@@ -3,6 +3,8 @@ package doctor
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/veltrix/veltrix/internal/pipeline"
 )
 
 // Durability checks that an acknowledged write survives a broker loss:
@@ -30,7 +32,7 @@ func Durability(in Input) []Finding {
 	if in.Cluster == nil {
 		return out
 	}
-	for _, name := range Topics(c) {
+	for _, name := range pipeline.Topics(c) {
 		t := in.Cluster.Topics[name]
 		if !t.Exists {
 			continue

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/veltrix/veltrix/internal/pipeline"
 )
 
 // partitions returns the input topic's partition count — the live one
@@ -28,7 +30,7 @@ func TopicExists(in Input) []Finding {
 	}
 	c := in.Config
 	var out []Finding
-	for _, name := range Topics(c) {
+	for _, name := range pipeline.Topics(c) {
 		t := in.Cluster.Topics[name]
 		switch {
 		case !t.Exists && !c.Topic.Create:

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/pipeline"
 	"github.com/veltrix/veltrix/internal/stats"
 	"github.com/veltrix/veltrix/pkg/embedded"
 	"github.com/veltrix/veltrix/pkg/handler"
@@ -65,29 +67,23 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 		return m, err
 	}
 	defer cl.Close()
-	kc := kafka.Config{Brokers: cl.Addrs(), ClientID: "veltrix-plan", ConnectTimeout: 10 * time.Second}
+	cfg := s.Processor
+	cfg.Group.ID, cfg.StartOffset = "veltrix-plan", "earliest"
+	c := config.Config{
+		Kafka:     kafka.Config{Brokers: cl.Addrs(), ClientID: "veltrix-plan", ConnectTimeout: 10 * time.Second},
+		Topic:     kafka.TopicConfig{Name: topic, Partitions: s.Partitions, ReplicationFactor: -1, Create: true},
+		Producer:  s.Producer,
+		Processor: cfg,
+		Handler:   s.Handler,
+	}
 
-	// The client that creates the topics and carries forward's writes: with
-	// no record delivery timeout, which franz-go would count from the
-	// backlog's timestamps (see producer.ForwardClientOptions).
-	pcl, err := kafka.Connect(ctx, kc, producer.ForwardClientOptions(s.Producer)...)
+	// The pipeline's client creates forward's output and the dead-letter
+	// topic and carries forward's writes; the log handler writes nowhere.
+	pl, err := pipeline.Connect(ctx, c, "", pipeline.Options{Logger: s.Logger, Out: io.Discard})
 	if err != nil {
 		return m, err
 	}
-	defer pcl.Close()
-	tc := kafka.TopicConfig{Partitions: s.Partitions, ReplicationFactor: -1, Create: true}
-	var extra []string
-	if s.Handler.Name == "forward" {
-		extra = append(extra, s.Handler.OutputTopic)
-	}
-	if s.Processor.OnFailure == "dlq" {
-		extra = append(extra, processor.DLQTopic(s.Processor, topic))
-	}
-	for _, t := range extra {
-		if _, err := kafka.EnsureTopic(ctx, pcl, tc, t); err != nil {
-			return m, err
-		}
-	}
+	defer pl.Close()
 
 	backlog := s.Backlog
 	if backlog <= 0 {
@@ -95,21 +91,12 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 	}
 	pc := s.Producer
 	pc.Count, pc.Rate, pc.Duration = backlog, 0, 0
-	if err := produceBacklog(ctx, kc, topic, pc); err != nil {
+	if err := produceBacklog(ctx, pl, topic, pc); err != nil {
 		return m, err
 	}
 
-	inner, err := handler.New(s.Handler, handler.Deps{Producer: pcl, DeliveryTimeout: s.Producer.DeliveryTimeout, Out: io.Discard})
-	if err != nil {
-		return m, err
-	}
-	h := &timed{inner: inner, lat: stats.NewLatency()}
-	cfg := s.Processor
-	cfg.Group.ID, cfg.StartOffset = "veltrix-plan", "earliest"
-	p := processor.New(kc, topic, cfg, h, processor.Options{
-		Logger: s.Logger, HandlerTimeout: s.Handler.Timeout,
-		ClientOpts: producer.ClientOptions(s.Producer),
-	})
+	h := &timed{inner: pl.Handler(), lat: stats.NewLatency()}
+	p := pl.Processor("", h)
 	pctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var runErr error
@@ -168,10 +155,9 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 
 // produceBacklog writes pc.Count generated records to topic on a client of
 // its own: generated records are stamped as they are produced, so they keep
-// the record delivery timeout the forward client leaves out.
-func produceBacklog(ctx context.Context, kc kafka.Config, topic string, pc producer.Config) error {
-	kc.ClientID += "-backlog"
-	cl, err := kafka.Connect(ctx, kc, producer.ClientOptions(pc)...)
+// the record delivery timeout the pipeline's client leaves out.
+func produceBacklog(ctx context.Context, pl *pipeline.Pipeline, topic string, pc producer.Config) error {
+	cl, err := pl.ProducerClient(ctx, "-backlog")
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,8 @@
-package main
+package pipeline
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
@@ -14,13 +13,11 @@ import (
 	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/internal/verify"
 	"github.com/veltrix/veltrix/pkg/metrics"
-	"github.com/veltrix/veltrix/pkg/processor"
-	"github.com/veltrix/veltrix/pkg/producer"
 )
 
 // TestForwardBacklogOlderThanDeliveryTimeout forwards a backlog whose
 // records are hours older than producer.delivery_timeout, as after a long
-// consumer outage, through the pipeline process builds: every record must
+// consumer outage, through the pipeline Connect builds (as process and demo run it): every record must
 // reach the output topic with its source timestamp. franz-go counts its
 // record delivery timeout from the record's timestamp, so a forward client
 // with that timeout set failed every such record before sending it.
@@ -64,15 +61,12 @@ func TestForwardBacklogOlderThanDeliveryTimeout(t *testing.T) {
 
 		ctx, cancel := context.WithCancel(context.Background())
 		m := metrics.New(metrics.NewRegistry())
-		fcl, h, err := connectPipeline(ctx, cfg, m, "-producer", io.Discard)
+		pl, err := Connect(ctx, cfg, "-producer", Options{Metrics: m})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer fcl.Close()
-		p := processor.New(cfg.Kafka, in, cfg.Processor, h, processor.Options{
-			Metrics: m, HandlerTimeout: cfg.Handler.Timeout,
-			ClientOpts: producer.ClientOptions(cfg.Producer),
-		})
+		defer pl.Close()
+		p := pl.Processor("-consumer", pl.Handler())
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx) }()
 		defer func() {
