@@ -10,12 +10,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/kafkatest"
+	"github.com/veltrix/veltrix/internal/verify"
 	"github.com/veltrix/veltrix/pkg/metrics"
 	"github.com/veltrix/veltrix/pkg/processor"
 	"github.com/veltrix/veltrix/pkg/producer"
-	"github.com/veltrix/veltrix/internal/verify"
 )
 
 // TestForwardBacklogOlderThanDeliveryTimeout forwards a backlog whose

@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/veltrix/veltrix/internal/config"
-	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/internal/plan"
+	"github.com/veltrix/veltrix/pkg/kafka"
 )
 
 // planReport is what plan --json prints.

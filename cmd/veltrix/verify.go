@@ -10,8 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
-	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/internal/verify"
+	"github.com/veltrix/veltrix/pkg/kafka"
 )
 
 func newVerify() *cobra.Command {

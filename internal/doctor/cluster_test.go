@@ -13,8 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/kafkatest"
 )
 
 // TestInspectLive reads a topic's partitions, replicas, min.insync.replicas
