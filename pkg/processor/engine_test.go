@@ -363,5 +363,3 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return metricValue(t, reg, name, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
 }
-
-var _ = errors.New
