@@ -46,12 +46,12 @@ func consumeAll(ctx context.Context, o *Options, res *Results, c cluster, topics
 			subjects[VeltrixNoMetrics] = veltrixConsumeWith("interval", false)
 			order = append(order, PlainFranz, VeltrixBatch, VeltrixInterval, VeltrixManual, VeltrixNoMetrics)
 		}
-		errs = append(errs, measureAll(ctx, o, res, &res.Consume, c, size, topics[size], o.Scale.Records[size], order, subjects))
+		errs = append(errs, measureAll(ctx, o, &res.Consume, c, size, topics[size], o.Scale.Records[size], order, subjects))
 	}
 	return errors.Join(errs...)
 }
 
-func measureAll(ctx context.Context, o *Options, res *Results, into *[]Measure, c cluster, size int, topic string, n int, order []string, subjects map[string]consumer) error {
+func measureAll(ctx context.Context, o *Options, into *[]Measure, c cluster, size int, topic string, n int, order []string, subjects map[string]consumer) error {
 	runs := map[string][]float64{}
 	var errs []error
 	for run := 1; run <= o.Runs; run++ {
@@ -96,7 +96,7 @@ func consumeEmbedded(ctx context.Context, o *Options, res *Results) error {
 		PlainFranz: plainConsume, VeltrixBatch: veltrixConsume("batch"),
 		VeltrixInterval: veltrixConsume("interval"), VeltrixManual: veltrixConsume("manual"),
 	}
-	return measureAll(ctx, o, res, &res.Consume, c, 100, topic, n, []string{PlainFranz, VeltrixBatch, VeltrixInterval, VeltrixManual}, subjects)
+	return measureAll(ctx, o, &res.Consume, c, 100, topic, n, []string{PlainFranz, VeltrixBatch, VeltrixInterval, VeltrixManual}, subjects)
 }
 
 // clock times a drain from the first records handed over to the last one
@@ -218,7 +218,7 @@ func veltrixConsumeWith(mode string, withMetrics bool) consumer {
 			return 0, fmt.Errorf("processor stopped early: %v", err)
 		case <-timeout.C:
 			stop()
-			<-errc
+			<-errc //nolint:errcheck // waiting for Run to return; the timeout is the error
 			return 0, fmt.Errorf("drained %d of %d records in %s", clk.got.Load(), n, consumeTimeout)
 		}
 		stop()

@@ -34,7 +34,7 @@ type member struct {
 	done chan error
 }
 
-func startProcess(ctx context.Context, bin string, c cluster, topic, group string, extra ...string) (*member, error) {
+func startProcess(bin string, c cluster, topic, group string, extra ...string) (*member, error) {
 	args := append([]string{"process", "--brokers", strings.Join(c.brokers, ","), "--topic", topic, "--group", group,
 		"--metrics-addr", "", "--kafka.client_id", "vbench-process"}, extra...)
 	m := &member{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
@@ -67,7 +67,7 @@ func (m *member) stop() error {
 		return nil
 	case <-time.After(30 * time.Second):
 		_ = m.cmd.Process.Signal(syscall.SIGKILL)
-		<-m.done
+		<-m.done //nolint:errcheck // waiting for the exit; its status after SIGKILL says nothing
 		return fmt.Errorf("veltrix process did not exit within 30s of SIGTERM")
 	}
 }
@@ -112,7 +112,7 @@ func memoryAll(ctx context.Context, o *Options, res *Results, c cluster, topics 
 		for run := 1; run <= o.Runs; run++ {
 			group := uniqueName("bench-memory")
 			start := time.Now()
-			m, err := startProcess(ctx, o.Veltrix, c, topics[size], group)
+			m, err := startProcess(o.Veltrix, c, topics[size], group)
 			if err != nil {
 				return err
 			}
@@ -198,7 +198,7 @@ func overloadRun(ctx context.Context, o *Options, c cluster, compression, partBy
 	if partBytes != "" {
 		args = append(args, "--processor.fetch.max_partition_bytes", partBytes)
 	}
-	m, err := startProcess(ctx, o.Veltrix, c, topic, group, args...)
+	m, err := startProcess(o.Veltrix, c, topic, group, args...)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -78,11 +78,12 @@ func startProc(name, bin string, args ...string) (*proc, error) {
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
 
-// output is the process's output so far, its last n lines joined.
-func (p *proc) output(n int) string {
+// output is the process's output so far, its last 5 lines joined: enough
+// to show why it failed in an error message.
+func (p *proc) output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return lastLines(strings.Join(p.lines, "\n"), n)
+	return lastLines(strings.Join(p.lines, "\n"), 5)
 }
 
 // waitLine waits for an output line matching re and returns its first
@@ -104,9 +105,9 @@ func (p *proc) waitLine(ctx context.Context, re *regexp.Regexp, timeout time.Dur
 		select {
 		case <-seen:
 		case <-p.done:
-			return "", fmt.Errorf("%s exited (%v) before printing %q: %s", p.name, p.waitErr, re, p.output(5))
+			return "", fmt.Errorf("%s exited (%v) before printing %q: %s", p.name, p.waitErr, re, p.output())
 		case <-deadline.C:
-			return "", fmt.Errorf("%s printed no line matching %q within %s: %s", p.name, re, timeout, p.output(5))
+			return "", fmt.Errorf("%s printed no line matching %q within %s: %s", p.name, re, timeout, p.output())
 		case <-ctx.Done():
 			return "", ctx.Err()
 		}
@@ -141,7 +142,7 @@ func (p *proc) stop(grace time.Duration) (time.Duration, error) {
 	select {
 	case <-p.done:
 		if p.waitErr != nil {
-			err = fmt.Errorf("%s exited with %v: %s", p.name, p.waitErr, p.output(5))
+			err = fmt.Errorf("%s exited with %v: %s", p.name, p.waitErr, p.output())
 		}
 	case <-time.After(grace):
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
@@ -158,13 +159,13 @@ func (p *proc) wait(ctx context.Context, timeout time.Duration) (time.Duration, 
 	case <-p.done:
 	case <-time.After(timeout):
 		_, _ = p.stop(time.Second)
-		return 0, fmt.Errorf("%s did not finish within %s: %s", p.name, timeout, p.output(5))
+		return 0, fmt.Errorf("%s did not finish within %s: %s", p.name, timeout, p.output())
 	case <-ctx.Done():
 		_, _ = p.stop(time.Second)
 		return 0, ctx.Err()
 	}
 	if p.waitErr != nil {
-		return 0, fmt.Errorf("%s exited with %v: %s", p.name, p.waitErr, p.output(5))
+		return 0, fmt.Errorf("%s exited with %v: %s", p.name, p.waitErr, p.output())
 	}
 	return p.lifeCPU(), nil
 }

@@ -124,10 +124,10 @@ func watch(ctx context.Context, p *proc, brokerPID int, n int64, progress progre
 			prevErr = err // a scrape can fail while the process starts; give up at the deadline
 		}
 		if exited {
-			return first, last, samples, fmt.Errorf("%s exited after %d of %d records (%v): %s", p.name, s.records, n, prevErr, p.output(5))
+			return first, last, samples, fmt.Errorf("%s exited after %d of %d records (%v): %s", p.name, s.records, n, prevErr, p.output())
 		}
 		if time.Now().After(deadline) {
-			return first, last, samples, fmt.Errorf("%d of %d records after %s (last error %v): %s", s.records, n, timeout, prevErr, p.output(5))
+			return first, last, samples, fmt.Errorf("%d of %d records after %s (last error %v): %s", s.records, n, timeout, prevErr, p.output())
 		}
 		if started {
 			next := nextPoll(first, s, n)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole veltrix test suite the way CI does: checks formatting and
-# vet, starts a real Apache Kafka broker (scripts/kafka.sh), runs every Go
+# Runs the whole veltrix test suite the way CI does: checks formatting, vet
+# and golangci-lint (.golangci.yml), starts a real Apache Kafka broker (scripts/kafka.sh), runs every Go
 # test against the embedded cluster and the real broker, and stops the broker.
 #
 #   scripts/test.sh              # everything
@@ -19,6 +19,9 @@ if [[ -n "$unformatted" ]]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+
+echo "== golangci-lint (.golangci.yml)"
+"$(scripts/deps.sh golangci-lint)" run ./...
 
 echo "== starting the real Kafka broker"
 addr=$(scripts/kafka.sh start)

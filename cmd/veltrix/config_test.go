@@ -21,7 +21,9 @@ import (
 func TestConfigExplain(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "c.yaml")
-	os.WriteFile(file, []byte("processor:\n  buffer:\n    max_bytes: 10MB\n  fetch:\n    max_bytes: 10MiB\n"), 0o600)
+	if err := os.WriteFile(file, []byte("processor:\n  buffer:\n    max_bytes: 10MB\n  fetch:\n    max_bytes: 10MiB\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	r := veltrix(t, 30*time.Second, "", "config", "explain", "--config", file, "--handler.timeout", "5s", "processor.", "handler.timeout")
 	if r.code != 0 {
@@ -84,8 +86,11 @@ func veltrixEnv(t *testing.T, env []string, args ...string) result {
 
 func TestConfigDoctor(t *testing.T) {
 	roomy, tight := t.TempDir(), t.TempDir()
-	os.WriteFile(filepath.Join(roomy, "memory.max"), []byte("max\n"), 0o644)
-	os.WriteFile(filepath.Join(tight, "memory.max"), []byte("67108864\n"), 0o644)
+	for dir, limit := range map[string]string{roomy: "max\n", tight: "67108864\n"} {
+		if err := os.WriteFile(filepath.Join(dir, "memory.max"), []byte(limit), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	r := veltrix(t, 30*time.Second, "", "config", "doctor", "--cgroup-root", roomy)
 	if r.code != 0 || !strings.Contains(r.stdout, "doctor: 0 errors") || !strings.Contains(r.stdout, "no brokers given") {
@@ -192,7 +197,9 @@ func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	file := func(name, body string) string {
 		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(body), 0o600)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		return p
 	}
 	for _, tc := range []struct {

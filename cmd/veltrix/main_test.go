@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -75,8 +75,14 @@ func TestConfigValidate(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(good, []byte("processor:\n  batch:\n    max_records: 100\n"), 0o600)
-	os.WriteFile(bad, []byte("processor:\n  batch:\n    max_records: -1\n  comit:\n    mode: batch\n"), 0o600)
+	for path, body := range map[string]string{
+		good: "processor:\n  batch:\n    max_records: 100\n",
+		bad:  "processor:\n  batch:\n    max_records: -1\n  comit:\n    mode: batch\n",
+	} {
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	r := veltrix(t, 30*time.Second, "", "config", "validate", "--config", good)
 	if r.code != 0 || !strings.Contains(r.stdout, "valid") {
@@ -130,14 +136,14 @@ func TestSilentBrokerFailsFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			defer c.Close() // hold it open, say nothing
+			defer func() { _ = c.Close() }() // hold it open, say nothing
 		}
 	}()
 	r := veltrix(t, 60*time.Second, "", "process", "--brokers", ln.Addr().String(), "--kafka.connect_timeout", "3s", "--metrics-addr", "")
@@ -236,7 +242,7 @@ func TestProcessCommand(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		defer cmd.Process.Kill()
+		defer func() { _ = cmd.Process.Kill() }()
 		sc := bufio.NewScanner(stderr)
 		var url string
 		for sc.Scan() {
@@ -279,7 +285,7 @@ func TestProcessCommand(t *testing.T) {
 			t.Error("no franz-go client metrics (kprom)")
 		}
 
-		cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
@@ -334,7 +340,9 @@ func scrape(url string) map[string]float64 {
 			continue
 		}
 		var v float64
-		fmt.Sscan(line[i+1:], &v)
+		if _, err := fmt.Sscan(line[i+1:], &v); err != nil {
+			continue
+		}
 		out[line[:i]] = v
 	}
 	return out
@@ -356,7 +364,7 @@ func TestBrokerCommand(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	defer func() { _ = cmd.Process.Kill() }()
 	sc := bufio.NewScanner(out)
 	if !sc.Scan() {
 		t.Fatal("broker printed nothing")
@@ -369,7 +377,7 @@ func TestBrokerCommand(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, `"acked":100`) {
 		t.Fatalf("produce to veltrix broker: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	cmd.Process.Signal(syscall.SIGINT)
+	_ = cmd.Process.Signal(syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("broker exit after SIGINT: %v", err)
 	}

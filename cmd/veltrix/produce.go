@@ -82,7 +82,7 @@ On a terminal a progress bar shows rate and ETA; otherwise a line every 5s.`,
 					if err != nil {
 						return fmt.Errorf("opening --from: %w", err)
 					}
-					defer f.Close()
+					defer func() { _ = f.Close() }() // read only
 					in = f
 				}
 				lp := producer.NewLines(cl, c.Topic.Name, c.Producer, m)

@@ -23,7 +23,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	defer func() { _ = cmd.Process.Kill() }()
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), "running until Ctrl-C") {
@@ -31,10 +31,10 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 		}
 	}
 	time.Sleep(2 * time.Second) // batches are now in the slow handler
-	cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	time.Sleep(500 * time.Millisecond)
 	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	go func() {
 		for sc.Scan() {
 		}

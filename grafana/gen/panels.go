@@ -128,7 +128,7 @@ func toFloat(v any) float64 {
 // variables are the ones both dashboards have: the datasource, and the
 // cluster, group and topic filters, each multi-valued with All meaning
 // ".*" (so series without the label still match).
-func variables(b *dashboard.DashboardBuilder, clusterQ, groupQ, topicQ string) *dashboard.DashboardBuilder {
+func variables(b *dashboard.DashboardBuilder, clusterQ, groupQ, topicQ string) {
 	b.WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").Label("Data source").Type("prometheus"))
 	for _, v := range []struct{ name, label, q string }{
 		{"cluster", "Cluster", clusterQ},
@@ -143,7 +143,6 @@ func variables(b *dashboard.DashboardBuilder, clusterQ, groupQ, topicQ string) *
 			Current(dashboard.VariableOption{Text: dashboard.StringOrArrayOfString{String: cog.ToPtr("All")},
 				Value: dashboard.StringOrArrayOfString{String: cog.ToPtr("$__all")}}))
 	}
-	return b
 }
 
 // board starts a dashboard with the settings both share.

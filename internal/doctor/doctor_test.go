@@ -95,8 +95,12 @@ func TestReadMemory(t *testing.T) {
 			root := t.TempDir()
 			for name, body := range tc.files {
 				p := filepath.Join(root, name)
-				os.MkdirAll(filepath.Dir(p), 0o755)
-				os.WriteFile(p, []byte(body), 0o644)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			m, err := ReadMemory(config.DeployConfig{MemoryLimit: tc.deploy}, root)
 			if (err != nil) != tc.wantErr || m.Limit != tc.limit {

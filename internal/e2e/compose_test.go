@@ -299,7 +299,7 @@ func TestComposeReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	copies := 0
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

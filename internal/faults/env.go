@@ -435,7 +435,7 @@ func (m *member) hwm() int64 {
 func (m *member) kill() {
 	m.once.Do(func() {
 		_ = m.cmd.Process.Signal(syscall.SIGKILL)
-		<-m.done
+		<-m.done //nolint:errcheck // waiting for the exit; its status after SIGKILL says nothing
 	})
 }
 
@@ -451,7 +451,7 @@ func (m *member) term(timeout time.Duration) error {
 			}
 		case <-time.After(timeout):
 			_ = m.cmd.Process.Signal(syscall.SIGKILL)
-			<-m.done
+			<-m.done //nolint:errcheck // waiting for the exit; its status after SIGKILL says nothing
 			err = fmt.Errorf("%s did not exit within %s of SIGTERM", m.name, timeout)
 		}
 	})

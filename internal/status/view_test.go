@@ -43,7 +43,7 @@ type fixture struct {
 	now  time.Time
 }
 
-func newFixture(t *testing.T, withLag bool) *fixture {
+func newFixture(withLag bool) *fixture {
 	reg := metrics.NewRegistry()
 	f := &fixture{m: metrics.New(reg), now: time.Now()}
 	f.m.RegisterReady(func() bool { return true })
@@ -56,7 +56,7 @@ func newFixture(t *testing.T, withLag bool) *fixture {
 }
 
 func TestRatesOverWindow(t *testing.T) {
-	f := newFixture(t, false)
+	f := newFixture(false)
 	f.m.Processed.WithLabelValues("events").Add(1000)
 	v, err := f.page.View()
 	if err != nil {
@@ -105,7 +105,7 @@ func TestRatesOverWindow(t *testing.T) {
 }
 
 func TestQuantileEmpty(t *testing.T) {
-	f := newFixture(t, false)
+	f := newFixture(false)
 	v, err := f.page.View()
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestQuantileEmpty(t *testing.T) {
 }
 
 func TestPageShowsLagPerPartition(t *testing.T) {
-	f := newFixture(t, true)
+	f := newFixture(true)
 	rec := httptest.NewRecorder()
 	f.page.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	body := rec.Body.String()
@@ -146,14 +146,14 @@ func TestPageShowsLagPerPartition(t *testing.T) {
 }
 
 func TestPageFallsBackToFetchLag(t *testing.T) {
-	f := newFixture(t, false)
+	f := newFixture(false)
 	f.m.PartitionLag.WithLabelValues("g", "events", "2").Set(42)
 	rec := httptest.NewRecorder()
 	f.page.ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
 	if !regexp.MustCompile(`data-partition="2"[^\n]*data-lag="42"`).MatchString(rec.Body.String()) {
 		t.Errorf("no fetch-lag row for partition 2:\n%s", rec.Body.String())
 	}
-	f2 := newFixture(t, false)
+	f2 := newFixture(false)
 	rec = httptest.NewRecorder()
 	f2.page.ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
 	if !strings.Contains(rec.Body.String(), "No lag yet") {

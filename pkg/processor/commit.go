@@ -31,11 +31,9 @@ func (p *Processor) Commit(ctx context.Context) error {
 func (p *Processor) commitLoop(ctx context.Context) {
 	t := time.NewTicker(p.cfg.Commit.Interval)
 	defer t.Stop()
-	// A failing commit is logged when it starts failing, then with a count
-	// every fetchErrRepeatLog, and once when a commit succeeds again:
-	// at a 1 s interval an outage would otherwise log every second.
-	var failures int
-	var logged time.Time
+	// A failing commit is logged as a streak: when it starts failing, with
+	// a count every streakRepeatLog, and once when a commit succeeds again.
+	var failures streak
 	for {
 		select {
 		case <-ctx.Done():
@@ -46,14 +44,12 @@ func (p *Processor) commitLoop(ctx context.Context) {
 			cancel()
 			switch {
 			case err != nil && ctx.Err() == nil:
-				failures++
-				if failures == 1 || time.Since(logged) >= fetchErrRepeatLog {
-					p.log.Warn("interval commit failed; retrying at every interval", "err", err, "failures", failures)
-					logged = time.Now()
+				if failures.hit(time.Now()) {
+					p.log.Warn("interval commit failed; retrying at every interval", "err", err, "failures", failures.n)
 				}
-			case err == nil && failures > 0:
-				p.log.Info("interval commits succeed again", "failures", failures)
-				failures = 0
+			case err == nil && failures.n > 0:
+				p.log.Info("interval commits succeed again", "failures", failures.n)
+				failures = streak{}
 			}
 		}
 	}

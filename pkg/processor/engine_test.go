@@ -18,7 +18,7 @@ import (
 )
 
 // runOne runs a single processor until stop returns true or timeout.
-func runOne(t *testing.T, brokers []string, topic string, cfg processor.Config, h processor.Handler, opts processor.Options, stop func(p *processor.Processor) bool) *processor.Processor {
+func runOne(t *testing.T, brokers []string, topic string, cfg processor.Config, h processor.Handler, opts processor.Options, stop func(p *processor.Processor) bool) {
 	t.Helper()
 	p := processor.New(kcfg(brokers, "solo"), topic, cfg, h, opts)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -29,7 +29,6 @@ func runOne(t *testing.T, brokers []string, topic string, cfg processor.Config, 
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	return p
 }
 
 func TestBatchBounds(t *testing.T) {
@@ -364,5 +363,3 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return metricValue(t, reg, name, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
 }
-
-var _ = errors.New

@@ -27,8 +27,6 @@ const (
 	// fetchErrQuiet ends an error streak that has not recurred for this
 	// long (the partition may be idle, so no records say it recovered).
 	fetchErrQuiet = 10 * time.Second
-	// fetchErrRepeatLog is how often a continuing streak logs its count.
-	fetchErrRepeatLog = 30 * time.Second
 )
 
 // fetchErrors turns each poll's fetch errors into bounded logging, a
@@ -39,7 +37,7 @@ type fetchErrors struct {
 	topic     string
 	goneAfter time.Duration
 
-	streaks map[fetchErrKey]*fetchStreak
+	streaks map[fetchErrKey]*streak
 	backoff time.Duration
 	// unreadableSince is when the current run of unknown-topic errors
 	// began, zero when there is none; lastUnreadable is its latest error.
@@ -53,19 +51,13 @@ type fetchErrKey struct {
 	text string
 }
 
-// fetchStreak is one error's run of repetitions.
-type fetchStreak struct {
-	first, last, logged time.Time
-	n                   int
-}
-
 func newFetchErrors(log *slog.Logger, topic string, goneAfter time.Duration) *fetchErrors {
-	return &fetchErrors{log: log, topic: topic, goneAfter: goneAfter, streaks: map[fetchErrKey]*fetchStreak{}}
+	return &fetchErrors{log: log, topic: topic, goneAfter: goneAfter, streaks: map[fetchErrKey]*streak{}}
 }
 
 // observe takes one poll's errors (partition and error, in order) and the
 // partitions that returned records, at time now. It logs a new error once,
-// a continuing one every fetchErrRepeatLog with its count, and the end of a
+// a continuing one every streakRepeatLog with its count, and the end of a
 // streak with its total. It returns how long the poll loop should wait
 // before polling again (0: at once), and ErrTopicGone, wrapped with what to
 // do, once the topic has been unreadable for longer than goneAfter.
@@ -74,16 +66,15 @@ func (f *fetchErrors) observe(now time.Time, errs []partError, withRecords map[i
 		k := fetchErrKey{e.part, e.err.Error()}
 		s, ok := f.streaks[k]
 		if !ok {
-			f.streaks[k] = &fetchStreak{first: now, last: now, logged: now, n: 1}
+			s = &streak{}
+			f.streaks[k] = s
+		}
+		switch {
+		case !s.hit(now):
+		case s.n == 1:
 			f.log.Warn("fetch error; repeats of it are counted, not logged, until it stops", "partition", e.part, "err", e.err)
-		} else {
-			s.n++
-			s.last = now
-			if now.Sub(s.logged) >= fetchErrRepeatLog {
-				f.log.Warn("fetch error still repeating", "partition", e.part, "err", e.err,
-					"times", s.n, "since", now.Sub(s.first).Round(time.Millisecond))
-				s.logged = now
-			}
+		default:
+			f.log.Warn("fetch error still repeating", "partition", e.part, "err", e.err, "times", s.n, "since", s.took())
 		}
 		if unknownTopic(e.err) {
 			if f.unreadableSince.IsZero() || now.Sub(f.lastUnreadable) > fetchErrQuiet {
@@ -102,7 +93,7 @@ func (f *fetchErrors) observe(now time.Time, errs []partError, withRecords map[i
 			if !recovered {
 				how = "fetch error stopped recurring"
 			}
-			f.log.Info(how, "partition", k.part, "err", k.text, "times", s.n, "for", s.last.Sub(s.first).Round(time.Millisecond))
+			f.log.Info(how, "partition", k.part, "err", k.text, "times", s.n, "for", s.took())
 			delete(f.streaks, k)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // TestFetchErrorsLoggedOnceAndBackedOff: a fetch error repeated on every
-// poll is logged once (then once per fetchErrRepeatLog with its count), the
+// poll is logged once (then once per streakRepeatLog with its count), the
 // poll loop backs off up to fetchBackoffMax, and records end the streak
 // with one line that counts it.
 func TestFetchErrorsLoggedOnceAndBackedOff(t *testing.T) {

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -82,7 +83,7 @@ func TestReleaseRechecksOwnership(t *testing.T) {
 	}
 	p.mu.Unlock()
 	snapshot := p.allLanes()
-	p.lost(nil, nil, map[string][]int32{"t": {0}})
+	p.lost(context.Background(), nil, map[string][]int32{"t": {0}})
 	p.release(snapshot, 100*time.Millisecond, true)
 	p.release(snapshot, 100*time.Millisecond, true) // a second release of the same lanes
 	if len(committedParts) != 1 || committedParts[0] != 1 {

@@ -670,7 +670,7 @@ func (r *runner) monitor(m *model, budget int64) {
 		now := time.Now()
 		stuck := map[int32]bool{}
 		for _, l := range lanes {
-			if l.halted || l.stopping || l.queued > 0 || live > budget/2 || !(l.paused || clientPaused[l.part]) {
+			if l.halted || l.stopping || l.queued > 0 || live > budget/2 || (!l.paused && !clientPaused[l.part]) {
 				continue
 			}
 			stuck[l.part] = true
@@ -888,9 +888,12 @@ func dumpGoroutines() string {
 	if err != nil {
 		return err.Error()
 	}
-	defer f.Close()
 	buf := make([]byte, 8<<20)
-	if _, err := f.Write(buf[:runtime.Stack(buf, true)]); err != nil {
+	_, err = f.Write(buf[:runtime.Stack(buf, true)])
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err.Error()
 	}
 	return f.Name()

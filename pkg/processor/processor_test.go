@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/event"
@@ -169,5 +168,3 @@ func TestGroupOfTwoProcessesEveryEvent(t *testing.T) {
 		}
 	})
 }
-
-var _ = kgo.Record{}

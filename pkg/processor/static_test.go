@@ -34,7 +34,12 @@ func TestStaticMembershipRestartCausesNoRebalance(t *testing.T) {
 		regB := prometheus.NewRegistry()
 		a, stopA, doneA := start("a", prometheus.NewRegistry())
 		b, stopB, doneB := start("b", regB)
-		defer func() { stopB(); <-doneB }()
+		defer func() {
+			stopB()
+			if err := <-doneB; err != nil {
+				t.Error(err)
+			}
+		}()
 		kafkatest.Eventually(t, 30*time.Second, "both members assigned", func() bool {
 			return len(a.Assigned()) > 0 && len(b.Assigned()) > 0 && len(a.Assigned())+len(b.Assigned()) == 4
 		})
@@ -47,7 +52,12 @@ func TestStaticMembershipRestartCausesNoRebalance(t *testing.T) {
 			t.Fatal(err)
 		}
 		a2, stopA2, doneA2 := start("a", prometheus.NewRegistry())
-		defer func() { stopA2(); <-doneA2 }()
+		defer func() {
+			stopA2()
+			if err := <-doneA2; err != nil {
+				t.Error(err)
+			}
+		}()
 		kafkatest.Eventually(t, 30*time.Second, "the restarted member assigned", func() bool { return len(a2.Assigned()) > 0 })
 		time.Sleep(time.Second)
 		if got := slices.Sorted(slices.Values(a2.Assigned())); !slices.Equal(got, before) {

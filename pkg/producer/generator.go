@@ -56,10 +56,7 @@ func (g *Generator) Run(ctx context.Context) (Result, error) {
 	// Pacing: event n is due at start + n/rate. Each wake-up produces every
 	// event that is due, so the rate holds at any granularity of sleep.
 	const tick = time.Millisecond
-	for {
-		if g.cfg.Count > 0 && seq >= uint64(g.cfg.Count) {
-			break
-		}
+	for g.cfg.Count <= 0 || seq < uint64(g.cfg.Count) {
 		if ctx.Err() != nil {
 			break
 		}

@@ -30,7 +30,7 @@ func TestLinesStopsOnCancelWhileInputIdle(t *testing.T) {
 	defer cl.Close()
 
 	in, feed := io.Pipe()
-	defer feed.Close()
+	defer func() { _ = feed.Close() }()
 	lp := producer.NewLines(cl, topic, producer.Config{DeliveryTimeout: 10 * time.Second}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

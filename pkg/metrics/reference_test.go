@@ -1,0 +1,48 @@
+package metrics
+
+import (
+	"flag"
+	"os"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/metrics.md")
+
+// TestReferenceFresh fails when docs/metrics.md no longer matches the
+// metric definitions.
+func TestReferenceFresh(t *testing.T) {
+	const path = "../../docs/metrics.md"
+	want := Reference()
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != want {
+		t.Errorf("%s is stale: run go test ./pkg/metrics -update", path)
+	}
+}
+
+// TestReferenceListsEveryDefinition checks the reading back itself: every
+// metric with its type and labels in declared order.
+func TestReferenceListsEveryDefinition(t *testing.T) {
+	ref := Reference()
+	for _, row := range []string{
+		"| `veltrix_failed_records_total` | counter | `topic`, `outcome` |",
+		"| `veltrix_end_to_end_latency_seconds` | histogram | `topic` |",
+		"| `veltrix_partition_lag_records` | gauge | `group`, `topic`, `partition` |",
+		"| `veltrix_ready` | gauge | — |",
+		"| `kafka_consumergroup_members_info` | gauge | `cluster`, `group`, `member_id`, `client_id`, `host` |",
+		"| `veltrix_lag_poll_timestamp_seconds` | gauge | `cluster` |",
+	} {
+		if !strings.Contains(ref, row) {
+			t.Errorf("reference lacks %q", row)
+		}
+	}
+	if n, want := len(pipelineDefinitions())+len(lagDefinitions()), 21+15; n != want {
+		t.Errorf("%d definitions, want %d", n, want)
+	}
+}
