@@ -228,7 +228,9 @@ drain:
 	}
 	elapsed := time.Since(start)
 	stopProcs()
-	<-groupDone
+	if err := <-groupDone; err != nil {
+		return fmt.Errorf("processor stopped: %w", err)
+	}
 
 	counts := tracker.Counts()
 	sum := demoSummary{

@@ -178,7 +178,9 @@ func TestGroupEndToEnd(t *testing.T) {
 		defer func() {
 			if !stopped {
 				cancel()
-				<-done
+				if err := <-done; err != nil {
+					t.Logf("group stopped: %v", err)
+				}
 			}
 		}()
 
