@@ -32,6 +32,8 @@ fi
 need=()
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
+# The secure broker's client key goes from keytool's PKCS12 to PEM.
+command -v openssl >/dev/null || need+=(openssl)
 # Observability tests: promtool and a real Prometheus, amtool, the compose
 # file check, and headless Chromium for the status page screenshot.
 command -v promtool >/dev/null || need+=(prometheus)

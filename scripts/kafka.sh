@@ -8,6 +8,13 @@
 # Usage: scripts/kafka.sh {start|stop|restart|status|fetch|classpath|tool} [...]
 #   (run with no arguments or `help` for details)
 #
+# Secure mode (KAFKA_SECURE=1, or the commands start-secure, stop-secure,
+# restart-secure, status-secure) runs a second, separate broker for the
+# security tests: SASL_SSL (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER with the
+# unsecured JWT validator) and mutual TLS, with a CA and certificates made
+# by keytool at every start. It has its own run dir and ports, so it runs
+# beside the plaintext broker. Test-only: fixed, published passwords.
+#
 # Environment (all optional):
 #   KAFKA_VERSION          Kafka version to fetch/run            (4.4.0)
 #   VELTRIX_CACHE          jar cache root                         ($HOME/.cache/veltrix)
@@ -21,8 +28,18 @@
 #   KAFKA_KEEP_DATA        1: stop keeps the data and start reuses it (0)
 #   JAVA_HOME              Java to use (else `java` on PATH)
 #
+# Secure mode only (the plaintext ones above do not apply to it):
+#   KAFKA_SECURE                  1: act on the secure broker          (0)
+#   KAFKA_SECURE_RUN_DIR          its run dir; certificates in certs/  (/tmp/veltrix-kafka-secure)
+#   KAFKA_SECURE_PORT             SASL_SSL port                        (19192)
+#   KAFKA_SECURE_CONTROLLER_PORT  its KRaft controller port            (19193)
+#   KAFKA_MTLS_PORT               SSL port requiring a client cert     (19194)
+#   KAFKA_SASL_USER               the PLAIN and SCRAM user             (veltrix)
+#   KAFKA_SASL_PASSWORD           its password (test-only secret)      (veltrix-test-secret)
+#
 # Messages go to stderr; stdout carries only machine-readable results
-# (the bootstrap address for start/status, the classpath for classpath).
+# (the bootstrap address for start/status — in secure mode one line of
+# key=value facts, see `help` —, the classpath for classpath).
 
 set -euo pipefail
 
@@ -34,7 +51,19 @@ CACHE="${VELTRIX_CACHE:-$HOME/.cache/veltrix}/kafka-$KAFKA_VERSION"
 LIB="$CACHE/lib"
 MARKER="$CACHE/.fetched"              # written only after a complete copy
 
-RUN="${KAFKA_RUN_DIR:-/tmp/veltrix-kafka}"
+# `start-secure` and friends are `start` etc. with KAFKA_SECURE=1.
+if [[ "${1:-}" == *-secure ]]; then
+  KAFKA_SECURE=1
+  set -- "${1%-secure}" "${@:2}"
+fi
+SECURE="${KAFKA_SECURE:-0}"
+[[ "$SECURE" == 0 || "$SECURE" == 1 ]] || { echo "kafka.sh: KAFKA_SECURE must be 0 or 1, not '$SECURE'" >&2; exit 2; }
+
+if [[ "$SECURE" == 1 ]]; then
+  RUN="${KAFKA_SECURE_RUN_DIR:-/tmp/veltrix-kafka-secure}"
+else
+  RUN="${KAFKA_RUN_DIR:-/tmp/veltrix-kafka}"
+fi
 DATA="$RUN/data"
 CONF="$RUN/server.properties"
 LOG="$RUN/broker.log"
@@ -42,15 +71,30 @@ PIDFILE="$RUN/kafka.pid"
 LOCKFILE="$RUN/.lock"
 
 HOST="${KAFKA_HOST:-127.0.0.1}"
-PORT="${KAFKA_PORT:-19092}"
-CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+if [[ "$SECURE" == 1 ]]; then
+  PORT="${KAFKA_SECURE_PORT:-19192}"
+  CONTROLLER_PORT="${KAFKA_SECURE_CONTROLLER_PORT:-19193}"
+else
+  PORT="${KAFKA_PORT:-19092}"
+  CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+fi
 BOOTSTRAP="$HOST:$PORT"
+# Secure mode: the mutual-TLS listener, the certificates, the test users.
+MTLS_PORT="${KAFKA_MTLS_PORT:-19194}"
+MTLS_BOOTSTRAP="$HOST:$MTLS_PORT"
+CERTS="$RUN/certs"
+CLIENT_PROPS="$RUN/client.properties"   # the liveness check's SASL_SSL login
+SASL_USER="${KAFKA_SASL_USER:-veltrix}"
+SASL_PASSWORD="${KAFKA_SASL_PASSWORD:-veltrix-test-secret}"
+STOREPASS="veltrix-test-store"          # every PKCS12 keystore and truststore
+MECHANISMS="PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 # Heap options are split on whitespace into arrays.
 read -ra HEAP_OPTS <<<"${KAFKA_HEAP_OPTS:--Xmx1G -Xms256m}"
 read -ra TOOL_HEAP_OPTS <<<"${KAFKA_TOOL_HEAP_OPTS:--Xmx512m}"
 
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+KEYTOOL="${JAVA_HOME:+$JAVA_HOME/bin/}keytool"
 
 log() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -76,6 +120,23 @@ Commands:
                      scripts/kafka.sh tool org.apache.kafka.tools.TopicCommand \\
                        --bootstrap-server $BOOTSTRAP --list
   help               show this message.
+
+Secure mode: KAFKA_SECURE=1 scripts/kafka.sh start (or start-secure; also
+stop-secure, restart-secure, status-secure) runs a second broker beside the
+plaintext one, in its own run dir, with
+  SASL_SSL  on \$KAFKA_SECURE_PORT (19192): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+            (user \$KAFKA_SASL_USER, password \$KAFKA_SASL_PASSWORD, created
+            when the storage is formatted) and OAUTHBEARER (the unsecured
+            validator: any unsigned alg "none" JWT with sub and exp is let in)
+  SSL       on \$KAFKA_MTLS_PORT (19194), requiring a client certificate
+  PLAINTEXT controller on \$KAFKA_SECURE_CONTROLLER_PORT (19193), loopback only
+A CA, the broker's certificate (SAN ip:127.0.0.1,dns:localhost) and a client
+certificate are made with keytool at every start, in <run dir>/certs:
+ca.pem, client.pem, client-key.pem (PEM) and truststore.p12, client.p12
+(PKCS12, password $STOREPASS). start and status print one line:
+  sasl_ssl=HOST:PORT;mtls=HOST:PORT;certs=DIR;mechanisms=...;user=U;password=P
+For Kafka's tools: --command-config <run dir>/client.properties (SASL_SSL, PLAIN).
+Test-only: the passwords are fixed and printed; never use this setup elsewhere.
 
 Files: run dir $RUN (server.properties, data/, broker.log, kafka.pid)
 EOF
@@ -220,10 +281,73 @@ port_open() {
 answers() {
   port_open || return 1
   [[ -f "$MARKER" ]] || return 1
+  local props="$ASSETS/admin.properties"
+  if [[ "$SECURE" == 1 ]]; then
+    props="$CLIENT_PROPS"
+    [[ -f "$props" ]] || return 1
+  fi
   timeout 20 "$JAVA" -Xmx256m -cp "$LIB/*" \
     -Dlog4j2.configurationFile="$ASSETS/tools-log4j2.properties" \
     org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --list \
-    --command-config "$ASSETS/admin.properties" >/dev/null 2>&1
+    --command-config "$props" >/dev/null 2>&1
+}
+
+# The listeners: plaintext, or in secure mode SASL_SSL for clients and SSL
+# with a required client certificate (MTLS), which also carries the
+# broker's own inter-broker traffic (its keystore certificate is signed by
+# the CA, so no plaintext data port is needed).
+listener_config() {
+  if [[ "$SECURE" != 1 ]]; then
+    cat <<EOF
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+EOF
+    return
+  fi
+  cat <<EOF
+listeners=SASL_SSL://$HOST:$PORT,MTLS://$MTLS_BOOTSTRAP,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=SASL_SSL://$HOST:$PORT,MTLS://$MTLS_BOOTSTRAP
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=MTLS
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL
+
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$CERTS/broker.p12
+ssl.keystore.password=$STOREPASS
+ssl.key.password=$STOREPASS
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$CERTS/truststore.p12
+ssl.truststore.password=$STOREPASS
+listener.name.mtls.ssl.client.auth=required
+
+# Test-only secrets. PLAIN users live in the JAAS line; SCRAM users in the
+# metadata log (added by kafka-storage format --add-scram); OAUTHBEARER uses
+# the default unsecured validator, which trusts any unsigned JWT.
+sasl.enabled.mechanisms=$MECHANISMS
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$SASL_USER" password="$SASL_PASSWORD" user_$SASL_USER="$SASL_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="$SASL_USER";
+EOF
+}
+
+# The liveness check's client settings in secure mode: SASL_SSL with PLAIN,
+# trusting the CA, plus admin.properties' fail-fast timeouts.
+write_client_properties() {
+  {
+    cat "$ASSETS/admin.properties"
+    cat <<EOF
+security.protocol=SASL_SSL
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$SASL_USER" password="$SASL_PASSWORD";
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$CERTS/truststore.p12
+ssl.truststore.password=$STOREPASS
+EOF
+  } >"$CLIENT_PROPS"
 }
 
 write_config() {
@@ -232,11 +356,7 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+$(listener_config)
 log.dirs=$DATA
 
 # One node: every internal topic must live with replication factor 1.
@@ -260,6 +380,62 @@ num.io.threads=4
 log.retention.hours=24
 log.segment.bytes=268435456
 EOF
+}
+
+# Make the secure broker's certificates in $CERTS with the JDK's keytool: a
+# CA (basic constraints CA:true), the broker's key pair signed by it with
+# SAN ip:127.0.0.1,dns:localhost, and a client key pair for mutual TLS,
+# each in a PKCS12 keystore with the CA chain; the CA in a truststore.
+# keytool cannot export a private key, so openssl turns the client's PKCS12
+# into PEM files a Go client loads (ca.pem, client.pem, client-key.pem).
+# EC P-256 keys: generated in milliseconds, unlike RSA.
+make_certs() {
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
+  rm -rf "$CERTS"
+  mkdir -p "$CERTS"
+  local kt=("$KEYTOOL" -J-Xmx128m -J-XX:TieredStopAtLevel=1 -storetype PKCS12 -storepass "$STOREPASS")
+  local key=(-keyalg EC -groupname secp256r1 -validity 30)
+  # Every step ends in `|| exit 1`: set -e does not apply inside a subshell
+  # whose status is tested.
+  (
+    cd "$CERTS" || exit 1
+    "${kt[@]}" -genkeypair -alias ca -dname "CN=veltrix test CA" "${key[@]}" \
+      -ext bc:c -keystore ca.p12 || exit 1
+    "${kt[@]}" -exportcert -rfc -alias ca -keystore ca.p12 -file ca.pem || exit 1
+    "${kt[@]}" -importcert -noprompt -alias ca -file ca.pem -keystore truststore.p12 || exit 1
+    # A key pair for name, signed by the CA with the extensions given. The
+    # broker's is also a client certificate: it connects to its own MTLS
+    # listener as the inter-broker listener.
+    sign() {
+      local name="$1" dname="$2"; shift 2
+      "${kt[@]}" -genkeypair -alias "$name" -dname "$dname" "${key[@]}" -keystore "$name.p12" || return 1
+      "${kt[@]}" -certreq -alias "$name" -keystore "$name.p12" -file "$name.csr" || return 1
+      "${kt[@]}" -gencert -rfc -alias ca -keystore ca.p12 -validity 30 \
+        -infile "$name.csr" -outfile "$name.pem" "$@" || return 1
+      "${kt[@]}" -importcert -noprompt -alias ca -file ca.pem -keystore "$name.p12" || return 1
+      "${kt[@]}" -importcert -alias "$name" -file "$name.pem" -keystore "$name.p12" || return 1
+    }
+    # The two chains in parallel: each keytool run is a JVM start.
+    sign broker "CN=localhost" -ext san=ip:127.0.0.1,dns:localhost -ext eku=serverAuth,clientAuth &
+    b=$!
+    sign client "CN=$SASL_USER" -ext eku=clientAuth || exit 1
+    wait "$b" || exit 1
+    openssl pkcs12 -in client.p12 -passin "pass:$STOREPASS" -nocerts -nodes \
+      | openssl pkey -out client-key.pem || exit 1
+    rm -f ./*.csr
+  ) >"$RUN/certs.log" 2>&1 || { cat "$RUN/certs.log" >&2; die "making the certificates in $CERTS failed"; }
+  [[ -s "$CERTS/client-key.pem" ]] || die "no client key in $CERTS/client-key.pem (see $RUN/certs.log)"
+}
+
+# The secure broker's facts for tests, on one line (scripts/test.sh puts
+# it in VELTRIX_TEST_SECURE_BROKERS; internal/kafkatest parses it).
+secure_facts() {
+  echo "sasl_ssl=$BOOTSTRAP;mtls=$MTLS_BOOTSTRAP;certs=$CERTS;mechanisms=$MECHANISMS;user=$SASL_USER;password=$SASL_PASSWORD"
+}
+
+# What start and status print on stdout.
+print_result() {
+  if [[ "$SECURE" == 1 ]]; then secure_facts; else echo "$BOOTSTRAP"; fi
 }
 
 # Show why a start failed: the first errors (the root cause is usually
@@ -296,7 +472,7 @@ wait_until_up() {
 report_up() {
   local pid="$1" how="$2"
   log "$how: broker pid $pid at $BOOTSTRAP; log: $LOG"
-  echo "$BOOTSTRAP"
+  print_result
 }
 
 # ---------------------------------------------------------------------------
@@ -320,7 +496,7 @@ cmd_start() {
   if port_open; then
     if answers; then
       log "a Kafka broker not started by this script already answers on $BOOTSTRAP; using it"
-      echo "$BOOTSTRAP"
+      print_result
       return 0
     fi
     die "port $PORT on $HOST is in use by something that is not a Kafka broker"
@@ -331,6 +507,16 @@ cmd_start() {
   # same broker with its data).
   local started=$SECONDS cluster_id
   rm -f "$PIDFILE"
+  local scram=()
+  if [[ "$SECURE" == 1 ]]; then
+    make_certs
+    write_client_properties
+    log "certificates made in $((SECONDS - started))s in $CERTS"
+    # SCRAM credentials can only be added at format time or by a running
+    # broker; format time needs no extra JVM.
+    scram=(--add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]"
+      --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]")
+  fi
   write_config
   if [[ "${KAFKA_KEEP_DATA:-}" == 1 && -f "$DATA/meta.properties" ]]; then
     log "reusing the data in $DATA (KAFKA_KEEP_DATA=1)"
@@ -339,7 +525,7 @@ cmd_start() {
     mkdir -p "$DATA"
     cluster_id="$(run_java kafka.tools.StorageTool random-uuid)"
     run_java kafka.tools.StorageTool format \
-      --cluster-id "$cluster_id" --config "$CONF" >"$RUN/format.log" 2>&1 \
+      --cluster-id "$cluster_id" --config "$CONF" "${scram[@]}" >"$RUN/format.log" 2>&1 \
       || { cat "$RUN/format.log" >&2; die "formatting $DATA failed"; }
   fi
 
@@ -405,7 +591,7 @@ cmd_status() {
     else
       log "a broker not started by this script answers on $BOOTSTRAP"
     fi
-    echo "$BOOTSTRAP"
+    print_result
     return 0
   fi
   if broker_pid >/dev/null; then

@@ -7,7 +7,9 @@
 #   scripts/test.sh -run Demo    # extra arguments go to `go test`
 #
 # With CI=true a test that cannot reach the real broker fails instead of
-# skipping. The broker's log stays in /tmp/veltrix-kafka/broker.log.
+# skipping. The broker's log stays in /tmp/veltrix-kafka/broker.log; the
+# secure broker's (scripts/kafka.sh start-secure, for the TLS and SASL tests
+# through VELTRIX_TEST_SECURE_BROKERS) in /tmp/veltrix-kafka-secure/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,9 +25,12 @@ go vet ./...
 echo "== golangci-lint (.golangci.yml)"
 "$(scripts/deps.sh golangci-lint)" run ./...
 
-echo "== starting the real Kafka broker"
+echo "== starting the real Kafka brokers (plaintext, and secure: SASL_SSL and mutual TLS)"
 addr=$(scripts/kafka.sh start)
 trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+secure=$(scripts/kafka.sh start-secure)
+trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true; scripts/kafka.sh stop-secure >/dev/null 2>&1 || true' EXIT
+export VELTRIX_TEST_SECURE_BROKERS="$secure"
 
 echo "== go test (embedded cluster and real broker at $addr)"
 VELTRIX_TEST_BROKERS="$addr" go test -count=1 -timeout 15m "$@" ./...

@@ -92,7 +92,7 @@ reprints the table every lag.interval. --json prints the poll as JSON.`,
 			if err != nil {
 				return err
 			}
-			srv, err := server.Start(c.Lag.Serve, reg, mon.Ready, nil)
+			srv, err := server.Start(c.Lag.Serve, reg, mon.Ready, nil, server.Options{WebConfigFile: c.Metrics.WebConfigFile})
 			if err != nil {
 				return fmt.Errorf("%w (set --serve to another address)", err)
 			}

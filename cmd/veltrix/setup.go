@@ -44,9 +44,16 @@ func serveMetrics(l *config.Loaded, g prometheus.Gatherer, ready func() bool, mu
 	if addr == "" {
 		return nil, nil
 	}
-	s, err := server.Start(addr, g, ready, mux)
+	// The toolkit's info lines (listening, TLS on) repeat what veltrix
+	// prints; its errors (a web config file broken while running) must show.
+	lc := config.LogConfig{Level: "warn", Format: l.Config.Log.Format}
+	if l.Config.Log.Level == "error" {
+		lc.Level = "error"
+	}
+	o := server.Options{WebConfigFile: l.Config.Metrics.WebConfigFile, Logger: newLogger(lc, os.Stderr)}
+	s, err := server.Start(addr, g, ready, mux, o)
 	if err != nil && l.Sources["metrics.addr"].Layer == "default" {
-		s, err = server.Start("127.0.0.1:0", g, ready, mux)
+		s, err = server.Start("127.0.0.1:0", g, ready, mux, o)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (set --metrics-addr to another address, or \"\" to disable)", err)

@@ -35,6 +35,9 @@ type Config struct {
 type MetricsConfig struct {
 	// Addr is host:port; "" disables the server.
 	Addr string `koanf:"addr"`
+	// WebConfigFile is a Prometheus exporter-toolkit web config file (TLS,
+	// basic auth) for this server and lag.serve's; "" serves plain HTTP.
+	WebConfigFile string `koanf:"web_config_file"`
 }
 
 // LogConfig shapes the logs written to stderr.

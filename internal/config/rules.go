@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/veltrix/veltrix/internal/server"
 )
 
 // checkRules finds contradictions between settings that are each valid on
@@ -43,6 +45,12 @@ func checkRules(l *Loaded) []Problem {
 	if v["processor.batch.max_bytes"].(int64) > v["processor.buffer.max_bytes"].(int64) {
 		bad("processor.batch.max_bytes", fmt.Sprintf("must not exceed processor.buffer.max_bytes (%s): a full batch could never be buffered",
 			FormatBytes(v["processor.buffer.max_bytes"].(int64))))
+	}
+	if f := str("metrics.web_config_file"); f != "" {
+		if _, err := server.CheckWebConfig(f); err != nil {
+			bad("metrics.web_config_file", "must be a valid Prometheus exporter-toolkit web config file "+
+				"(tls_server_config with readable cert_file and key_file, basic_auth_users with bcrypt hashes): "+err.Error())
+		}
 	}
 	return out
 }

@@ -211,6 +211,8 @@ var Schema = []Setting{
 	// Observability.
 	{Key: "metrics.addr", Kind: String, Default: ":9464", Flag: "metrics-addr",
 		Help: "Address for /metrics, /healthz and /readyz; empty disables the server; port 0 picks a free port."},
+	{Key: "metrics.web_config_file", Kind: String,
+		Help: "Prometheus exporter-toolkit web config file (tls_server_config, basic_auth_users) for metrics.addr and lag.serve: HTTPS and basic auth on every route; empty serves plain HTTP to anyone."},
 	{Key: "log.level", Kind: Enum, Default: "info", Values: []string{"debug", "info", "warn", "error"},
 		Help: "Least severe log level written to stderr."},
 	{Key: "log.format", Kind: Enum, Default: "text", Values: []string{"text", "json"},

@@ -128,7 +128,13 @@ func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
 // CreateTopics is CreateTopic for many topics at once and for harness code
 // with no testing.TB (the fault scenarios, the benchmarks).
 func CreateTopics(ctx context.Context, brokers []string, partitions int, topics ...string) error {
-	adm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	return CreateTopicsWith(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, partitions, topics...)
+}
+
+// CreateTopicsWith is CreateTopics with clients made from opts, which name
+// the seed brokers and how to connect (TLS, SASL: SecureCluster.ClientOpts).
+func CreateTopicsWith(ctx context.Context, opts []kgo.Opt, partitions int, topics ...string) error {
+	adm, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("creating client: %w", err)
 	}
@@ -149,7 +155,7 @@ func CreateTopics(ctx context.Context, brokers []string, partitions int, topics 
 	// A client other than the one that created the topics, as the test's
 	// next client will be: the creating broker may know a topic before the
 	// one the next client asks.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("creating client: %w", err)
 	}
