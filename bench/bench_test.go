@@ -3,13 +3,13 @@ package bench
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/veltrix/veltrix/internal/child"
 	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/internal/tooltest"
 )
@@ -46,9 +46,9 @@ func tiny() Scale {
 func TestHarnessSmoke(t *testing.T) {
 	brokers := kafkatest.Real(t)
 	root := tooltest.Root(t)
-	bin := filepath.Join(t.TempDir(), "veltrix")
-	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "veltrix")).CombinedOutput(); err != nil {
-		t.Fatalf("building veltrix: %v\n%s", err, out)
+	bin, err := child.Veltrix()
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -200,18 +200,6 @@ func TestMedian(t *testing.T) {
 		if got := median(tc.in); got != tc.want {
 			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
 		}
-	}
-}
-
-func TestParseStatCPU(t *testing.T) {
-	// A command name with spaces and parentheses; utime 250, stime 50 ticks.
-	stat := "4242 (veltrix (x) y) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 9 0 100 1000000 2000 18446744073709551615"
-	got, err := parseStatCPU(stat)
-	if err != nil || got != 3*time.Second {
-		t.Fatalf("parseStatCPU = %v, %v; want 3s", got, err)
-	}
-	if _, err := parseStatCPU("4242 (x) S 1"); err == nil {
-		t.Fatal("a short stat line parsed")
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/veltrix/veltrix/internal/child"
 )
 
 // Subjects of the drain measurement, each a separate process.
@@ -138,10 +140,10 @@ func drainRun(ctx context.Context, c cluster, b BacklogInfo, s drainSubject) (_ 
 	stopped := false
 	defer func() {
 		if !stopped {
-			_, _ = p.stop(5 * time.Second)
+			_, _ = stop(p, 5*time.Second)
 		}
 	}()
-	url, err := p.waitLine(ctx, s.urlLine, 30*time.Second)
+	url, err := waitLine(ctx, p, s.urlLine, 30*time.Second)
 	if err != nil {
 		return OutsideRun{}, err
 	}
@@ -163,8 +165,8 @@ func drainRun(ctx context.Context, c cluster, b BacklogInfo, s drainSubject) (_ 
 		return OutsideRun{}, err
 	}
 	r.Samples, r.Load1 = samples, load1()
-	r.StartSeconds = first.at.Sub(p.started).Seconds()
-	r.PeakMiB = p.hwmMiB()
+	r.StartSeconds = first.at.Sub(p.Started()).Seconds()
+	r.PeakMiB = mib(p.PeakRSS())
 	// The window's observations cost the subject CPU too (a scrape of
 	// veltrix's /metrics about a millisecond, of the loop's counters next
 	// to nothing): measure one now, idle, and take the window's share out.
@@ -175,7 +177,7 @@ func drainRun(ctx context.Context, c cluster, b BacklogInfo, s drainSubject) (_ 
 	r.ObserveCPUPerM = per.Seconds() * float64(samples-1) / float64(r.Measured) * 1e6
 	r.CPUPerM = max(r.CPUPerM-r.ObserveCPUPerM, 0)
 	stopped = true
-	life, err := p.stop(30 * time.Second)
+	life, err := stop(p, 30*time.Second)
 	if err != nil {
 		return OutsideRun{}, err
 	}
@@ -189,8 +191,8 @@ const observeScrapes = 50
 // observeCost is the subject's CPU per observation: observeScrapes of them
 // back to back, timed by the subject's CPU (10 ms ticks, so ±10 ms over
 // all of them).
-func observeCost(ctx context.Context, p *proc, observe progressFn) (time.Duration, error) {
-	before, err := p.cpu()
+func observeCost(ctx context.Context, p *child.Process, observe progressFn) (time.Duration, error) {
+	before, err := p.CPU()
 	if err != nil {
 		return 0, err
 	}
@@ -199,7 +201,7 @@ func observeCost(ctx context.Context, p *proc, observe progressFn) (time.Duratio
 			return 0, fmt.Errorf("timing observations: %w", err)
 		}
 	}
-	after, err := p.cpu()
+	after, err := p.CPU()
 	if err != nil {
 		return 0, err
 	}
@@ -209,7 +211,7 @@ func observeCost(ctx context.Context, p *proc, observe progressFn) (time.Duratio
 // startBroker runs the embedded cluster as `veltrix broker` in its own
 // process, so that it does not share the harness's address space and
 // scheduler with the measurements, and returns it as a cluster.
-func startBroker(ctx context.Context, veltrix string) (cluster, *proc, error) {
+func startBroker(ctx context.Context, veltrix string) (cluster, *child.Process, error) {
 	if veltrix == "" {
 		return cluster{}, nil, errors.New("no veltrix binary (Options.Veltrix)")
 	}
@@ -218,12 +220,12 @@ func startBroker(ctx context.Context, veltrix string) (cluster, *proc, error) {
 	if err != nil {
 		return cluster{}, nil, err
 	}
-	addr, err := p.waitLine(ctx, regexp.MustCompile(`listening on (\S+)`), 30*time.Second)
+	addr, err := waitLine(ctx, p, regexp.MustCompile(`listening on (\S+)`), 30*time.Second)
 	if err != nil {
-		_, _ = p.stop(5 * time.Second)
+		_, _ = stop(p, 5*time.Second)
 		return cluster{}, nil, err
 	}
-	return cluster{name: "embedded", brokers: strings.Split(addr, ","), pid: p.pid()}, p, nil
+	return cluster{name: "embedded", brokers: strings.Split(addr, ","), pid: p.Pid()}, p, nil
 }
 
 // outsideAll runs the measurements of binaries in their own processes —
@@ -254,7 +256,7 @@ func outsideAll(ctx context.Context, o *Options, res *Results, real cluster) err
 			return errors.Join(append(errs, fmt.Errorf("starting veltrix broker: %w", err))...)
 		}
 		errs = append(errs, outsideOn(ctx, o, res, ec))
-		if _, err := bp.stop(30 * time.Second); err != nil {
+		if _, err := stop(bp, 30*time.Second); err != nil {
 			errs = append(errs, err)
 		}
 	}

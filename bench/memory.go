@@ -1,17 +1,14 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/veltrix/veltrix/internal/child"
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/producer"
@@ -27,54 +24,16 @@ const (
 	overloadBudget = 16 << 20
 )
 
-// member is a running `veltrix process`.
-type member struct {
-	cmd  *exec.Cmd
-	errb bytes.Buffer
-	done chan error
-}
-
-func startProcess(bin string, c cluster, topic, group string, extra ...string) (*member, error) {
+// startProcess starts `veltrix process` on topic in group, with extra flags.
+func startProcess(bin string, c cluster, topic, group string, extra ...string) (*child.Process, error) {
 	args := append([]string{"process", "--brokers", strings.Join(c.brokers, ","), "--topic", topic, "--group", group,
 		"--metrics-addr", "", "--kafka.client_id", "vbench-process"}, extra...)
-	m := &member{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
-	m.cmd.Stderr = &m.errb
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VELTRIX_") {
-			env = append(env, kv)
-		}
-	}
-	m.cmd.Env = env
-	if err := m.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	go func() { m.done <- m.cmd.Wait() }()
-	return m, nil
-}
-
-// hwmMiB is the process's peak resident set (VmHWM) in MiB.
-func (m *member) hwmMiB() float64 { return procHWM(m.cmd.Process.Pid) }
-
-// stop sends SIGTERM and waits for the exit; SIGKILL after 30 s.
-func (m *member) stop() error {
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-m.done:
-		if err != nil {
-			return fmt.Errorf("veltrix process exited with %v: %s", err, lastLines(m.errb.String(), 5))
-		}
-		return nil
-	case <-time.After(30 * time.Second):
-		_ = m.cmd.Process.Signal(syscall.SIGKILL)
-		<-m.done //nolint:errcheck // waiting for the exit; its status after SIGKILL says nothing
-		return fmt.Errorf("veltrix process did not exit within 30s of SIGTERM")
-	}
+	return startProc("veltrix process", bin, args...)
 }
 
 // waitLag polls the group's lag every 200 ms until cond holds, the process
 // exits, or timeout passes.
-func waitLag(ctx context.Context, c cluster, m *member, group, topic string, timeout time.Duration, cond func(lag int64) bool) error {
+func waitLag(ctx context.Context, c cluster, m *child.Process, group, topic string, timeout time.Duration, cond func(lag int64) bool) error {
 	adm, closeFn, err := admin(c.brokers)
 	if err != nil {
 		return err
@@ -90,9 +49,8 @@ func waitLag(ctx context.Context, c cluster, m *member, group, topic string, tim
 			return fmt.Errorf("group %s: lag %d (err %v) after %s", group, lag, err, timeout)
 		}
 		select {
-		case err := <-m.done:
-			m.done <- err
-			return fmt.Errorf("veltrix process exited: %v: %s", err, lastLines(m.errb.String(), 5))
+		case <-m.Done():
+			return fmt.Errorf("veltrix process exited: %v: %s", m.Err(), m.Tail(5))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
@@ -117,8 +75,9 @@ func memoryAll(ctx context.Context, o *Options, res *Results, c cluster, topics 
 				return err
 			}
 			err = waitLag(ctx, c, m, group, topics[size], consumeTimeout, func(lag int64) bool { return lag == 0 })
-			peak := m.hwmMiB()
-			errs = append(errs, m.stop())
+			peak := mib(m.PeakRSS())
+			_, serr := m.Term(30 * time.Second)
+			errs = append(errs, serr)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("draining %dB: %w", size, err))
 				continue
@@ -203,14 +162,14 @@ func overloadRun(ctx context.Context, o *Options, c cluster, compression, partBy
 		return 0, 0, err
 	}
 	defer func() {
-		if serr := m.stop(); err == nil {
+		if _, serr := m.Term(30 * time.Second); err == nil {
 			err = serr
 		}
 	}()
 	if err := waitJoined(ctx, c, group, 30*time.Second); err != nil {
 		return 0, 0, err
 	}
-	idle = m.hwmMiB()
+	idle = mib(m.PeakRSS())
 
 	pc := config.Default().Producer
 	pc.Rate, pc.Duration, pc.Size, pc.ID, pc.Compression = overloadRate, o.Scale.OverloadDuration, overloadSize, "vbench-overload", compression
@@ -222,7 +181,7 @@ func overloadRun(ctx context.Context, o *Options, c cluster, compression, partBy
 	if _, err := producer.NewGenerator(pcl, topic, pc, nil, nil).Run(ctx); err != nil {
 		return 0, 0, err
 	}
-	return m.hwmMiB(), idle, nil
+	return mib(m.PeakRSS()), idle, nil
 }
 
 // waitJoined waits until group is stable with its partitions assigned.

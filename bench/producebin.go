@@ -122,10 +122,10 @@ func produceRun(ctx context.Context, c cluster, name, bin string, args []string,
 	}
 	var peak float64
 	first, last, samples, werr := watch(ctx, p, c.pid, int64(n), func(ctx context.Context) (progress, error) {
-		peak = max(peak, p.hwmMiB())
+		peak = max(peak, mib(p.PeakRSS()))
 		return observe(ctx)
 	}, consumeTimeout)
-	life, err := p.wait(ctx, time.Minute)
+	life, err := waitDone(ctx, p, time.Minute)
 	if werr != nil {
 		return OutsideRun{}, werr
 	}
@@ -137,7 +137,7 @@ func produceRun(ctx context.Context, c cluster, name, bin string, args []string,
 		return OutsideRun{}, err
 	}
 	r.Samples, r.Load1 = samples, load1()
-	r.StartSeconds = first.at.Sub(p.started).Seconds()
+	r.StartSeconds = first.at.Sub(p.Started()).Seconds()
 	r.ProcessCPUPerM = life.Seconds() / float64(n) * 1e6
 	// VmHWM as last seen alive: rusage's ru_maxrss cannot stand in, as
 	// Linux folds the forking parent's high-water mark into it at exec.

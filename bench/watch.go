@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/veltrix/veltrix/internal/child"
 )
 
 // Outside is one subject measured from outside its process — a separate
@@ -96,14 +98,14 @@ const (
 // observation that started and the first with all n. When the process
 // exits on its own (a producer that is done), one last observation is taken
 // and its CPU is the process's whole-life CPU.
-func watch(ctx context.Context, p *proc, brokerPID int, n int64, progress progressFn, timeout time.Duration) (first, last sample, samples int, err error) {
+func watch(ctx context.Context, p *child.Process, brokerPID int, n int64, progress progressFn, timeout time.Duration) (first, last sample, samples int, err error) {
 	deadline := time.Now().Add(timeout)
 	var prevErr error
 	started := false
 	wait, prevRecords := preFirst, int64(-1)
 	for {
-		exited := p.exited()
-		s, err := observe(ctx, p, brokerPID, progress, exited)
+		exited := p.Exited()
+		s, err := observe(ctx, p, brokerPID, progress)
 		switch {
 		case err == nil:
 			if !started && s.started {
@@ -124,10 +126,10 @@ func watch(ctx context.Context, p *proc, brokerPID int, n int64, progress progre
 			prevErr = err // a scrape can fail while the process starts; give up at the deadline
 		}
 		if exited {
-			return first, last, samples, fmt.Errorf("%s exited after %d of %d records (%v): %s", p.name, s.records, n, prevErr, p.output())
+			return first, last, samples, fmt.Errorf("%s exited after %d of %d records (%v): %s", p.Name(), s.records, n, prevErr, p.Tail(5))
 		}
 		if time.Now().After(deadline) {
-			return first, last, samples, fmt.Errorf("%d of %d records after %s (last error %v): %s", s.records, n, timeout, prevErr, p.output())
+			return first, last, samples, fmt.Errorf("%d of %d records after %s (last error %v): %s", s.records, n, timeout, prevErr, p.Tail(5))
 		}
 		if started {
 			next := nextPoll(first, s, n)
@@ -146,7 +148,7 @@ func watch(ctx context.Context, p *proc, brokerPID int, n int64, progress progre
 	}
 }
 
-func observe(ctx context.Context, p *proc, brokerPID int, progress progressFn, exited bool) (sample, error) {
+func observe(ctx context.Context, p *child.Process, brokerPID int, progress progressFn) (sample, error) {
 	before := time.Now()
 	pr, err := progress(ctx)
 	after := time.Now()
@@ -154,17 +156,12 @@ func observe(ctx context.Context, p *proc, brokerPID int, progress progressFn, e
 		return sample{}, err
 	}
 	s := sample{at: before.Add(after.Sub(before) / 2), records: pr.records, fetched: pr.fetched, started: pr.started}
-	if exited {
-		s.cpu = p.lifeCPU()
-	} else if s.cpu, err = p.cpu(); err != nil {
-		if !p.exited() {
-			return sample{}, err
-		}
-		<-p.done
-		s.cpu = p.lifeCPU()
+	// Whole-life CPU once the process has exited (a producer that is done).
+	if s.cpu, err = p.CPU(); err != nil {
+		return sample{}, err
 	}
 	if brokerPID > 0 {
-		s.brokerCPU, _ = procCPU(brokerPID)
+		s.brokerCPU, _ = child.ReadCPU(brokerPID)
 	}
 	return s, nil
 }

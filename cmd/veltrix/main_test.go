@@ -2,11 +2,9 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,27 +16,43 @@ import (
 	"testing"
 	"time"
 
+	"github.com/veltrix/veltrix/internal/child"
 	"github.com/veltrix/veltrix/internal/kafkatest"
 )
 
-// bin is the veltrix binary built once for these tests, so they exercise
-// the real process: flags, exit codes, signals and output.
-var bin string
+// veltrixBin returns the veltrix binary, built once per test run, so these
+// tests exercise the real process: flags, exit codes, signals and output.
+func veltrixBin(t *testing.T) string {
+	t.Helper()
+	bin, err := child.Veltrix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "veltrix-test")
+// startVeltrix starts the binary with args; it is killed when the test
+// ends, and its output logged when the test failed.
+func startVeltrix(t *testing.T, args ...string) *child.Process {
+	t.Helper()
+	return startCmd(t, exec.Command(veltrixBin(t), args...))
+}
+
+// startCmd is startVeltrix for a command the caller prepared (its
+// standard input, say).
+func startCmd(t *testing.T, cmd *exec.Cmd) *child.Process {
+	t.Helper()
+	p, err := child.Start(strings.Join(cmd.Args[:min(len(cmd.Args), 2)], " "), cmd)
 	if err != nil {
-		panic(err)
+		t.Fatal(err)
 	}
-	bin = filepath.Join(dir, "veltrix")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building veltrix: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("--- %s output (last 40 lines):\n%s", p.Name(), p.Tail(40))
+		}
+	})
+	return p
 }
 
 type result struct {
@@ -50,25 +64,23 @@ type result struct {
 // veltrix runs the binary with args and stdin, at most timeout.
 func veltrix(t *testing.T, timeout time.Duration, stdin string, args ...string) result {
 	t.Helper()
+	return veltrixRun(t, timeout, stdin, nil, args...)
+}
+
+// veltrixRun runs the binary with args, stdin and extra environment
+// variables, at most timeout.
+func veltrixRun(t *testing.T, timeout time.Duration, stdin string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(veltrixBin(t), args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = append(child.Env(), env...)
+	p := startCmd(t, cmd)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = kafkatest.CleanEnv()
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
-	if ctx.Err() != nil {
-		t.Fatalf("veltrix %v did not finish within %s\nstderr: %s", args, timeout, r.stderr)
+	if err := p.Wait(ctx); err != nil {
+		t.Fatalf("veltrix %v did not finish within %s\nstderr: %s", args, timeout, p.Stderr())
 	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return result{code: p.ExitCode(), stdout: p.Stdout(), stderr: p.Stderr(), took: p.ExitedAt().Sub(p.Started())}
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -220,8 +232,6 @@ func TestProduceBadInput(t *testing.T) {
 	})
 }
 
-var metricsURL = regexp.MustCompile(`metrics at (http://\S+/metrics)`)
-
 // TestProcessCommand runs veltrix process as a real process against each
 // cluster, feeds it with veltrix produce, and checks its metrics, its
 // readiness, its graceful shutdown on SIGTERM and its committed offsets.
@@ -235,27 +245,14 @@ func TestProcessCommand(t *testing.T) {
 			t.Fatalf("produce: %d %s", r.code, r.stderr)
 		}
 
-		cmd := exec.Command(bin, "process", "--brokers", b, "--topic", topic, "--group", group,
+		p := startVeltrix(t, "process", "--brokers", b, "--topic", topic, "--group", group,
 			"--metrics-addr", "127.0.0.1:0", "--processor.group.session_timeout", "6s", "--processor.group.heartbeat_interval", "1s")
-		cmd.Env = kafkatest.CleanEnv()
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		url, err := p.MetricsURL(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-		defer func() { _ = cmd.Process.Kill() }()
-		sc := bufio.NewScanner(stderr)
-		var url string
-		for sc.Scan() {
-			if m := metricsURL.FindStringSubmatch(sc.Text()); m != nil {
-				url = m[1]
-				break
-			}
-		}
-		if url == "" {
-			t.Fatal("process never printed its metrics URL")
-		}
-		rest := make(chan string, 1)
-		go func() { b, _ := io.ReadAll(stderr); rest <- string(b) }()
 
 		kafkatest.Eventually(t, 60*time.Second, "all records processed", func() bool {
 			return scrape(url)[`veltrix_processed_records_total{topic="`+topic+`"}`] == n
@@ -285,18 +282,9 @@ func TestProcessCommand(t *testing.T) {
 			t.Error("no franz-go client metrics (kprom)")
 		}
 
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("process exited with %v after SIGTERM: %s", err, <-rest)
-			}
-		case <-time.After(40 * time.Second):
-			t.Fatal("process did not exit within 40s of SIGTERM")
+		if _, err := p.Term(40 * time.Second); err != nil {
+			t.Fatalf("after SIGTERM: %v", err)
 		}
-		ctx := context.Background()
 		adm := kafkatest.Admin(t, c.Brokers)
 		offs, err := adm.FetchOffsets(ctx, group)
 		if err != nil {
@@ -358,27 +346,21 @@ func hasPrefix(m map[string]float64, p string) bool {
 }
 
 func TestBrokerCommand(t *testing.T) {
-	cmd := exec.Command(bin, "broker", "--port", "0", "--topic", "dev", "--partitions", "3")
-	cmd.Env = kafkatest.CleanEnv()
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
+	p := startVeltrix(t, "broker", "--port", "0", "--topic", "dev", "--partitions", "3")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	addr, err := p.WaitOutput(ctx, regexp.MustCompile(`listening on (\S+) `))
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill() }()
-	sc := bufio.NewScanner(out)
-	if !sc.Scan() {
-		t.Fatal("broker printed nothing")
-	}
-	m := regexp.MustCompile(`listening on (\S+) `).FindStringSubmatch(sc.Text())
-	if m == nil {
-		t.Fatalf("unexpected first line %q", sc.Text())
-	}
-	r := veltrix(t, 60*time.Second, "", "produce", "--brokers", m[1], "--topic", "dev", "--topic.create=false", "--count", "100", "--json", "--metrics-addr", "")
+	r := veltrix(t, 60*time.Second, "", "produce", "--brokers", addr, "--topic", "dev", "--topic.create=false", "--count", "100", "--json", "--metrics-addr", "")
 	if r.code != 0 || !strings.Contains(r.stdout, `"acked":100`) {
 		t.Fatalf("produce to veltrix broker: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	_ = cmd.Process.Signal(syscall.SIGINT)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("broker exit after SIGINT: %v", err)
+	if err := p.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(ctx); err != nil || p.Err() != nil {
+		t.Fatalf("broker exit after SIGINT: %v %v", err, p.Err())
 	}
 }

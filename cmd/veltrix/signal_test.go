@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"os/exec"
+	"context"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,39 +12,52 @@ import (
 )
 
 // TestSecondSignalExitsAtOnce: the first SIGTERM starts a graceful drain
-// that a slow handler would stretch to processor.shutdown_timeout; the second
-// exits immediately with code 1.
+// that a handler call still running would stretch to
+// processor.shutdown_timeout; the second exits immediately with code 1.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	topic := kafkatest.Name(t, "in")
-	cmd := exec.Command(bin, "demo", "--topic", topic, "--metrics-addr", "", "--handler", "simulate",
-		"--handler.simulate.batch_delay", "20s", "--handler.timeout", "1m", "--processor.shutdown_timeout", "1m", "--rate", "100")
-	cmd.Env = kafkatest.CleanEnv()
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
+	// The first handler call hangs, deaf to its context: past
+	// handler.timeout it shows as overdue, and the drain waits for it.
+	p := startVeltrix(t, "demo", "--topic", topic, "--metrics-addr", "127.0.0.1:0", "--handler", "simulate",
+		"--handler.simulate.hang_call", "1", "--handler.timeout", "200ms", "--processor.shutdown_timeout", "1m", "--rate", "100")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	url, err := p.MetricsURL(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill() }()
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), "running until Ctrl-C") {
-			break
-		}
+	kafkatest.Eventually(t, 60*time.Second, "a handler call overdue", func() bool {
+		return sumSeries(scrape(url), "veltrix_overdue_handler_calls") >= 1
+	})
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second) // batches are now in the slow handler
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(500 * time.Millisecond)
-	start := time.Now()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	err := cmd.Wait()
-	if took := time.Since(start); took > 5*time.Second {
+	// The second signal must find the drain started, not race the first.
+	if _, err := p.WaitOutput(ctx, regexp.MustCompile(`veltrix: shutting down`)); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if took := p.ExitedAt().Sub(sent); took > 5*time.Second {
 		t.Fatalf("took %s to exit after the second signal", took)
 	}
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 1 {
-		t.Fatalf("exit %v, want code 1", err)
+	if p.ExitCode() != 1 || !strings.Contains(p.Stderr(), "second signal, exiting now") {
+		t.Fatalf("exit %v, want code 1 after the second signal", p.Err())
 	}
+}
+
+// sumSeries adds up every series of the metric name in a scrape.
+func sumSeries(m map[string]float64, name string) float64 {
+	var sum float64
+	for k, v := range m {
+		if k == name || strings.HasPrefix(k, name+"{") {
+			sum += v
+		}
+	}
+	return sum
 }

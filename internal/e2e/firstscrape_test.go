@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/veltrix/veltrix/grafana/gen"
+	"github.com/veltrix/veltrix/internal/child"
 	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/internal/tooltest"
 )
@@ -307,9 +308,9 @@ func TestQueriedSeriesExistBeforeTraffic(t *testing.T) {
 		// Each command is scraped the moment it prints its metrics URL,
 		// before anything else happens: what a Prometheus scraping it
 		// from its start sees first.
-		firstScrape := func(name string, p *proc) {
+		firstScrape := func(name string, p *child.Process) {
 			t.Helper()
-			urls[name] = p.await(t, metricsURL, 30*time.Second)
+			urls[name] = awaitMetricsURL(t, p)
 			s, err := scrape(urls[name])
 			if err != nil {
 				t.Fatalf("first scrape of %s: %v", name, err)

@@ -1,67 +1,34 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/veltrix/veltrix/internal/kafkatest"
+	"github.com/veltrix/veltrix/internal/child"
 )
 
-// proc is a program the test runs, with its output kept for matching and
-// for the failure message.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
-}
-
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-// Output is everything the program printed so far.
-func (p *proc) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-// start runs bin with args until the test ends: then it gets SIGTERM, a
-// second SIGTERM (veltrix exits at once on it) if it has not exited 3 s
-// later, and SIGKILL after 2 s more.
-func start(t *testing.T, name, bin string, args ...string) *proc {
+// start runs bin with args until the test ends: then it gets SIGTERM, and
+// SIGKILL if it has not exited 3 s later.
+func start(t *testing.T, name, bin string, args ...string) *child.Process {
 	t.Helper()
 	return startCmd(t, name, exec.Command(bin, args...))
 }
 
 // startCmd is start for a command the caller prepared (its standard input,
 // say).
-func startCmd(t *testing.T, name string, cmd *exec.Cmd) *proc {
+func startCmd(t *testing.T, name string, cmd *exec.Cmd) *child.Process {
 	t.Helper()
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	p.cmd.Env = kafkatest.CleanEnv()
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
+	p, err := child.Start(name, cmd)
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() {
-		_ = p.cmd.Wait()
-		close(p.done)
-	}()
 	t.Cleanup(func() {
-		p.stop(3 * time.Second)
+		_, _ = p.Term(3 * time.Second)
 		if t.Failed() {
 			t.Logf("--- %s output (last 3000 bytes):\n%s", name, tail(p.Output(), 3000))
 		}
@@ -69,46 +36,30 @@ func startCmd(t *testing.T, name string, cmd *exec.Cmd) *proc {
 	return p
 }
 
-// stop sends SIGTERM and waits for the exit; after grace it signals again,
-// and kills the process 2 s after that.
-func (p *proc) stop(grace time.Duration) {
-	select {
-	case <-p.done:
-		return
-	default:
+// await returns the first submatch of re in p's output, waiting at most d
+// for it.
+func await(t *testing.T, p *child.Process, re *regexp.Regexp, d time.Duration) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	m, err := p.WaitOutput(ctx, re)
+	if err != nil {
+		t.Fatal(err)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return
-	case <-time.After(grace):
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(2 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	return m
 }
 
-// await returns the first submatch of re in the program's output, waiting
-// at most d for it.
-func (p *proc) await(t *testing.T, re *regexp.Regexp, d time.Duration) string {
+// awaitMetricsURL returns the /metrics URL a veltrix command printed at
+// start, waiting at most 30s for it.
+func awaitMetricsURL(t *testing.T, p *child.Process) string {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if m := re.FindStringSubmatch(p.Output()); m != nil {
-			return m[1]
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited before printing %s:\n%s", p.name, re, tail(p.Output(), 3000))
-		case <-time.After(50 * time.Millisecond):
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	url, err := p.MetricsURL(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("%s did not print %s within %s:\n%s", p.name, re, d, tail(p.Output(), 3000))
-	return ""
+	return url
 }
 
 func tail(s string, n int) string {
@@ -140,6 +91,3 @@ func metricsHostPort(t *testing.T, url string) string {
 	hp, _, _ = strings.Cut(hp, "/")
 	return hp
 }
-
-// metricsURL matches the URL veltrix commands print at start.
-var metricsURL = regexp.MustCompile(`metrics at (http://\S+/metrics)`)

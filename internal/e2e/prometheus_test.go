@@ -174,7 +174,7 @@ func TestDashboardsAndAlertsOnRealPrometheus(t *testing.T) {
 	// of four polls, and calls the cluster e2e.
 	lagFlags := []string{"--lag.interval", "1s", "--lag.window", "4", "--lag.cluster", "e2e"}
 	broker := start(t, "broker", bin, "broker", "--port", "0", "--topic", "e2e-demo", "--partitions", "4")
-	brokers := broker.await(t, regexp.MustCompile(`listening on (\S+)`), 20*time.Second)
+	brokers := await(t, broker, regexp.MustCompile(`listening on (\S+)`), 20*time.Second)
 	demo := start(t, "demo", bin, append([]string{"demo", "--brokers", brokers, "--topic", "e2e-demo", "--partitions", "4",
 		"--members", "2", "--rate", "500", "--metrics-addr", "127.0.0.1:0", "--processor.group.id", "e2e-demo",
 		"--handler", "simulate", "--handler.simulate.failure_rate", "0.02", "--processor.on_failure", "dlq",
@@ -186,10 +186,10 @@ func TestDashboardsAndAlertsOnRealPrometheus(t *testing.T) {
 	processor := start(t, "process", bin, append([]string{"process", "--brokers", brokers, "--topic", "e2e-alert", "--partitions", "2",
 		"--group", "e2e-alert", "--metrics-addr", "127.0.0.1:0"}, lagFlags...)...)
 	targets := map[string]string{
-		"veltrix-demo":      metricsHostPort(t, demo.await(t, metricsURL, 30*time.Second)),
-		"veltrix-lag":       metricsHostPort(t, lagExp.await(t, metricsURL, 30*time.Second)),
+		"veltrix-demo":      metricsHostPort(t, awaitMetricsURL(t, demo)),
+		"veltrix-lag":       metricsHostPort(t, awaitMetricsURL(t, lagExp)),
 		"veltrix-producer":  prodAddr,
-		"veltrix-processor": metricsHostPort(t, processor.await(t, metricsURL, 30*time.Second)),
+		"veltrix-processor": metricsHostPort(t, awaitMetricsURL(t, processor)),
 	}
 	_ = producer
 
@@ -337,7 +337,7 @@ func TestDashboardsAndAlertsOnRealPrometheus(t *testing.T) {
 
 	// Stop the consumers; the producer goes on. The lag alerts must fire.
 	stopped := time.Now()
-	processor.stop(10 * time.Second)
+	_, _ = processor.Term(12 * time.Second)
 	want := map[string]bool{
 		"VeltrixConsumerGroupNoMembers/e2e-alert": false,
 		"VeltrixConsumerLagGrowing/e2e-alert":     false,

@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/png"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,9 +64,33 @@ func TestStatusPageInChromium(t *testing.T) {
 	demo := start(t, "demo", bin, "demo", "--partitions", "4", "--members", "2", "--rate", "2000",
 		"--metrics-addr", "127.0.0.1:0", "--handler", "simulate", "--handler.simulate.record_delay", "200us",
 		"--lag.interval", "500ms")
-	url := demo.await(t, statusURL, 30*time.Second)
-	demo.await(t, regexp.MustCompile(`(?m)^\s+(\d+s)\s+produced`), 20*time.Second)
-	time.Sleep(3 * time.Second) // a few lag polls and a rate window
+	url := await(t, demo, statusURL, 30*time.Second)
+	await(t, demo, regexp.MustCompile(`(?m)^\s+(\d+s)\s+produced`), 20*time.Second)
+	// The page as served, before Chromium renders it: a lag row per
+	// partition (after a lag poll) and a processed rate above 0.
+	waitFor(t, "lag rows and a processed rate on the status page", 30*time.Second, func() error {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		page, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		parts := map[string]bool{}
+		for _, r := range lagCell.FindAllSubmatch(page, -1) {
+			parts[string(r[1])] = true
+		}
+		m := cardValue.FindSubmatch(page)
+		if len(parts) != 4 || m == nil {
+			return fmt.Errorf("lag rows for partitions %v, processed rate %q", parts, m)
+		}
+		if v, _ := strconv.ParseFloat(string(m[1]), 64); v <= 0 {
+			return fmt.Errorf("processed rate %s", m[1])
+		}
+		return nil
+	})
 
 	dom := chromium(t, chrome, url, "--dump-dom")
 	rows := lagCell.FindAllSubmatch(dom, -1)

@@ -7,23 +7,22 @@
 package faults
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/veltrix/veltrix/internal/child"
 	"github.com/veltrix/veltrix/internal/event"
 	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/internal/verify"
@@ -72,10 +71,8 @@ type run struct {
 	cl           *kgo.Client
 
 	mu      sync.Mutex
-	members []*member
-	peakRSS int64               // KiB, over every member that ever ran
-	cpu     map[*member]float64 // each member's CPU seconds at the last sample
-	seqBase atomic.Int64        // events produced by earlier produce calls (one runs at a time)
+	members []*child.Process // every member that ever ran
+	seqBase atomic.Int64     // events produced by earlier produce calls (one runs at a time)
 	maxLag  int64
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -88,7 +85,7 @@ func newRun(env *Env, name string) (*run, error) {
 		return nil, err
 	}
 	r := &run{env: env, in: "in-" + suffix, out: "out-" + suffix, dlq: "dlq-" + suffix, group: "g-" + suffix,
-		adm: kadm.NewClient(cl), cl: cl, stop: make(chan struct{}), cpu: map[*member]float64{}}
+		adm: kadm.NewClient(cl), cl: cl, stop: make(chan struct{})}
 	if err := r.createTopics(); err != nil {
 		cl.Close()
 		return nil, err
@@ -136,10 +133,10 @@ func (r *run) clients() (*kgo.Client, *kadm.Client) {
 // close stops every member and the probes.
 func (r *run) close() {
 	r.mu.Lock()
-	ms := append([]*member(nil), r.members...)
+	ms := append([]*child.Process(nil), r.members...)
 	r.mu.Unlock()
 	for _, m := range ms {
-		m.kill()
+		m.Kill()
 	}
 	select {
 	case <-r.stop:
@@ -164,12 +161,7 @@ func (r *run) probe() {
 		}
 		r.mu.Lock()
 		for _, m := range r.members {
-			if kb := m.hwm(); kb > r.peakRSS {
-				r.peakRSS = kb
-			}
-			if s := m.cpuSeconds(); s > 0 {
-				r.cpu[m] = s
-			}
+			m.PeakRSS() // a process's peak is known only from readings while it runs
 		}
 		r.mu.Unlock()
 		if lag, err := r.lag(); err == nil {
@@ -180,12 +172,17 @@ func (r *run) probe() {
 	}
 }
 
-// lastCPU returns m's CPU seconds as last sampled (every 250ms, until it
-// exited).
-func (r *run) lastCPU(m *member) float64 {
+// peakRSSMiB is the highest peak resident set read from every member that
+// ran so far, exited or not.
+func (r *run) peakRSSMiB() float64 {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.cpu[m]
+	ms := append([]*child.Process(nil), r.members...)
+	r.mu.Unlock()
+	var peak int64
+	for _, m := range ms {
+		peak = max(peak, m.PeakRSS())
+	}
+	return float64(peak) / (1 << 20)
 }
 
 // committed returns the group's committed offsets and the input's end
@@ -250,10 +247,10 @@ func (r *run) allExited() string {
 	defer r.mu.Unlock()
 	var b strings.Builder
 	for _, m := range r.members {
-		if !isExited(m) {
+		if !m.Exited() {
 			return ""
 		}
-		fmt.Fprintf(&b, "--- %s (exit %v):\n%s\n", m.name, m.cmd.ProcessState, tail(m.errb.String()))
+		fmt.Fprintf(&b, "--- %s (exit %d, %v):\n%s\n", m.Name(), m.ExitCode(), m.Err(), tail(m.Stderr()))
 	}
 	return b.String()
 }
@@ -329,45 +326,16 @@ func (r *run) verify(res *Result) error {
 	t := c.Report().Total
 	res.Produced, res.Delivered, res.Lost = t.Produced, t.Delivered, t.Lost
 	res.Duplicated, res.OutOfOrder, res.DeadLettered = t.Duplicated, t.OutOfOrder, t.DeadLettered
+	res.PeakRSSMiB = r.peakRSSMiB()
 	r.mu.Lock()
 	res.MaxLag = r.maxLag
-	res.PeakRSSMiB = float64(r.peakRSS) / 1024
 	r.mu.Unlock()
 	return nil
 }
 
-// member is one veltrix process.
-type member struct {
-	name     string
-	cmd      *exec.Cmd
-	errb     *syncBuffer
-	done     chan error
-	exited   chan struct{} // closed when the process has exited
-	exitedAt time.Time     // set before exited is closed
-	once     sync.Once
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the process writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // start runs `veltrix process` as a member of the run's group, forwarding
 // input to output, with fast failure detection and the given extra flags.
-func (r *run) start(name string, extra ...string) (*member, error) {
+func (r *run) start(name string, extra ...string) (*child.Process, error) {
 	args := []string{"process", "--brokers", strings.Join(r.env.Brokers, ","),
 		"--topic", r.in, "--group", r.group, "--handler", "forward", "--output-topic", r.out,
 		"--processor.dlq_topic", r.dlq, "--metrics-addr", "",
@@ -377,22 +345,10 @@ func (r *run) start(name string, extra ...string) (*member, error) {
 		"--processor.retry.initial_backoff", "5ms", "--processor.retry.max_backoff", "50ms",
 		"--processor.group.rebalance_timeout", "20s"}
 	args = append(args, extra...)
-	cmd := exec.Command(r.env.Bin, args...)
-	errb := &syncBuffer{}
-	cmd.Stderr = errb
-	cmd.Env = kafkatest.CleanEnv()
-	// Members die with the test process, even when it is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	m, err := child.Start(name, exec.Command(r.env.Bin, args...))
+	if err != nil {
 		return nil, err
 	}
-	m := &member{name: name, cmd: cmd, errb: errb, done: make(chan error, 1), exited: make(chan struct{})}
-	go func() {
-		err := cmd.Wait()
-		m.exitedAt = time.Now()
-		close(m.exited)
-		m.done <- err
-	}()
 	r.mu.Lock()
 	r.members = append(r.members, m)
 	r.mu.Unlock()
@@ -401,8 +357,8 @@ func (r *run) start(name string, extra ...string) (*member, error) {
 
 // startMembers starts n members named prefix0 … prefix<n-1>, with the
 // same extra flags.
-func (r *run) startMembers(n int, prefix string, extra ...string) ([]*member, error) {
-	ms := make([]*member, n)
+func (r *run) startMembers(n int, prefix string, extra ...string) ([]*child.Process, error) {
+	ms := make([]*child.Process, n)
 	for i := range ms {
 		m, err := r.start(fmt.Sprintf("%s%d", prefix, i), extra...)
 		if err != nil {
@@ -413,122 +369,20 @@ func (r *run) startMembers(n int, prefix string, extra ...string) ([]*member, er
 	return ms, nil
 }
 
-// hwm is the process's peak resident set in KiB (VmHWM), 0 once it exited.
-func (m *member) hwm() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				n, _ := strconv.ParseInt(f[1], 10, 64)
-				return n
-			}
-		}
-	}
-	return 0
+// metricsURL returns the /metrics URL m printed at start (run with
+// --metrics-addr 127.0.0.1:0), waiting at most timeout.
+func metricsURL(m *child.Process, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return m.MetricsURL(ctx)
 }
 
-// kill sends SIGKILL and waits for the exit.
-func (m *member) kill() {
-	m.once.Do(func() {
-		_ = m.cmd.Process.Signal(syscall.SIGKILL)
-		<-m.done //nolint:errcheck // waiting for the exit; its status after SIGKILL says nothing
-	})
-}
-
-// term sends SIGTERM and waits for a clean exit, at most timeout.
-func (m *member) term(timeout time.Duration) error {
-	var err error
-	m.once.Do(func() {
-		_ = m.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case werr := <-m.done:
-			if werr != nil {
-				err = fmt.Errorf("%s exited with %v after SIGTERM: %s", m.name, werr, tail(m.errb.String()))
-			}
-		case <-time.After(timeout):
-			_ = m.cmd.Process.Signal(syscall.SIGKILL)
-			<-m.done //nolint:errcheck // waiting for the exit; its status after SIGKILL says nothing
-			err = fmt.Errorf("%s did not exit within %s of SIGTERM", m.name, timeout)
-		}
-	})
+// waitLog waits at most timeout for m's output to contain s.
+func waitLog(m *child.Process, s string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_, err := m.WaitOutput(ctx, regexp.MustCompile(regexp.QuoteMeta(s)))
 	return err
-}
-
-// termTimed sends SIGTERM and returns how long the process took to exit,
-// killing it after timeout.
-func (m *member) termTimed(timeout time.Duration) (time.Duration, error) {
-	sent := time.Now()
-	err := m.term(timeout)
-	if !isExited(m) {
-		return timeout, err
-	}
-	return m.exitedAt.Sub(sent), err
-}
-
-// signal sends sig to the process (SIGSTOP freezes it, SIGCONT resumes it).
-func (m *member) signal(sig syscall.Signal) error {
-	return m.cmd.Process.Signal(sig)
-}
-
-// waitExit waits at most timeout for the process to exit on its own and
-// returns its exit code and when it exited.
-func (m *member) waitExit(timeout time.Duration) (int, time.Time, error) {
-	select {
-	case <-m.exited:
-		return m.cmd.ProcessState.ExitCode(), m.exitedAt, nil
-	case <-time.After(timeout):
-		return -1, time.Time{}, fmt.Errorf("%s still running after %s", m.name, timeout)
-	}
-}
-
-// waitLog waits at most timeout for the process's stderr to contain s.
-func (m *member) waitLog(s string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(m.errb.String(), s) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not log %q within %s:\n%s", m.name, s, timeout, tail(m.errb.String()))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil
-}
-
-// metricsURL returns the /metrics URL the process printed at start (it
-// runs with --metrics-addr 127.0.0.1:0), waiting at most timeout.
-func (m *member) metricsURL(timeout time.Duration) (string, error) {
-	const marker = "metrics at "
-	if err := m.waitLog(marker, timeout); err != nil {
-		return "", err
-	}
-	out := m.errb.String()
-	rest := out[strings.Index(out, marker)+len(marker):]
-	if i := strings.IndexAny(rest, ", \n"); i >= 0 {
-		rest = rest[:i]
-	}
-	return rest, nil
-}
-
-// cpuSeconds is the CPU time the process has used (user and system), 0
-// once it has exited.
-func (m *member) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses: utime and
-	// stime are fields 14 and 15 of the whole line, in clock ticks (100/s).
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100
 }
 
 // scrape returns the sum of every sample of the named metric at url, and

@@ -1,20 +1,21 @@
 package faults
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/veltrix/veltrix/internal/child"
 	"github.com/veltrix/veltrix/internal/kafkatest"
 )
 
@@ -23,24 +24,6 @@ var (
 	report = flag.String("faults.report", "", "write the results table to this Markdown file")
 	only   = flag.String("faults.only", "", "run only scenarios whose name contains this")
 )
-
-var bin string
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	dir, err := os.MkdirTemp("", "veltrix-faults")
-	if err != nil {
-		panic(err)
-	}
-	bin = filepath.Join(dir, "veltrix")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/veltrix").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building veltrix: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
 
 var (
 	resultsMu sync.Mutex
@@ -53,6 +36,10 @@ var (
 // wait out timeouts, and t.Parallel would run only -parallel (GOMAXPROCS)
 // of them at a time.
 func TestFaults(t *testing.T) {
+	bin, err := child.Veltrix()
+	if err != nil {
+		t.Fatal(err)
+	}
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
 		cluster := t
 		// One dedicated real broker for broker-outage and then broker-wiped
@@ -86,7 +73,7 @@ func TestFaults(t *testing.T) {
 				if c.Real {
 					env.Brokers, _, env.WipeBroker, err = dedicatedOnce()
 				} else {
-					env.Brokers, env.WipeBroker, err = brokerProcess(cluster)
+					env.Brokers, env.WipeBroker, err = brokerProcess(cluster, bin)
 				}
 			}
 			if err != nil {
@@ -243,40 +230,33 @@ func dedicatedBroker(t *testing.T) ([]string, func(time.Duration) error, func() 
 // this test's own on a free port, stopped when t ends, and returns a
 // function that restarts it on the same port without its data, as a broker
 // that lost its disk.
-func brokerProcess(t *testing.T) ([]string, func() error, error) {
+func brokerProcess(t *testing.T, bin string) ([]string, func() error, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, nil, err
 	}
 	var mu sync.Mutex
-	var cur *exec.Cmd
+	var cur *child.Process
 	stop := func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if cur != nil {
-			_ = cur.Process.Kill()
-			_ = cur.Wait()
+			cur.Kill()
 			cur = nil
 		}
 	}
 	start := func() error {
-		cmd := exec.Command(bin, "broker", "--port", strconv.Itoa(port))
-		cmd.Env = kafkatest.CleanEnv()
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		out := &syncBuffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
+		p, err := child.Start("veltrix broker", exec.Command(bin, "broker", "--port", strconv.Itoa(port)))
+		if err != nil {
 			return err
 		}
 		mu.Lock()
-		cur = cmd
+		cur = p
 		mu.Unlock()
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(out.String(), "listening on") {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("veltrix broker did not start on port %d:\n%s", port, out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := p.WaitOutput(ctx, regexp.MustCompile("listening on")); err != nil {
+			return fmt.Errorf("veltrix broker did not start on port %d: %w", port, err)
 		}
 		return nil
 	}

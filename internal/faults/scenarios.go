@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/veltrix/veltrix/internal/child"
 	"github.com/veltrix/veltrix/internal/verify"
 )
 
@@ -68,25 +69,15 @@ func finish(r *run, res *Result, start time.Time, drain time.Duration) error {
 		return err
 	}
 	r.mu.Lock()
-	ms := append([]*member(nil), r.members...)
+	ms := append([]*child.Process(nil), r.members...)
 	r.mu.Unlock()
 	for _, m := range ms {
-		if err := m.term(40 * time.Second); err != nil && !isExited(m) {
+		if _, err := m.Term(40 * time.Second); err != nil && !m.Exited() {
 			return err
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return r.verify(res)
-}
-
-// isExited reports whether m's process has exited.
-func isExited(m *member) bool {
-	select {
-	case <-m.exited:
-		return true
-	default:
-		return false
-	}
 }
 
 // exactlyOnce waits for producing to end, drains, verifies, and passes the
@@ -190,7 +181,7 @@ func sigkill(env *Env) (Result, error) {
 	for k := range kills {
 		time.Sleep(every - 2*time.Second)
 		i := rand.IntN(len(members))
-		members[i].kill()
+		members[i].Kill()
 		rec, err := recovery(r, 30*time.Second)
 		if err != nil {
 			return res, fmt.Errorf("after kill %d: %w", k+1, err)
@@ -231,7 +222,7 @@ func rollingRestart(env *Env) (Result, error) {
 	wait := producing(r, env.pick(2000, 5000), gap*4)
 	for i := range members {
 		time.Sleep(gap)
-		if err := members[i].term(40 * time.Second); err != nil {
+		if _, err := members[i].Term(40 * time.Second); err != nil {
 			return res, err
 		}
 		if members[i], err = r.start(fmt.Sprintf("m%d-restarted", i)); err != nil {
@@ -255,7 +246,7 @@ func scale(env *Env) (Result, error) {
 	gap := env.dur(4*time.Second, 15*time.Second)
 	wait := producing(r, env.pick(2000, 5000), gap*3)
 	time.Sleep(gap)
-	extra := make([]*member, 2)
+	extra := make([]*child.Process, 2)
 	for i := range extra {
 		if extra[i], err = r.start(fmt.Sprintf("m%d", i+1)); err != nil {
 			return res, err
@@ -263,7 +254,7 @@ func scale(env *Env) (Result, error) {
 	}
 	time.Sleep(gap)
 	for _, m := range extra {
-		if err := m.term(40 * time.Second); err != nil {
+		if _, err := m.Term(40 * time.Second); err != nil {
 			return res, err
 		}
 	}
@@ -380,10 +371,10 @@ func haltCheck(r *run, res Result, start time.Time) (Result, error) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	r.mu.Lock()
-	ms := append([]*member(nil), r.members...)
+	ms := append([]*child.Process(nil), r.members...)
 	r.mu.Unlock()
 	for _, m := range ms {
-		if err := m.term(40 * time.Second); err != nil {
+		if _, err := m.Term(40 * time.Second); err != nil {
 			return res, err
 		}
 	}
@@ -441,7 +432,7 @@ func overload(env *Env) (Result, error) {
 		defer close(sampled)
 		urls := make([]string, len(members))
 		for i, m := range members {
-			urls[i], _ = m.metricsURL(30 * time.Second)
+			urls[i], _ = metricsURL(m, 30*time.Second)
 		}
 		for {
 			for i, u := range urls {
@@ -471,13 +462,11 @@ func overload(env *Env) (Result, error) {
 	// is the slow members', under overload; the fast ones drain the backlog
 	// with default settings.
 	for _, m := range members {
-		if err := m.term(40 * time.Second); err != nil {
+		if _, err := m.Term(40 * time.Second); err != nil {
 			return res, err
 		}
 	}
-	r.mu.Lock()
-	res.PeakRSSMiB = float64(r.peakRSS) / 1024
-	r.mu.Unlock()
+	res.PeakRSSMiB = r.peakRSSMiB()
 	if _, err := r.startMembers(2, "fast", "--handler", "simulate"); err != nil {
 		return res, err
 	}
@@ -526,8 +515,8 @@ func producingUntil(r *run, rate float64) (stop func() (int64, error)) {
 
 // afterBatch returns once m's handler finished a call, read from its
 // /metrics, or an error when none finished within limit.
-func afterBatch(m *member, limit time.Duration) error {
-	url, err := m.metricsURL(limit)
+func afterBatch(m *child.Process, limit time.Duration) error {
+	url, err := metricsURL(m, limit)
 	if err != nil {
 		return err
 	}
@@ -541,13 +530,13 @@ func afterBatch(m *member, limit time.Duration) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s: no handler call finished within %s", m.name, limit)
+	return fmt.Errorf("%s: no handler call finished within %s", m.Name(), limit)
 }
 
 // assignedTo returns once m owns at least one partition, read from its
 // /metrics, or an error when it owns none within limit.
-func assignedTo(m *member, limit time.Duration) error {
-	url, err := m.metricsURL(limit)
+func assignedTo(m *child.Process, limit time.Duration) error {
+	url, err := metricsURL(m, limit)
 	if err != nil {
 		return err
 	}
@@ -556,7 +545,7 @@ func assignedTo(m *member, limit time.Duration) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s: owned no partition within %s", m.name, limit)
+	return fmt.Errorf("%s: owned no partition within %s", m.Name(), limit)
 }
 
 // busyPartitions returns the partitions="…" value of the first log line
@@ -588,7 +577,7 @@ const shutdownSlack = 5 * time.Second
 
 // termAll sends SIGTERM to every member, each once before(m) returns, and
 // returns the longest time one took to exit.
-func termAll(ms []*member, timeout time.Duration, before func(*member) error) (time.Duration, error) {
+func termAll(ms []*child.Process, timeout time.Duration, before func(*child.Process) error) (time.Duration, error) {
 	type out struct {
 		d   time.Duration
 		err error
@@ -600,7 +589,7 @@ func termAll(ms []*member, timeout time.Duration, before func(*member) error) (t
 				ch <- out{0, err}
 				return
 			}
-			d, err := m.termTimed(timeout)
+			d, err := m.Term(timeout)
 			ch <- out{d, err}
 		}()
 	}
@@ -667,17 +656,17 @@ func slowDrainRebalance(env *Env) (Result, error) {
 	// Both members busy on three partitions each. Lanes that started
 	// together stay in step, so each member gets its SIGTERM just after a
 	// batch ended: the batches that follow outlast the shutdown timeout.
-	worst, err := termAll([]*member{m0, m1}, 60*time.Second, func(m *member) error { return afterBatch(m, 3*batch) })
+	worst, err := termAll([]*child.Process{m0, m1}, 60*time.Second, func(m *child.Process) error { return afterBatch(m, 3*batch) })
 	if err != nil {
 		return res, err
 	}
 	const busy = "still busy at the drain timeout"
-	revoked := busyPartitions(m0.errb.String(), busy, "timeout="+drain.String())
+	revoked := busyPartitions(m0.Stderr(), busy, "timeout="+drain.String())
 	revokeHit := revoked != ""
 	shutdownHit := 0
 	var atShutdown []string
-	for _, m := range []*member{m0, m1} {
-		if b := busyPartitions(m.errb.String(), busy, "timeout="+shutdown.String()); b != "" {
+	for _, m := range []*child.Process{m0, m1} {
+		if b := busyPartitions(m.Stderr(), busy, "timeout="+shutdown.String()); b != "" {
 			shutdownHit++
 			atShutdown = append(atShutdown, b)
 		}
@@ -719,7 +708,7 @@ func hungHandler(env *Env) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	url, err := m.metricsURL(30 * time.Second)
+	url, err := metricsURL(m, 30*time.Second)
 	if err != nil {
 		return res, err
 	}
@@ -732,7 +721,7 @@ func hungHandler(env *Env) (Result, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for overdue() != 1 {
 		if time.Now().After(deadline) {
-			return res, fmt.Errorf("veltrix_overdue_handler_calls never reached 1:\n%s", tail(m.errb.String()))
+			return res, fmt.Errorf("veltrix_overdue_handler_calls never reached 1:\n%s", tail(m.Stderr()))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -756,7 +745,7 @@ func hungHandler(env *Env) (Result, error) {
 		}
 	}
 	stillOverdue := overdue()
-	took, err := m.termTimed(60 * time.Second)
+	took, err := m.Term(60 * time.Second)
 	if err != nil {
 		return res, err
 	}
@@ -821,8 +810,9 @@ func brokerWiped(env *Env) (Result, error) {
 	logBefore := make([]int, len(old))
 	cpuBefore := make([]float64, len(old))
 	for i, m := range old {
-		logBefore[i] = strings.Count(m.errb.String(), "\n")
-		cpuBefore[i] = m.cpuSeconds()
+		logBefore[i] = strings.Count(m.Stderr(), "\n")
+		cpu, _ := m.CPU()
+		cpuBefore[i] = cpu.Seconds()
 	}
 	wiped := time.Now()
 	if err := env.WipeBroker(); err != nil {
@@ -844,20 +834,26 @@ func brokerWiped(env *Env) (Result, error) {
 	var maxCPU float64
 	named := true
 	for i, m := range old {
-		code, at, err := m.waitExit(bound + 2*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), bound+2*time.Minute)
+		err := m.Wait(ctx)
+		cancel()
 		if err != nil {
 			return res, err
 		}
-		env.Log("%s exited %d:\n%s", m.name, code, tail(m.errb.String()))
-		if code != 1 || !strings.Contains(m.errb.String(), "the input topic was deleted or recreated") {
+		code, at := m.ExitCode(), m.ExitedAt()
+		env.Log("%s exited %d:\n%s", m.Name(), code, tail(m.Stderr()))
+		if code != 1 || !strings.Contains(m.Stderr(), "the input topic was deleted or recreated") {
 			named = false
 		}
-		cpu := r.lastCPU(m) // sampled while it ran: /proc is gone at exit
+		cpu, err := m.CPU()
+		if err != nil {
+			return res, err
+		}
 		if at.After(lastExit) {
 			lastExit = at
 		}
-		maxLines = max(maxLines, strings.Count(m.errb.String(), "\n")-logBefore[i])
-		maxCPU = max(maxCPU, cpu-cpuBefore[i])
+		maxLines = max(maxLines, strings.Count(m.Stderr(), "\n")-logBefore[i])
+		maxCPU = max(maxCPU, cpu.Seconds()-cpuBefore[i])
 	}
 	// The supervisor restarts them.
 	if _, err := r.startMembers(2, "m-restarted", flags...); err != nil {
@@ -940,23 +936,23 @@ func zombie(env *Env) (Result, error) {
 	time.Sleep(env.dur(3*time.Second, 15*time.Second))
 	const session = 6 * time.Second
 	frozen := session + 4*time.Second
-	if err := z.signal(syscall.SIGSTOP); err != nil {
+	if err := z.Signal(syscall.SIGSTOP); err != nil {
 		return res, err
 	}
 	stopped := time.Now()
 	rec, err := recovery(r, frozen+20*time.Second)
 	if err != nil {
-		_ = z.signal(syscall.SIGCONT)
+		_ = z.Signal(syscall.SIGCONT)
 		return res, fmt.Errorf("while the zombie was frozen: %w", err)
 	}
 	time.Sleep(time.Until(stopped.Add(frozen)))
-	logAtResume := len(z.errb.String())
-	if err := z.signal(syscall.SIGCONT); err != nil {
+	logAtResume := len(z.Stderr())
+	if err := z.Signal(syscall.SIGCONT); err != nil {
 		return res, err
 	}
 	resumed := time.Now()
-	lostLogged := z.waitLog("partitions lost", 30*time.Second) == nil
-	rejoined, rejoinErr := r.waitAssigned(z.name+"-consumer", 60*time.Second)
+	lostLogged := waitLog(z, "partitions lost", 30*time.Second) == nil
+	rejoined, rejoinErr := r.waitAssigned(z.Name()+"-consumer", 60*time.Second)
 	if rejoinErr != nil {
 		env.Log("%v", rejoinErr)
 	}
@@ -968,7 +964,7 @@ func zombie(env *Env) (Result, error) {
 		return res, err
 	}
 	stopWatching()
-	afterResume := z.errb.String()[logAtResume:]
+	afterResume := z.Stderr()[logAtResume:]
 	env.Log("zombie after resuming:\n%s", tail(afterResume))
 	rejected := strings.Count(afterResume, "commit failed")
 	why := ""
@@ -1035,7 +1031,7 @@ func catchUpForward(env *Env) (Result, error) {
 	if err := drainedOrHalted(r, m, time.Minute); err != nil {
 		return res, err
 	}
-	if err := m.term(40 * time.Second); err != nil {
+	if _, err := m.Term(40 * time.Second); err != nil {
 		return res, err
 	}
 	// Down: the backlog accumulates, then ages past the delivery timeout.
@@ -1056,14 +1052,14 @@ func catchUpForward(env *Env) (Result, error) {
 	caughtUp := time.Since(back)
 	if drainErr != nil {
 		// Report what was lost rather than only the error.
-		_ = m.term(40 * time.Second)
+		_, _ = m.Term(40 * time.Second)
 		if err := r.verify(&res); err != nil {
 			return res, err
 		}
 		res.Seconds = time.Since(start).Seconds()
 		first := ""
-		if i := strings.Index(m.errb.String(), "level=ERROR"); i >= 0 {
-			first = m.errb.String()[i:]
+		if i := strings.Index(m.Stderr(), "level=ERROR"); i >= 0 {
+			first = m.Stderr()[i:]
 			if j := strings.IndexByte(first, '\n'); j >= 0 {
 				first = first[:j]
 			}
@@ -1084,15 +1080,15 @@ func catchUpForward(env *Env) (Result, error) {
 // drainedOrHalted waits until the group has committed everything, at most
 // timeout, and fails at once when m halted a partition (waiting longer
 // would only delay the report) or exited.
-func drainedOrHalted(r *run, m *member, timeout time.Duration) error {
+func drainedOrHalted(r *run, m *child.Process, timeout time.Duration) error {
 	start := time.Now()
 	for {
 		lag, err := r.lag()
 		if err == nil && lag == 0 {
 			return nil
 		}
-		if strings.Contains(m.errb.String(), "partition halted") || isExited(m) || time.Since(start) > timeout {
-			return fmt.Errorf("group %s has lag %d (err %v) %s after %s started", r.group, lag, err, time.Since(start).Round(time.Second), m.name)
+		if strings.Contains(m.Stderr(), "partition halted") || m.Exited() || time.Since(start) > timeout {
+			return fmt.Errorf("group %s has lag %d (err %v) %s after %s started", r.group, lag, err, time.Since(start).Round(time.Second), m.Name())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

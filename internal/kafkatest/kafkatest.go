@@ -177,15 +177,3 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
-// CleanEnv is the process environment without VELTRIX_ settings, for child
-// veltrix processes whose configuration a test spells out in flags.
-func CleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VELTRIX_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}

@@ -106,18 +106,23 @@ func TestMaxWaitFillsBatches(t *testing.T) {
 			total += len(b.Records)
 			return nil
 		})
-		go func() {
-			time.Sleep(2 * time.Second) // let the group form
-			for range 20 {
-				produce(t, c.Brokers, topic, 1)
-				time.Sleep(20 * time.Millisecond)
-			}
-		}()
-		runOne(t, c.Brokers, topic, cfg, h, processor.Options{}, func(*processor.Processor) bool {
+		p := processor.New(kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{})
+		stop := start(t, p, 30*time.Second)
+		// The records must trickle in while the member consumes, not wait
+		// in the topic for it to join.
+		awaitReady(t, p, 60*time.Second)
+		for range 20 {
+			produce(t, c.Brokers, topic, 1)
+			time.Sleep(20 * time.Millisecond) // the trickle's pace, not a wait
+		}
+		kafkatest.Eventually(t, 60*time.Second, "all 20 records handled", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return total >= 20
 		})
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
 		if batches > 10 {
 			t.Fatalf("20 records trickling in over ~0.6s came in %d batches; max_wait=300ms should gather them", batches)
 		}

@@ -210,9 +210,9 @@ func runModelCase(outer *testing.T, t *rapid.T, steps int, exclude map[string]bo
 	}
 
 	cs.a = cs.start("A")
-	deadline := time.Now().Add(10 * time.Second)
-	for !cs.a.p.Ready() && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-cs.a.p.Readied():
+	case <-time.After(10 * time.Second): // the checks below report what is wrong
 	}
 	cs.check()
 

@@ -72,7 +72,7 @@ type Processor struct {
 
 	bufRecs, bufBytes atomic.Int64
 	pausedN           atomic.Int64
-	ready             atomic.Bool
+	ready             readiness
 	closed            chan struct{}
 
 	// member is the group member id of the session the lanes belong to,

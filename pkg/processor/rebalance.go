@@ -26,7 +26,7 @@ func (p *Processor) assigned(_ context.Context, cl *kgo.Client, parts map[string
 	if len(parts[p.topic]) > 0 {
 		p.m.rebalance("assigned")
 	}
-	p.ready.Store(true)
+	p.ready.set()
 }
 
 // revoked finishes the revoked partitions' in-flight batches (at most the
