@@ -190,7 +190,7 @@ func veltrixConsumeWith(mode string, withMetrics bool) consumer {
 	return func(ctx context.Context, c cluster, topic string, n int) (float64, error) {
 		cfg := config.Default().Processor
 		cfg.Group.ID = uniqueName("bench-veltrix-" + mode)
-		cfg.Commit.Mode = mode
+		cfg.Commit.Mode = processor.CommitMode(mode)
 		clk := newClock(n)
 		noop := handler.Noop{}
 		h := processor.HandlerFunc(func(ctx context.Context, b *processor.Batch) error {
@@ -203,7 +203,10 @@ func veltrixConsumeWith(mode string, withMetrics bool) consumer {
 			m := metrics.New(metrics.NewRegistry())
 			opts.Metrics, opts.ClientOpts = m, []kgo.Opt{m.ClientHooks()}
 		}
-		p := processor.New(c.kafkaConfig("vbench-veltrix"), topic, cfg, h, opts)
+		p, err := processor.New(c.kafkaConfig("vbench-veltrix"), topic, cfg, h, opts)
+		if err != nil {
+			return 0, err
+		}
 		rctx, stop := context.WithCancel(ctx)
 		defer stop()
 		errc := make(chan error, 1)

@@ -9,8 +9,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/veltrix/veltrix/internal/stats"
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/generate"
+	"github.com/veltrix/veltrix/internal/stats"
 	"github.com/veltrix/veltrix/pkg/embedded"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/metrics"
@@ -57,7 +58,10 @@ func startEngine(ctx context.Context, c cluster, topic string, h *latencyHandler
 	pcfg := config.Default().Processor
 	pcfg.Group.ID = uniqueName("bench-latency")
 	m := metrics.New(metrics.NewRegistry())
-	p := processor.New(c.kafkaConfig("vbench-latency"), topic, pcfg, h, processor.Options{Metrics: m})
+	p, err := processor.New(c.kafkaConfig("vbench-latency"), topic, pcfg, h, processor.Options{Metrics: m})
+	if err != nil {
+		return nil, err
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- p.Run(rctx) }()
@@ -147,7 +151,8 @@ func runFlow(ctx context.Context, c cluster, start startConsumer, rate float64, 
 	}()
 
 	pc := cfg.Producer
-	pc.Rate, pc.Duration, pc.ID = rate, dur, "vbench-latency"
+	gc := cfg.Generate
+	gc.Rate, gc.Duration, gc.ID = rate, dur, "vbench-latency"
 	pcl, err := kafka.Connect(ctx, c.kafkaConfig("vbench-latency-producer"), producer.ClientOptions(pc)...)
 	if err != nil {
 		return nil, err
@@ -162,11 +167,11 @@ func runFlow(ctx context.Context, c cluster, start startConsumer, rate float64, 
 	}
 	out := &flowRun{lat: h.lat, ack: stats.NewLatency()}
 	from := time.Now().Add(warm)
-	gen := producer.NewGenerator(pcl, topic, pc, nil, func(r *kgo.Record) {
+	gen := generate.NewGenerator(pcl, topic, gc, generate.Options{FlushTimeout: pc.DeliveryTimeout, OnAck: func(r *kgo.Record) {
 		if r.Timestamp.After(from) {
 			out.ack.Record(time.Since(r.Timestamp))
 		}
-	})
+	}})
 	h.from = from
 
 	sampled := make(chan struct{})

@@ -10,12 +10,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/kafkatest"
+	"github.com/veltrix/veltrix/internal/verify"
 	"github.com/veltrix/veltrix/pkg/metrics"
 	"github.com/veltrix/veltrix/pkg/processor"
 	"github.com/veltrix/veltrix/pkg/producer"
-	"github.com/veltrix/veltrix/internal/verify"
 )
 
 // TestForwardBacklogOlderThanDeliveryTimeout forwards a backlog whose
@@ -69,10 +69,12 @@ func TestForwardBacklogOlderThanDeliveryTimeout(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer fcl.Close()
-		p := processor.New(cfg.Kafka, in, cfg.Processor, h, processor.Options{
-			Metrics: m, HandlerTimeout: cfg.Handler.Timeout,
-			ClientOpts: producer.ClientOptions(cfg.Producer),
+		p, err := processor.New(cfg.Kafka, in, cfg.Processor, h, processor.Options{
+			Metrics: m, ClientOpts: producer.ClientOptions(cfg.Producer),
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx) }()
 		defer func() {

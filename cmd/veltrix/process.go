@@ -16,9 +16,6 @@ import (
 	"github.com/veltrix/veltrix/pkg/producer"
 )
 
-// generatorKeys are producer settings that only the generator reads.
-var generatorKeys = []string{"producer.rate", "producer.count", "producer.duration", "producer.size", "producer.keys", "producer.id"}
-
 func newProcess() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "process",
@@ -76,11 +73,14 @@ session timeout moves nothing); a second signal exits at once.`,
 
 			pc := c.Kafka
 			pc.ClientID = c.Kafka.ClientID + "-consumer"
-			p := processor.New(pc, c.Topic.Name, c.Processor, h, processor.Options{
-				Metrics: m, Logger: log, HandlerTimeout: c.Handler.Timeout,
+			p, err := processor.New(pc, c.Topic.Name, c.Processor, h, processor.Options{
+				Metrics: m, Logger: log,
 				// The consumer client writes dead letters with the producer settings.
 				ClientOpts: append(producer.ClientOptions(c.Producer), m.ClientHooks()),
 			})
+			if err != nil {
+				return err
+			}
 			// The lag monitor of this group, on the same /metrics.
 			stopLag, err := runOwnLag(ctx, l, pcl, reg, log, 0)
 			if err != nil {
@@ -104,7 +104,7 @@ session timeout moves nothing); a second signal exits at once.`,
 			return p.Run(ctx)
 		},
 	}
-	config.AddFlags(cmd.Flags(), []string{"kafka.", "topic.", "processor.", "handler.", "producer.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster"}, generatorKeys...)
+	config.AddFlags(cmd.Flags(), append([]string{"kafka.", "topic.", "processor.", "handler.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster"}, config.ProducerKeys()...))
 	return cmd
 }
 

@@ -11,7 +11,7 @@ func Markdown() string {
 	var b strings.Builder
 	b.WriteString(`# Configuration reference
 
-Generated from the schema in internal/config/schema.go by ` + "`go test ./pkg/config -update`" + `; do not edit.
+Generated from the schema in internal/config/schema.go by ` + "`go test ./internal/config -update`" + `; do not edit.
 
 Every setting comes from, in rising precedence: its default, the YAML file
 given with ` + "`--config`" + `, the environment variable shown, and the flag
@@ -53,7 +53,7 @@ without connecting anywhere and exits 2 on any problem.
 func ReferenceYAML() string {
 	var b strings.Builder
 	b.WriteString("# Every veltrix setting at its default, with its description.\n")
-	b.WriteString("# Generated from internal/config/schema.go by `go test ./pkg/config -update`; do not edit.\n")
+	b.WriteString("# Generated from internal/config/schema.go by `go test ./internal/config -update`; do not edit.\n")
 	var path []string
 	for _, s := range Schema {
 		parts := strings.Split(s.Key, ".")
@@ -86,7 +86,7 @@ func yamlValue(s Setting) string {
 		return "[]"
 	case s.Kind == List:
 		return "[" + s.Default + "]"
-	case s.Kind == String || s.Kind == Enum || s.Kind == Duration || s.Kind == Bytes:
+	case s.Kind == String || s.Kind == Regexp || s.Kind == Enum || s.Kind == Duration || s.Kind == Bytes:
 		return fmt.Sprintf("%q", s.Default)
 	}
 	return s.Default

@@ -24,7 +24,7 @@ func TestGeneratedFilesFresh(t *testing.T) {
 		}
 		got, err := os.ReadFile(path)
 		if err != nil || string(got) != want {
-			t.Errorf("%s is stale: run go test ./pkg/config -update", path)
+			t.Errorf("%s is stale: run go test ./internal/config -update", path)
 		}
 	}
 }

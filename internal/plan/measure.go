@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/veltrix/veltrix/internal/generate"
 	"github.com/veltrix/veltrix/internal/stats"
 	"github.com/veltrix/veltrix/pkg/embedded"
 	"github.com/veltrix/veltrix/pkg/handler"
@@ -23,7 +24,8 @@ import (
 type Setup struct {
 	Processor  processor.Config
 	Handler    handler.Config
-	Producer   producer.Config // the backlog's records: Size, Keys, Compression
+	Producer   producer.Config // the clients' settings, e.g. the backlog's Compression
+	Generate   generate.Config // the backlog's records: Size, Keys
 	Partitions int             // partitions of the measured topic
 	Duration   time.Duration   // how long to measure once the first batch starts
 	// Backlog is how many records are produced before measuring; 0
@@ -93,9 +95,9 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 	if backlog <= 0 {
 		backlog = estimateBacklog(s)
 	}
-	pc := s.Producer
-	pc.Count, pc.Rate, pc.Duration = backlog, 0, 0
-	if err := produceBacklog(ctx, kc, topic, pc); err != nil {
+	gc := s.Generate
+	gc.Count, gc.Rate, gc.Duration = backlog, 0, 0
+	if err := produceBacklog(ctx, kc, topic, s.Producer, gc); err != nil {
 		return m, err
 	}
 
@@ -106,10 +108,12 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 	h := &timed{inner: inner, lat: stats.NewLatency()}
 	cfg := s.Processor
 	cfg.Group.ID, cfg.StartOffset = "veltrix-plan", "earliest"
-	p := processor.New(kc, topic, cfg, h, processor.Options{
-		Logger: s.Logger, HandlerTimeout: s.Handler.Timeout,
-		ClientOpts: producer.ClientOptions(s.Producer),
+	p, err := processor.New(kc, topic, cfg, h, processor.Options{
+		Logger: s.Logger, ClientOpts: producer.ClientOptions(s.Producer),
 	})
+	if err != nil {
+		return m, err
+	}
 	pctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var runErr error
@@ -166,17 +170,17 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 	}
 }
 
-// produceBacklog writes pc.Count generated records to topic on a client of
+// produceBacklog writes gc.Count generated records to topic on a client of
 // its own: generated records are stamped as they are produced, so they keep
 // the record delivery timeout the forward client leaves out.
-func produceBacklog(ctx context.Context, kc kafka.Config, topic string, pc producer.Config) error {
+func produceBacklog(ctx context.Context, kc kafka.Config, topic string, pc producer.Config, gc generate.Config) error {
 	kc.ClientID += "-backlog"
 	cl, err := kafka.Connect(ctx, kc, producer.ClientOptions(pc)...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	if _, err := producer.NewGenerator(cl, topic, pc, nil, nil).Run(ctx); err != nil {
+	if _, err := generate.NewGenerator(cl, topic, gc, generate.Options{FlushTimeout: pc.DeliveryTimeout}).Run(ctx); err != nil {
 		return fmt.Errorf("producing the backlog: %w", err)
 	}
 	return nil
@@ -196,7 +200,7 @@ func estimateBacklog(s Setup) int {
 		}
 	}
 	// The embedded cluster keeps the backlog in memory: at most 128MiB.
-	ceiling := min(maxBacklog, int(128<<20/max(1, s.Producer.Size)))
+	ceiling := min(maxBacklog, int(128<<20/max(1, s.Generate.Size)))
 	return max(min(n, ceiling), min(minBacklog, ceiling))
 }
 
