@@ -193,7 +193,7 @@ func veltrixConsumeWith(mode string, withMetrics bool) consumer {
 		cfg.Kafka = c.kafkaConfig("vbench-veltrix")
 		cfg.Topic.Name = topic
 		cfg.Processor.Group.ID = uniqueName("bench-veltrix-" + mode)
-		cfg.Processor.Commit.Mode = mode
+		cfg.Processor.Commit.Mode = processor.CommitMode(mode)
 		clk := newClock(n)
 		noop := handler.Noop{}
 		h := processor.HandlerFunc(func(ctx context.Context, b *processor.Batch) error {
@@ -205,7 +205,10 @@ func veltrixConsumeWith(mode string, withMetrics bool) consumer {
 		if withMetrics {
 			opts.Metrics = metrics.New(metrics.NewRegistry())
 		}
-		p := pipeline.NewProcessor(cfg, "", h, opts)
+		p, err := pipeline.NewProcessor(cfg, "", h, opts)
+		if err != nil {
+			return 0, err
+		}
 		rctx, stop := context.WithCancel(ctx)
 		defer stop()
 		errc := make(chan error, 1)

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/generate"
 	"github.com/veltrix/veltrix/internal/pipeline"
 	"github.com/veltrix/veltrix/internal/stats"
 	"github.com/veltrix/veltrix/pkg/embedded"
@@ -59,7 +60,10 @@ func startEngine(ctx context.Context, c cluster, topic string, h *latencyHandler
 	cfg.Kafka = c.kafkaConfig("vbench-latency")
 	cfg.Topic.Name = topic
 	cfg.Processor.Group.ID = uniqueName("bench-latency")
-	p := pipeline.NewProcessor(cfg, "", h, pipeline.Options{Metrics: metrics.New(metrics.NewRegistry())})
+	p, err := pipeline.NewProcessor(cfg, "", h, pipeline.Options{Metrics: metrics.New(metrics.NewRegistry())})
+	if err != nil {
+		return nil, err
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- p.Run(rctx) }()
@@ -149,7 +153,8 @@ func runFlow(ctx context.Context, c cluster, start startConsumer, rate float64, 
 	}()
 
 	pc := cfg.Producer
-	pc.Rate, pc.Duration, pc.ID = rate, dur, "vbench-latency"
+	gc := cfg.Generate
+	gc.Rate, gc.Duration, gc.ID = rate, dur, "vbench-latency"
 	pcl, err := kafka.Connect(ctx, c.kafkaConfig("vbench-latency-producer"), producer.ClientOptions(pc)...)
 	if err != nil {
 		return nil, err
@@ -164,11 +169,11 @@ func runFlow(ctx context.Context, c cluster, start startConsumer, rate float64, 
 	}
 	out := &flowRun{lat: h.lat, ack: stats.NewLatency()}
 	from := time.Now().Add(warm)
-	gen := producer.NewGenerator(pcl, topic, pc, nil, func(r *kgo.Record) {
+	gen := generate.NewGenerator(pcl, topic, gc, generate.Options{FlushTimeout: pc.DeliveryTimeout, OnAck: func(r *kgo.Record) {
 		if r.Timestamp.After(from) {
 			out.ack.Record(time.Since(r.Timestamp))
 		}
-	})
+	}})
 	h.from = from
 
 	sampled := make(chan struct{})

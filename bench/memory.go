@@ -10,6 +10,7 @@ import (
 
 	"github.com/veltrix/veltrix/internal/child"
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/generate"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/producer"
 )
@@ -171,14 +172,15 @@ func overloadRun(ctx context.Context, o *Options, c cluster, compression, partBy
 	}
 	idle = mib(m.PeakRSS())
 
-	pc := config.Default().Producer
-	pc.Rate, pc.Duration, pc.Size, pc.ID, pc.Compression = overloadRate, o.Scale.OverloadDuration, overloadSize, "vbench-overload", compression
+	pc, gc := config.Default().Producer, config.Default().Generate
+	pc.Compression = compression
+	gc.Rate, gc.Duration, gc.Size, gc.ID = overloadRate, o.Scale.OverloadDuration, overloadSize, "vbench-overload"
 	pcl, err := kafka.Connect(ctx, c.kafkaConfig("vbench-overload-producer"), producer.ClientOptions(pc)...)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer pcl.Close()
-	if _, err := producer.NewGenerator(pcl, topic, pc, nil, nil).Run(ctx); err != nil {
+	if _, err := generate.NewGenerator(pcl, topic, gc, generate.Options{FlushTimeout: pc.DeliveryTimeout}).Run(ctx); err != nil {
 		return 0, 0, err
 	}
 	return mib(m.PeakRSS()), idle, nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/generate"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/producer"
 )
@@ -73,14 +74,15 @@ func veltrixProducer(ctx context.Context, c cluster, topic string, n, size int) 
 	s := equalProduce
 	pc.Acks, pc.Idempotent, pc.Linger, pc.BatchMaxBytes, pc.Compression, pc.MaxBufferedRecords =
 		s.Acks, s.Idempotent, s.Linger, s.BatchMaxBytes, s.Compression, s.MaxBuffered
-	pc.Rate, pc.Count, pc.Size, pc.Keys, pc.ID = 0, n, int64(size), 0, "vbench"
+	gc := config.Default().Generate
+	gc.Rate, gc.Count, gc.Size, gc.Keys, gc.ID = 0, n, int64(size), 0, "vbench"
 	cl, err := kafka.Connect(ctx, c.kafkaConfig("vbench-veltrix-producer"), producer.ClientOptions(pc)...)
 	if err != nil {
 		return 0, err
 	}
 	defer cl.Close()
 	start := time.Now()
-	r, err := producer.NewGenerator(cl, topic, pc, nil, nil).Run(ctx)
+	r, err := generate.NewGenerator(cl, topic, gc, generate.Options{FlushTimeout: pc.DeliveryTimeout}).Run(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -15,12 +15,12 @@ import (
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/delivery"
 	"github.com/veltrix/veltrix/internal/event"
+	"github.com/veltrix/veltrix/internal/generate"
 	"github.com/veltrix/veltrix/internal/pipeline"
 	"github.com/veltrix/veltrix/internal/stats"
 	"github.com/veltrix/veltrix/pkg/embedded"
 	"github.com/veltrix/veltrix/pkg/metrics"
 	"github.com/veltrix/veltrix/pkg/processor"
-	"github.com/veltrix/veltrix/pkg/producer"
 )
 
 // demoDrainTimeout bounds how long the demo waits, after producing stops,
@@ -67,8 +67,10 @@ lost events exits 1.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as one JSON object")
-	config.AddFlags(cmd.Flags(), []string{"demo.", "kafka.", "topic.", "producer.", "processor.", "handler.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster"},
-		"producer.count", "producer.duration", "producer.id")
+	// The demo's generator runs for demo.duration, without a count, and
+	// with its own id: of its settings only rate, size and keys apply.
+	config.AddFlags(cmd.Flags(), append([]string{"demo.", "kafka.", "topic.", "processor.", "handler.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster",
+		"producer.rate", "producer.size", "producer.keys"}, config.ProducerKeys()...))
 	return cmd
 }
 
@@ -134,7 +136,10 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("-demo-member-%d", i+1)
 	}
-	group := pl.Group(h, ids...)
+	group, err := pl.Group(h, ids...)
+	if err != nil {
+		return err
+	}
 	procCtx, stopProcs := context.WithCancel(context.Background())
 	defer stopProcs()
 	groupDone := make(chan error, 1)
@@ -157,7 +162,7 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 		metricsAt = "metrics at " + srv.URL() + ", status page at " + statusURL(srv)
 	}
 	fmt.Fprintf(stderr, "veltrix demo: %s; topic %s (%d partitions); %d members, handler %s; %.0f events/s; %s\n",
-		where, c.Topic.Name, c.Topic.Partitions, c.Demo.Members, c.Handler.Name, c.Producer.Rate, metricsAt)
+		where, c.Topic.Name, c.Topic.Partitions, c.Demo.Members, c.Handler.Name, c.Generate.Rate, metricsAt)
 	if c.Demo.Duration > 0 {
 		fmt.Fprintf(stderr, "running for %s; Ctrl-C stops early\n", c.Demo.Duration)
 	} else {
@@ -177,13 +182,13 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 		genCtx, cancel = context.WithTimeout(ctx, c.Demo.Duration)
 		defer cancel()
 	}
-	pcfg := c.Producer
-	pcfg.Count, pcfg.Duration = 0, 0
-	gen := producer.NewGenerator(gcl, c.Topic.Name, pcfg, m, func(r *kgo.Record) {
+	gcfg := c.Generate
+	gcfg.Count, gcfg.Duration = 0, 0
+	gen := generate.NewGenerator(gcl, c.Topic.Name, gcfg, generate.Options{Metrics: m, FlushTimeout: c.Producer.DeliveryTimeout, OnAck: func(r *kgo.Record) {
 		if id, ok := event.Of(r); ok {
 			tracker.Acked(id)
 		}
-	})
+	}})
 	start := time.Now()
 	genDone := make(chan error, 1)
 	go func() {

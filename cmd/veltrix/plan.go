@@ -109,9 +109,9 @@ bound and re-measure on the target hardware.`,
 
 			var rep planReport
 			if perInst <= 0 {
-				setup := plan.Setup{Processor: c.Processor, Handler: c.Handler, Producer: c.Producer,
+				setup := plan.Setup{Processor: c.Processor, Handler: c.Handler, Producer: c.Producer, Generate: c.Generate,
 					Partitions: c.Topic.Partitions, Duration: measure, Logger: newLogger(c.Log, cmd.ErrOrStderr())}
-				setup.Producer.Size = c.Deploy.RecordSize
+				setup.Generate.Size = c.Deploy.RecordSize
 				fmt.Fprintf(cmd.ErrOrStderr(), "measuring handler %s on an embedded cluster: one instance on %d partitions, then one partition, %s each...\n",
 					c.Handler.Name, c.Topic.Partitions, measure)
 				inst, err := plan.Measure(ctx, setup)
@@ -150,7 +150,7 @@ bound and re-measure on the target hardware.`,
 	f.DurationVar(&measure, "measure", 3*time.Second, "how long each measurement runs")
 	f.Float64Var(&utilisation, "utilisation", plan.DefaultUtilisation, "share of measured capacity to plan for")
 	f.BoolVar(&asJSON, "json", false, "print the measurements and the plan as one JSON object")
-	config.AddFlags(f, []string{"kafka.", "topic.", "processor.", "handler.", "producer.", "deploy.", "log."}, generatorKeys...)
+	config.AddFlags(f, append([]string{"kafka.", "topic.", "processor.", "handler.", "deploy.", "log."}, config.ProducerKeys()...))
 	return cmd
 }
 

@@ -10,9 +10,6 @@ import (
 	"github.com/veltrix/veltrix/pkg/metrics"
 )
 
-// generatorKeys are producer settings that only the generator reads.
-var generatorKeys = []string{"producer.rate", "producer.count", "producer.duration", "producer.size", "producer.keys", "producer.id"}
-
 func newProcess() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "process",
@@ -67,7 +64,10 @@ session timeout moves nothing); a second signal exits at once.`,
 				return err
 			}
 			defer pl.Close()
-			p := pl.Processor("-consumer", pl.Handler())
+			p, err := pl.Processor("-consumer", pl.Handler())
+			if err != nil {
+				return err
+			}
 			// The lag monitor of this group, on the same /metrics.
 			stopLag, err := pl.StartOwnLag(ctx, reg)
 			if err != nil {
@@ -91,6 +91,6 @@ session timeout moves nothing); a second signal exits at once.`,
 			return p.Run(ctx)
 		},
 	}
-	config.AddFlags(cmd.Flags(), []string{"kafka.", "topic.", "processor.", "handler.", "producer.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster"}, generatorKeys...)
+	config.AddFlags(cmd.Flags(), append([]string{"kafka.", "topic.", "processor.", "handler.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster"}, config.ProducerKeys()...))
 	return cmd
 }

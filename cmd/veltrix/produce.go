@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/generate"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/metrics"
 	"github.com/veltrix/veltrix/pkg/producer"
@@ -72,8 +73,8 @@ On a terminal a progress bar shows rate and ETA; otherwise a line every 5s.`,
 				return err
 			}
 
-			var res producer.Result
-			var snap func() producer.Result
+			var res generate.Result
+			var snap func() generate.Result
 			var runErr error
 			if from != "" {
 				in := io.Reader(cmd.InOrStdin())
@@ -85,16 +86,16 @@ On a terminal a progress bar shows rate and ETA; otherwise a line every 5s.`,
 					defer func() { _ = f.Close() }() // read only
 					in = f
 				}
-				lp := producer.NewLines(cl, c.Topic.Name, c.Producer, m)
+				lp := generate.NewLines(cl, c.Topic.Name, c.Generate, generate.Options{Metrics: m, FlushTimeout: c.Producer.DeliveryTimeout})
 				snap = lp.Stats().Snapshot
 				pr := startProgress(cmd.ErrOrStderr(), 0, snap)
 				res, runErr = lp.Run(ctx, in)
 				pr.Stop()
 			} else {
-				g := producer.NewGenerator(cl, c.Topic.Name, c.Producer, m, nil)
+				g := generate.NewGenerator(cl, c.Topic.Name, c.Generate, generate.Options{Metrics: m, FlushTimeout: c.Producer.DeliveryTimeout})
 				snap = g.Stats().Snapshot
-				log.Debug("producing", "topic", c.Topic.Name, "producer_id", g.ID(), "rate", c.Producer.Rate)
-				pr := startProgress(cmd.ErrOrStderr(), int64(c.Producer.Count), snap)
+				log.Debug("producing", "topic", c.Topic.Name, "producer_id", g.ID(), "rate", c.Generate.Rate)
+				pr := startProgress(cmd.ErrOrStderr(), int64(c.Generate.Count), snap)
 				res, runErr = g.Run(ctx)
 				pr.Stop()
 			}

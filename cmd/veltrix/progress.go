@@ -9,7 +9,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/veltrix/veltrix/pkg/producer"
+	"github.com/veltrix/veltrix/internal/generate"
 )
 
 // progress shows a long produce run: a bar with rate and ETA on a
@@ -27,7 +27,7 @@ func isTerminal(w io.Writer) bool {
 
 // startProgress renders snap's counts to w until Stop. total is the
 // expected record count, or 0 when unknown.
-func startProgress(w io.Writer, total int64, snap func() producer.Result) *progress {
+func startProgress(w io.Writer, total int64, snap func() generate.Result) *progress {
 	p := &progress{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
@@ -40,7 +40,7 @@ func startProgress(w io.Writer, total int64, snap func() producer.Result) *progr
 	return p
 }
 
-func (p *progress) bar(w io.Writer, total int64, snap func() producer.Result) {
+func (p *progress) bar(w io.Writer, total int64, snap func() generate.Result) {
 	max := total
 	if max <= 0 {
 		max = -1 // a spinner with counts and rate
@@ -69,7 +69,7 @@ func (p *progress) bar(w io.Writer, total int64, snap func() producer.Result) {
 	}
 }
 
-func (p *progress) lines(w io.Writer, snap func() producer.Result) {
+func (p *progress) lines(w io.Writer, snap func() generate.Result) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	var last int64

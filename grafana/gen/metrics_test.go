@@ -66,7 +66,7 @@ func exported(t *testing.T) map[string][]string {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := lag.New(cl, lag.Config{Reset: "earliest", Window: 10}, lag.Options{Registerer: rec}); err != nil {
+	if _, err := lag.New(cl, lag.DefaultConfig(), lag.Options{Registerer: rec}); err != nil {
 		t.Fatal(err)
 	}
 

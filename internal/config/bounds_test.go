@@ -61,7 +61,10 @@ func buildClients(c Config) error {
 		return err
 	}
 	cl.Close()
-	p := processor.New(c.Kafka, "bounds", c.Processor, handler.Noop{}, processor.Options{HandlerTimeout: time.Second})
+	p, err := processor.New(c.Kafka, "bounds", c.Processor, handler.Noop{}, processor.Options{})
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = p.Run(ctx)

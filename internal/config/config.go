@@ -8,6 +8,7 @@ package config
 import (
 	"time"
 
+	"github.com/veltrix/veltrix/internal/generate"
 	"github.com/veltrix/veltrix/pkg/handler"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/lag"
@@ -18,17 +19,28 @@ import (
 // Config is the whole typed configuration. It only composes the sections
 // that each package owns.
 type Config struct {
-	Kafka     kafka.Config      `koanf:"kafka"`
-	Topic     kafka.TopicConfig `koanf:"topic"`
-	Producer  producer.Config   `koanf:"producer"`
-	Processor processor.Config  `koanf:"processor"`
-	Handler   handler.Config    `koanf:"handler"`
-	Metrics   MetricsConfig     `koanf:"metrics"`
-	Log       LogConfig         `koanf:"log"`
-	Demo      DemoConfig        `koanf:"demo"`
-	Broker    BrokerConfig      `koanf:"broker"`
-	Deploy    DeployConfig      `koanf:"deploy"`
-	Lag       lag.Config        `koanf:"lag"`
+	Kafka           kafka.Config      `koanf:"kafka"`
+	Topic           kafka.TopicConfig `koanf:"topic"`
+	ProducerSection `koanf:"producer"`
+	Processor       processor.Config `koanf:"processor"`
+	Handler         handler.Config   `koanf:"handler"`
+	Metrics         MetricsConfig    `koanf:"metrics"`
+	Log             LogConfig        `koanf:"log"`
+	Demo            DemoConfig       `koanf:"demo"`
+	Broker          BrokerConfig     `koanf:"broker"`
+	Deploy          DeployConfig     `koanf:"deploy"`
+	Lag             lag.Config       `koanf:"lag"`
+}
+
+// ProducerSection is the producer.* keys, which two packages share: the
+// client's settings (producer.acks, ...) and the generator's
+// (producer.rate, ...). Both structs are squashed into the one section, so
+// configuration files did not change when the generator moved out of
+// pkg/producer; embedded in Config, its fields read as c.Producer and
+// c.Generate.
+type ProducerSection struct {
+	Producer producer.Config `koanf:",squash"`
+	Generate generate.Config `koanf:",squash"`
 }
 
 // MetricsConfig is the HTTP endpoint for /metrics, /healthz and /readyz.

@@ -13,7 +13,7 @@ import (
 
 func TestDefaultsValidate(t *testing.T) {
 	c := Default()
-	if c.Processor.Batch.MaxRecords != 500 || c.Processor.Commit.Interval != time.Second || c.Producer.Size != 100 {
+	if c.Processor.Batch.MaxRecords != 500 || c.Processor.Commit.Interval != time.Second || c.Generate.Size != 100 {
 		t.Fatalf("unexpected defaults: %+v", c.Processor)
 	}
 	if c.Topic.Name != "events" || c.Handler.Name != "noop" || c.Processor.Buffer.MaxBytes != 64<<20 {
@@ -114,6 +114,8 @@ func TestProblems(t *testing.T) {
 			[]string{"processor.fetch.max_wait", `"5ms"`, "from 10ms to 1m"}},
 		{"yaml syntax", "processor:\n  batch: [\n", nil,
 			[]string{"not valid YAML", "line"}},
+		{"bad regular expression", "lag:\n  groups: 'orders-(['\n", nil,
+			[]string{`lag.groups = "orders-(["`, "from file", "want a regular expression (RE2 syntax): missing closing ]"}},
 		{"forward without output", "handler:\n  name: forward\n", nil,
 			[]string{"handler.output_topic", "needs an output topic"}},
 		{"simulate forwarding without output", "handler:\n  name: simulate\n  simulate:\n    forward: true\n", nil,

@@ -2,22 +2,27 @@ package config
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/veltrix/veltrix/internal/generate"
+	"github.com/veltrix/veltrix/pkg/producer"
 )
 
 // keyAnnotation ties a flag to the setting it sets.
 const keyAnnotation = "veltrix-key"
 
 // AddFlags registers a flag for every setting whose key starts with one of
-// prefixes ("processor." or a whole key), skipping keys in except. Each
-// setting gets --<key> and, where it has one and the name is still free, its
-// everyday short name (--brokers, --topic, --group, ...). Only flags the
-// user changed override the file and the environment.
-func AddFlags(fs *pflag.FlagSet, prefixes []string, except ...string) {
+// prefixes: a section ("processor."), a whole key, or the keys of one
+// struct of a shared section (ProducerKeys, GeneratorKeys). Each setting
+// gets --<key> and, where it has one and the name is still free (in schema
+// order), its everyday short name (--brokers, --topic, --group, ...). Only
+// flags the user changed override the file and the environment.
+func AddFlags(fs *pflag.FlagSet, prefixes []string) {
 	for _, s := range Schema {
-		if !matches(s.Key, prefixes) || matches(s.Key, except) {
+		if !matches(s.Key, prefixes) {
 			continue
 		}
 		usage := flagUsage(s)
@@ -45,6 +50,32 @@ func AddFlags(fs *pflag.FlagSet, prefixes []string, except ...string) {
 			}
 		}
 	}
+}
+
+// ProducerKeys are the keys of the producer client's settings
+// (producer.Config), for commands that produce but generate nothing.
+func ProducerKeys() []string { return structKeys("producer.", reflect.TypeFor[producer.Config]()) }
+
+// GeneratorKeys are the keys of the generator's settings
+// (generate.Config), which share the producer section with ProducerKeys.
+func GeneratorKeys() []string { return structKeys("producer.", reflect.TypeFor[generate.Config]()) }
+
+// structKeys lists the keys that the koanf tags of t's fields spell under
+// prefix, descending into nested structs.
+func structKeys(prefix string, t reflect.Type) []string {
+	var out []string
+	for f := range t.Fields() {
+		name, opts, _ := strings.Cut(f.Tag.Get("koanf"), ",")
+		switch {
+		case opts == "squash":
+			out = append(out, structKeys(prefix, f.Type)...)
+		case f.Type.Kind() == reflect.Struct:
+			out = append(out, structKeys(prefix+name+".", f.Type)...)
+		default:
+			out = append(out, prefix+name)
+		}
+	}
+	return out
 }
 
 func matches(key string, prefixes []string) bool {

@@ -227,9 +227,20 @@ func readFlags(fs *pflag.FlagSet) map[string]any {
 // decode copies validated, typed values into the Config struct. Every field
 // must be set and every key must land in a field: a mismatch between the
 // schema and the struct is a bug that the tests catch here.
+//
+// A setting with a Field lands there instead of at its key, and the typed
+// modes of the packages (processor.CommitMode, ...) decode through their
+// UnmarshalText.
 func decode(values map[string]any, out *Config) error {
+	fields := make(map[string]any, len(values))
+	for k, v := range values {
+		if s, ok := Lookup(k); ok && s.Field != "" {
+			k = s.Field
+		}
+		fields[k] = v
+	}
 	k := koanf.New(".")
-	if err := k.Load(confmap.Provider(values, "."), nil); err != nil {
+	if err := k.Load(confmap.Provider(fields, "."), nil); err != nil {
 		return fmt.Errorf("loading typed values: %w", err)
 	}
 	return k.UnmarshalWithConf("", out, koanf.UnmarshalConf{
@@ -238,6 +249,7 @@ func decode(values map[string]any, out *Config) error {
 			TagName:     "koanf",
 			ErrorUnused: true,
 			ErrorUnset:  true,
+			DecodeHook:  mapstructure.TextUnmarshallerHookFunc(),
 		},
 	})
 }

@@ -1,8 +1,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +39,15 @@ func text(raw any) string {
 func (s Setting) parse(v string) (any, error) {
 	switch s.Kind {
 	case String:
+		return v, nil
+	case Regexp:
+		if _, err := regexp.Compile(v); err != nil {
+			var re *syntax.Error
+			if errors.As(err, &re) {
+				return nil, fmt.Errorf("want a regular expression (RE2 syntax): %s in %q", re.Code, re.Expr)
+			}
+			return nil, fmt.Errorf("want a regular expression (RE2 syntax): %w", err)
+		}
 		return v, nil
 	case Enum:
 		if slices.Contains(s.Values, v) {

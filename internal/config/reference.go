@@ -86,7 +86,7 @@ func yamlValue(s Setting) string {
 		return "[]"
 	case s.Kind == List:
 		return "[" + s.Default + "]"
-	case s.Kind == String || s.Kind == Enum || s.Kind == Duration || s.Kind == Bytes:
+	case s.Kind == String || s.Kind == Regexp || s.Kind == Enum || s.Kind == Duration || s.Kind == Bytes:
 		return fmt.Sprintf("%q", s.Default)
 	}
 	return s.Default

@@ -15,6 +15,7 @@ const (
 	Bytes                // a size with a unit: 512B, 64KiB, 10MiB, 1GB
 	Enum                 // one of a fixed list of words
 	List                 // comma-separated words (a YAML list in a file)
+	Regexp               // a regular expression (Go's RE2 syntax)
 )
 
 // String names the kind the way error messages and docs do.
@@ -36,6 +37,8 @@ func (k Kind) String() string {
 		return "enum"
 	case List:
 		return "list"
+	case Regexp:
+		return "regexp"
 	}
 	return "unknown"
 }
@@ -54,6 +57,10 @@ type Setting struct {
 	Help    string   // one line: what it does and why you would change it
 	Flag    string   // an everyday short flag name in addition to --<key> ("" for none)
 	Secret  bool     // redacted by explain
+	// Field is where the value lands in Config, as a dotted koanf path,
+	// when that is not Key: the key stays where users look for it while
+	// the package that enforces the setting owns the field.
+	Field string
 }
 
 // Schema is every setting veltrix knows, in documentation order.
@@ -159,7 +166,7 @@ var Schema = []Setting{
 	// Handlers.
 	{Key: "handler.name", Kind: Enum, Default: "noop", Values: []string{"noop", "log", "forward", "simulate"}, Flag: "handler",
 		Help: "Built-in handler: noop counts and drops, log prints, forward writes to the output topic, simulate adds delay and failures."},
-	{Key: "handler.timeout", Kind: Duration, Default: "30s", Min: "1ms", Max: "1h",
+	{Key: "handler.timeout", Kind: Duration, Default: "30s", Min: "1ms", Max: "1h", Field: "processor.handler_timeout",
 		Help: "A handler call that takes longer has its context cancelled and is retried with backoff (a slow downstream, not a failed record); the next call on the partition waits for it. Keep it below the rebalance timeout."},
 	{Key: "handler.output_topic", Kind: String, Flag: "output-topic",
 		Help: "Topic the forward handler writes to; keys, headers and timestamps (the source event time) are kept."},
@@ -197,7 +204,7 @@ var Schema = []Setting{
 	// for their own group (which ignore lag.groups and lag.serve).
 	{Key: "lag.interval", Kind: Duration, Default: "10s", Min: "100ms", Max: "1h",
 		Help: "Time between lag polls; offsets and statuses are this fresh, time lag is measured at scrape time."},
-	{Key: "lag.groups", Kind: String, Default: ".*", Flag: "group",
+	{Key: "lag.groups", Kind: Regexp, Default: ".*", Flag: "group",
 		Help: "veltrix lag: regular expression of the group ids to watch; empty watches none but the named ones."},
 	{Key: "lag.window", Kind: Int, Default: "10", Min: "2", Max: "1000", Unit: "polls",
 		Help: "Polls of history per partition the health evaluator judges; STOP and STALL need this many polls without progress."},

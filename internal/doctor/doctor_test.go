@@ -171,16 +171,16 @@ func TestTimeouts(t *testing.T) {
 		wants []want
 	}{
 		{"defaults", nil, []want{{"timeouts", Info, "drain_timeout=10s (handler.timeout allows 30s)", ""}}},
-		{"aligned", func(c *config.Config) { c.Handler.Timeout = 5 * time.Second }, nil},
+		{"aligned", func(c *config.Config) { c.Processor.HandlerTimeout = 5 * time.Second }, nil},
 		{"drain reaches rebalance", func(c *config.Config) {
-			c.Handler.Timeout = time.Second
+			c.Processor.HandlerTimeout = time.Second
 			c.Processor.Rebalance.DrainTimeout = time.Minute
 			c.Processor.ShutdownTimeout = time.Minute
 		}, []want{{"timeouts", Error, "drain_timeout=1m0s", "processor.rebalance.drain_timeout=30s"}}},
-		{"handler outlasts rebalance", func(c *config.Config) { c.Handler.Timeout = 2 * time.Minute },
+		{"handler outlasts rebalance", func(c *config.Config) { c.Processor.HandlerTimeout = 2 * time.Minute },
 			[]want{{"timeouts", Warn, "handler.timeout=2m0s, not less than processor.group.rebalance_timeout=1m0s", "handler.timeout=10s"}}},
 		{"short shutdown", func(c *config.Config) {
-			c.Handler.Timeout = time.Second
+			c.Processor.HandlerTimeout = time.Second
 			c.Processor.ShutdownTimeout = 2 * time.Second
 		}, []want{{"timeouts", Info, "shutdown_timeout=2s is shorter", "processor.shutdown_timeout=10s"}}},
 	} {

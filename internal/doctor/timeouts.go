@@ -15,7 +15,7 @@ import (
 // thrown out of the group, which starts another rebalance.
 func Timeouts(in Input) []Finding {
 	c := in.Config
-	g, drain, ht := c.Processor.Group, c.Processor.Rebalance.DrainTimeout, c.Handler.Timeout
+	g, drain, ht := c.Processor.Group, c.Processor.Rebalance.DrainTimeout, c.Processor.HandlerTimeout
 	var out []Finding
 	if drain >= g.RebalanceTimeout {
 		out = append(out, Finding{Check: "timeouts", Severity: Error,
@@ -70,14 +70,14 @@ func BatchDuration(in Input) []Finding {
 		return "processor.batch.max_records=" + strconv.Itoa(max(1, int((d-sim.BatchDelay)/sim.RecordDelay)))
 	}
 	switch {
-	case est >= c.Handler.Timeout:
-		fix := recordsWithin(half(c.Handler.Timeout))
+	case est >= c.Processor.HandlerTimeout:
+		fix := recordsWithin(half(c.Processor.HandlerTimeout))
 		if fix == "" {
 			fix = "handler.timeout=" + (2 * est).String()
 		}
 		return []Finding{{Check: "batch", Severity: Error,
 			Why: fmt.Sprintf("a full batch of %d records takes about %s, not less than handler.timeout=%s: every full batch times out, is retried and fails",
-				maxRecs, est, c.Handler.Timeout),
+				maxRecs, est, c.Processor.HandlerTimeout),
 			Fix: fix}}
 	case est > c.Processor.Rebalance.DrainTimeout:
 		fix := recordsWithin(half(c.Processor.Rebalance.DrainTimeout))

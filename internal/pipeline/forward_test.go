@@ -66,7 +66,10 @@ func TestForwardBacklogOlderThanDeliveryTimeout(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer pl.Close()
-		p := pl.Processor("-consumer", pl.Handler())
+		p, err := pl.Processor("-consumer", pl.Handler())
+		if err != nil {
+			t.Fatal(err)
+		}
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx) }()
 		defer func() {

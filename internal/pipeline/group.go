@@ -17,12 +17,16 @@ type Group struct {
 // Group returns one member per idSuffix, all running h; member i's client
 // id is kafka.client_id + idSuffixes[i]. Each client id must differ: the
 // metrics hooks label client series by it.
-func (p *Pipeline) Group(h processor.Handler, idSuffixes ...string) *Group {
+func (p *Pipeline) Group(h processor.Handler, idSuffixes ...string) (*Group, error) {
 	g := &Group{members: make([]*processor.Processor, len(idSuffixes))}
 	for i, s := range idSuffixes {
-		g.members[i] = p.Processor(s, h)
+		m, err := p.Processor(s, h)
+		if err != nil {
+			return nil, err
+		}
+		g.members[i] = m
 	}
-	return g
+	return g, nil
 }
 
 // Members returns the group's processors, in the order of their suffixes.

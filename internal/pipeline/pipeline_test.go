@@ -166,7 +166,10 @@ func TestGroupEndToEnd(t *testing.T) {
 		}
 		defer pl.Close()
 		h := &counting{inner: pl.Handler()}
-		g := pl.Group(h, "-m-1", "-m-2")
+		g, err := pl.Group(h, "-m-1", "-m-2")
+		if err != nil {
+			t.Fatal(err)
+		}
 		stopLag, err := pl.StartOwnLag(ctx, reg)
 		if err != nil {
 			t.Fatal(err)
@@ -244,7 +247,10 @@ func TestGroupRunStopsOnMemberFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer pl.Close()
-		g := pl.Group(pl.Handler(), "-m-1", "-m-2")
+		g, err := pl.Group(pl.Handler(), "-m-1", "-m-2")
+		if err != nil {
+			t.Fatal(err)
+		}
 		done := make(chan error, 1)
 		go func() { done <- g.Run(ctx) }()
 		select {

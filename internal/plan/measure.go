@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/generate"
 	"github.com/veltrix/veltrix/internal/pipeline"
 	"github.com/veltrix/veltrix/internal/stats"
 	"github.com/veltrix/veltrix/pkg/embedded"
@@ -25,7 +26,8 @@ import (
 type Setup struct {
 	Processor  processor.Config
 	Handler    handler.Config
-	Producer   producer.Config // the backlog's records: Size, Keys, Compression
+	Producer   producer.Config // the clients' settings, e.g. the backlog's Compression
+	Generate   generate.Config // the backlog's records: Size, Keys
 	Partitions int             // partitions of the measured topic
 	Duration   time.Duration   // how long to measure once the first batch starts
 	// Backlog is how many records are produced before measuring; 0
@@ -70,11 +72,11 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 	cfg := s.Processor
 	cfg.Group.ID, cfg.StartOffset = "veltrix-plan", "earliest"
 	c := config.Config{
-		Kafka:     kafka.Config{Brokers: cl.Addrs(), ClientID: "veltrix-plan", ConnectTimeout: 10 * time.Second},
-		Topic:     kafka.TopicConfig{Name: topic, Partitions: s.Partitions, ReplicationFactor: -1, Create: true},
-		Producer:  s.Producer,
-		Processor: cfg,
-		Handler:   s.Handler,
+		Kafka:           kafka.Config{Brokers: cl.Addrs(), ClientID: "veltrix-plan", ConnectTimeout: 10 * time.Second},
+		Topic:           kafka.TopicConfig{Name: topic, Partitions: s.Partitions, ReplicationFactor: -1, Create: true},
+		ProducerSection: config.ProducerSection{Producer: s.Producer, Generate: s.Generate},
+		Processor:       cfg,
+		Handler:         s.Handler,
 	}
 
 	// The pipeline's client creates forward's output and the dead-letter
@@ -89,14 +91,17 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 	if backlog <= 0 {
 		backlog = estimateBacklog(s)
 	}
-	pc := s.Producer
-	pc.Count, pc.Rate, pc.Duration = backlog, 0, 0
-	if err := produceBacklog(ctx, pl, topic, pc); err != nil {
+	gc := s.Generate
+	gc.Count, gc.Rate, gc.Duration = backlog, 0, 0
+	if err := produceBacklog(ctx, pl, topic, s.Producer, gc); err != nil {
 		return m, err
 	}
 
 	h := &timed{inner: pl.Handler(), lat: stats.NewLatency()}
-	p := pl.Processor("", h)
+	p, err := pl.Processor("", h)
+	if err != nil {
+		return m, err
+	}
 	pctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var runErr error
@@ -153,16 +158,16 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 	}
 }
 
-// produceBacklog writes pc.Count generated records to topic on a client of
+// produceBacklog writes gc.Count generated records to topic on a client of
 // its own: generated records are stamped as they are produced, so they keep
 // the record delivery timeout the pipeline's client leaves out.
-func produceBacklog(ctx context.Context, pl *pipeline.Pipeline, topic string, pc producer.Config) error {
+func produceBacklog(ctx context.Context, pl *pipeline.Pipeline, topic string, pc producer.Config, gc generate.Config) error {
 	cl, err := pl.ProducerClient(ctx, "-backlog")
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	if _, err := producer.NewGenerator(cl, topic, pc, nil, nil).Run(ctx); err != nil {
+	if _, err := generate.NewGenerator(cl, topic, gc, generate.Options{FlushTimeout: pc.DeliveryTimeout}).Run(ctx); err != nil {
 		return fmt.Errorf("producing the backlog: %w", err)
 	}
 	return nil
@@ -182,7 +187,7 @@ func estimateBacklog(s Setup) int {
 		}
 	}
 	// The embedded cluster keeps the backlog in memory: at most 128MiB.
-	ceiling := min(maxBacklog, int(128<<20/max(1, s.Producer.Size)))
+	ceiling := min(maxBacklog, int(128<<20/max(1, s.Generate.Size)))
 	return max(min(n, ceiling), min(minBacklog, ceiling))
 }
 

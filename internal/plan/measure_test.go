@@ -35,7 +35,7 @@ func TestMeasure(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			m, err := Measure(ctx, Setup{Processor: c.Processor, Handler: c.Handler, Producer: c.Producer,
+			m, err := Measure(ctx, Setup{Processor: c.Processor, Handler: c.Handler, Producer: c.Producer, Generate: c.Generate,
 				Partitions: 2, Duration: tc.duration, Backlog: 20000})
 			if err != nil {
 				t.Fatal(err)

@@ -26,8 +26,11 @@ type Deps struct {
 	Out io.Writer
 }
 
-// New builds the handler cfg.Name names.
+// New builds the handler cfg.Name names, after checking cfg with Validate.
 func New(cfg Config, deps Deps) (processor.Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	switch cfg.Name {
 	case "noop":
 		return Noop{}, nil

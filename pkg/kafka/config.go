@@ -29,3 +29,15 @@ type TopicConfig struct {
 	// Create makes veltrix create missing topics instead of failing.
 	Create bool `koanf:"create"`
 }
+
+// DefaultConfig returns the defaults: client id veltrix, 10s to reach the
+// cluster. Brokers have no default.
+func DefaultConfig() Config {
+	return Config{ClientID: "veltrix", ConnectTimeout: 10 * time.Second}
+}
+
+// DefaultTopicConfig returns the defaults: topic events, created when
+// missing with 6 partitions and the broker's replication factor.
+func DefaultTopicConfig() TopicConfig {
+	return TopicConfig{Name: "events", Partitions: 6, ReplicationFactor: -1, Create: true}
+}

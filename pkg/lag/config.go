@@ -1,9 +1,16 @@
 package lag
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
 
-// Config tunes the lag monitor (keys lag.*). Defaults and ranges are in the
-// config package's schema.
+// Config tunes the lag monitor (keys lag.*). DefaultConfig is a valid start
+// and New checks a Config with Validate; the config package's schema holds
+// the same defaults, a test keeps them equal, and adds the CLI's upper
+// bounds.
 type Config struct {
 	// Interval is the time between polls.
 	Interval time.Duration `koanf:"interval"`
@@ -22,4 +29,32 @@ type Config struct {
 	// Serve is the address veltrix lag serves /metrics, /healthz and
 	// /readyz on.
 	Serve string `koanf:"serve"`
+}
+
+// DefaultConfig returns the defaults: every group polled every 10s, health
+// judged over 10 polls.
+func DefaultConfig() Config {
+	return Config{Interval: 10 * time.Second, Groups: ".*", Window: 10, Cluster: "default", Reset: "earliest", Serve: ":9465"}
+}
+
+// Validate reports every setting the monitor cannot work with, all at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Interval < 100*time.Millisecond {
+		bad("Interval %s: want at least 100ms", c.Interval)
+	}
+	if _, err := regexp.Compile(c.Groups); err != nil {
+		bad("Groups %q: want a regular expression: %w", c.Groups, err)
+	}
+	if c.Window < 2 {
+		bad("Window %d: want at least 2", c.Window)
+	}
+	if c.Reset != "earliest" && c.Reset != "latest" {
+		bad("Reset %q: want earliest or latest", c.Reset)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid lag config: %w", errors.Join(errs...))
+	}
+	return nil
 }

@@ -60,20 +60,16 @@ type Monitor struct {
 
 // New builds a monitor that reads through cl, which the caller owns and
 // closes after Run returns. It registers the monitor's collector on
-// opts.Registerer and starts nothing. It fails on a bad Config.Groups
-// pattern or reset policy.
+// opts.Registerer and starts nothing. It fails on a Config that Validate
+// rejects.
 func New(cl *kgo.Client, cfg Config, opts Options) (*Monitor, error) {
-	m := &Monitor{cl: cl, adm: kadm.NewClient(cl), cfg: cfg, opts: opts,
-		hist: newHistory(max(cfg.Window, 1)), stamps: newStamps(cl), now: time.Now}
-	if cfg.Groups != "" {
-		re, err := regexp.Compile(cfg.Groups)
-		if err != nil {
-			return nil, fmt.Errorf("compiling lag.groups %q: %w", cfg.Groups, err)
-		}
-		m.match = re
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Reset != "earliest" && cfg.Reset != "latest" {
-		return nil, fmt.Errorf("lag.reset %q: want earliest or latest", cfg.Reset)
+	m := &Monitor{cl: cl, adm: kadm.NewClient(cl), cfg: cfg, opts: opts,
+		hist: newHistory(cfg.Window), stamps: newStamps(cl), now: time.Now}
+	if cfg.Groups != "" {
+		m.match = regexp.MustCompile(cfg.Groups) // Validate compiled it
 	}
 	if m.opts.Logger == nil {
 		m.opts.Logger = slog.New(slog.DiscardHandler)

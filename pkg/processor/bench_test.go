@@ -26,8 +26,8 @@ import (
 // accounting and instruments work as in a run, fetch pausing is a no-op.
 func benchProcessor(b *testing.B, withMetrics bool) *Processor {
 	b.Helper()
-	// The defaults of processor.* that the hot paths read (the config
-	// package imports this one, so its Default cannot be used here).
+	// The defaults of processor.* that the hot paths read, without
+	// DefaultConfig's handler timeout: BenchmarkLaneProcess arms it.
 	cfg := Config{
 		Batch:  BatchConfig{MaxRecords: 500, MaxBytes: 1 << 20},
 		Commit: CommitConfig{Mode: "interval", Interval: time.Second},
@@ -37,7 +37,7 @@ func benchProcessor(b *testing.B, withMetrics bool) *Processor {
 	if withMetrics {
 		opts.Metrics = metrics.New(metrics.NewRegistry())
 	}
-	return New(kafka.Config{}, "bench", cfg, HandlerFunc(func(context.Context, *Batch) error { return nil }), opts)
+	return newProcessor(kafka.Config{}, "bench", cfg, HandlerFunc(func(context.Context, *Batch) error { return nil }), opts)
 }
 
 // benchRecords returns n 100-byte records of one partition.
@@ -140,7 +140,7 @@ func BenchmarkMetricsDone(b *testing.B) {
 // op is one poll of 5,000 records.
 func BenchmarkLaneProcess(b *testing.B) {
 	p := benchProcessor(b, true)
-	p.opts.HandlerTimeout = 30 * time.Second
+	p.cfg.HandlerTimeout = 30 * time.Second
 	l := newLane(p, 0)
 	p.lanes[0] = l
 	recs := benchRecords(5000)

@@ -1,9 +1,16 @@
 package processor
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
 
-// Config tunes the engine. Defaults and ranges are in the config package's
-// schema (keys processor.*); config.Default().Processor is a valid start.
+// Config tunes the engine (keys processor.*, and handler.timeout for
+// HandlerTimeout). DefaultConfig is a valid start and New checks a Config
+// with Validate; the config package's schema holds the same defaults, a test
+// keeps them equal, and adds the CLI's upper bounds.
 type Config struct {
 	Group GroupConfig `koanf:"group"`
 	// StartOffset is earliest or latest: where a group with no committed
@@ -12,15 +19,20 @@ type Config struct {
 	// IsolationLevel is read_committed (the default; "" means it) or
 	// read_uncommitted: whether records of open and aborted transactions
 	// are read.
-	IsolationLevel string       `koanf:"isolation_level"`
-	Batch          BatchConfig  `koanf:"batch"`
-	Commit         CommitConfig `koanf:"commit"`
-	Fetch          FetchConfig  `koanf:"fetch"`
-	Buffer         BufferConfig `koanf:"buffer"`
-	Retry          RetryConfig  `koanf:"retry"`
+	IsolationLevel IsolationLevel `koanf:"isolation_level"`
+	Batch          BatchConfig    `koanf:"batch"`
+	Commit         CommitConfig   `koanf:"commit"`
+	Fetch          FetchConfig    `koanf:"fetch"`
+	Buffer         BufferConfig   `koanf:"buffer"`
+	Retry          RetryConfig    `koanf:"retry"`
+	// HandlerTimeout cancels the context of a handler call that runs
+	// longer; the call is then retried with backoff (see Handler). 0 means
+	// none. Its key is handler.timeout: users set it with the handler, the
+	// engine enforces it.
+	HandlerTimeout time.Duration `koanf:"handler_timeout"`
 	// OnFailure is halt, skip or dlq: what happens to a record that still
 	// fails after its retries.
-	OnFailure string `koanf:"on_failure"`
+	OnFailure OnFailure `koanf:"on_failure"`
 	// DLQTopic receives dead letters; "" means <input topic>.dlq.
 	DLQTopic  string          `koanf:"dlq_topic"`
 	Rebalance RebalanceConfig `koanf:"rebalance"`
@@ -51,7 +63,7 @@ type BatchConfig struct {
 // CommitConfig says when finished offsets are committed.
 type CommitConfig struct {
 	// Mode is batch, interval or manual.
-	Mode     string        `koanf:"mode"`
+	Mode     CommitMode    `koanf:"mode"`
 	Interval time.Duration `koanf:"interval"`
 }
 
@@ -80,4 +92,102 @@ type RetryConfig struct {
 // RebalanceConfig bounds what a rebalance waits for.
 type RebalanceConfig struct {
 	DrainTimeout time.Duration `koanf:"drain_timeout"`
+}
+
+// DefaultConfig returns the defaults: group veltrix from the earliest
+// offset, read committed, batches of up to 500 records or 1MiB handed over
+// at once, commits every second, a 64MiB queue budget, three attempts per
+// batch, then halt.
+func DefaultConfig() Config {
+	return Config{
+		Group: GroupConfig{
+			ID:                "veltrix",
+			SessionTimeout:    45 * time.Second,
+			RebalanceTimeout:  60 * time.Second,
+			HeartbeatInterval: 3 * time.Second,
+			Balancer:          "cooperative-sticky",
+		},
+		StartOffset:     "earliest",
+		IsolationLevel:  ReadCommitted,
+		Batch:           BatchConfig{MaxRecords: 500, MaxBytes: 1 << 20},
+		Commit:          CommitConfig{Mode: CommitInterval, Interval: time.Second},
+		Fetch:           FetchConfig{MaxWait: 500 * time.Millisecond, MaxBytes: 50 << 20, MaxPartitionBytes: 1 << 20},
+		Buffer:          BufferConfig{MaxRecords: 10000, MaxBytes: 64 << 20},
+		Retry:           RetryConfig{MaxAttempts: 3, InitialBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second},
+		HandlerTimeout:  30 * time.Second,
+		OnFailure:       OnFailureHalt,
+		Rebalance:       RebalanceConfig{DrainTimeout: 10 * time.Second},
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// Validate reports every setting the engine cannot work with, all at once:
+// a missing group, an unknown mode, a bound below what the engine needs,
+// and the contradictions between settings.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	atLeast := func(field string, v, lo time.Duration) {
+		if v < lo {
+			bad("%s %s: want at least %s", field, v, lo)
+		}
+	}
+	atLeastN := func(field string, v, lo int64, unit string) {
+		if v < lo {
+			bad("%s %d: want at least %d%s", field, v, lo, unit)
+		}
+	}
+
+	if c.Group.ID == "" {
+		bad("Group.ID is empty: want a consumer group id")
+	}
+	atLeast("Group.SessionTimeout", c.Group.SessionTimeout, time.Second)
+	atLeast("Group.RebalanceTimeout", c.Group.RebalanceTimeout, time.Second)
+	atLeast("Group.HeartbeatInterval", c.Group.HeartbeatInterval, 100*time.Millisecond)
+	if c.Group.HeartbeatInterval >= c.Group.SessionTimeout {
+		bad("Group.HeartbeatInterval %s: must be below Group.SessionTimeout (%s)", c.Group.HeartbeatInterval, c.Group.SessionTimeout)
+	}
+	if !slices.Contains([]string{"cooperative-sticky", "sticky", "range", "roundrobin"}, c.Group.Balancer) {
+		bad("Group.Balancer %q: want cooperative-sticky, sticky, range or roundrobin", c.Group.Balancer)
+	}
+	if c.StartOffset != "earliest" && c.StartOffset != "latest" {
+		bad("StartOffset %q: want earliest or latest", c.StartOffset)
+	}
+	if !c.IsolationLevel.valid() {
+		bad("IsolationLevel %q: want %s or %s", c.IsolationLevel, ReadCommitted, ReadUncommitted)
+	}
+	atLeastN("Batch.MaxRecords", int64(c.Batch.MaxRecords), 1, "")
+	atLeastN("Batch.MaxBytes", c.Batch.MaxBytes, 1, " bytes")
+	atLeast("Batch.MaxWait", c.Batch.MaxWait, 0)
+	if !c.Commit.Mode.valid() {
+		bad("Commit.Mode %q: want %s, %s or %s", c.Commit.Mode, CommitBatch, CommitInterval, CommitManual)
+	}
+	atLeast("Commit.Interval", c.Commit.Interval, 10*time.Millisecond)
+	atLeast("Fetch.MaxWait", c.Fetch.MaxWait, 10*time.Millisecond) // franz-go refuses less
+	atLeastN("Fetch.MaxBytes", c.Fetch.MaxBytes, 1<<10, " bytes")
+	if c.Fetch.MaxBytes > 100<<20 {
+		bad("Fetch.MaxBytes %d: want at most 100MiB, the largest response the client reads", c.Fetch.MaxBytes)
+	}
+	atLeastN("Fetch.MaxPartitionBytes", c.Fetch.MaxPartitionBytes, 1<<10, " bytes")
+	atLeastN("Buffer.MaxRecords", int64(c.Buffer.MaxRecords), 1, "")
+	atLeastN("Buffer.MaxBytes", c.Buffer.MaxBytes, 1<<10, " bytes")
+	if c.Batch.MaxBytes > c.Buffer.MaxBytes {
+		bad("Batch.MaxBytes %d: must not exceed Buffer.MaxBytes (%d), or a full batch could never be buffered", c.Batch.MaxBytes, c.Buffer.MaxBytes)
+	}
+	atLeastN("Retry.MaxAttempts", int64(c.Retry.MaxAttempts), 1, "")
+	atLeast("Retry.InitialBackoff", c.Retry.InitialBackoff, 0)
+	atLeast("Retry.MaxBackoff", c.Retry.MaxBackoff, 0)
+	if c.Retry.InitialBackoff > c.Retry.MaxBackoff {
+		bad("Retry.InitialBackoff %s: must not exceed Retry.MaxBackoff (%s)", c.Retry.InitialBackoff, c.Retry.MaxBackoff)
+	}
+	atLeast("HandlerTimeout", c.HandlerTimeout, 0)
+	if !c.OnFailure.valid() {
+		bad("OnFailure %q: want %s, %s or %s", c.OnFailure, OnFailureHalt, OnFailureSkip, OnFailureDLQ)
+	}
+	atLeast("Rebalance.DrainTimeout", c.Rebalance.DrainTimeout, 0)
+	atLeast("ShutdownTimeout", c.ShutdownTimeout, 0)
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid processor config: %w", errors.Join(errs...))
+	}
+	return nil
 }

@@ -20,7 +20,7 @@ import (
 // runOne runs a single processor until stop returns true or timeout.
 func runOne(t *testing.T, brokers []string, topic string, cfg processor.Config, h processor.Handler, opts processor.Options, stop func(p *processor.Processor) bool) {
 	t.Helper()
-	p := processor.New(kcfg(brokers, "solo"), topic, cfg, h, opts)
+	p := mustNew(t, kcfg(brokers, "solo"), topic, cfg, h, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -106,7 +106,7 @@ func TestMaxWaitFillsBatches(t *testing.T) {
 			total += len(b.Records)
 			return nil
 		})
-		p := processor.New(kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{})
+		p := mustNew(t, kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{})
 		stop := start(t, p, 30*time.Second)
 		// The records must trickle in while the member consumes, not wait
 		// in the topic for it to join.
@@ -138,14 +138,14 @@ func TestCommitModes(t *testing.T) {
 			t.Run(mode, func(t *testing.T) {
 				group := kafkatest.Name(t, "g")
 				cfg := testConfig(group)
-				cfg.Commit.Mode = mode
+				cfg.Commit.Mode = processor.CommitMode(mode)
 				cfg.Commit.Interval = time.Hour // interval mode must still commit on shutdown
 				var n atomic.Int64
 				h := processor.HandlerFunc(func(_ context.Context, b *processor.Batch) error {
 					n.Add(int64(len(b.Records)))
 					return nil
 				})
-				p := processor.New(kcfg(c.Brokers, "m"), topic, cfg, h, processor.Options{})
+				p := mustNew(t, kcfg(c.Brokers, "m"), topic, cfg, h, processor.Options{})
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan error, 1)
 				go func() { done <- p.Run(ctx) }()
@@ -219,7 +219,8 @@ func TestHandlerTimeoutAndPanic(t *testing.T) {
 		cfg.Retry.MaxAttempts = 2 // the timeout must not use one up
 		cfg.OnFailure = "skip"
 		reg := prometheus.NewRegistry()
-		runOne(t, c.Brokers, topic, cfg, h, processor.Options{HandlerTimeout: 100 * time.Millisecond, Metrics: metrics.New(reg)},
+		cfg.HandlerTimeout = 100 * time.Millisecond
+		runOne(t, c.Brokers, topic, cfg, h, processor.Options{Metrics: metrics.New(reg)},
 			func(*processor.Processor) bool { return done.Load() >= 50 })
 		if calls.Load() < 3 {
 			t.Fatalf("only %d calls", calls.Load())
@@ -265,8 +266,9 @@ func TestHandlerIgnoringContextNeverRunsConcurrently(t *testing.T) {
 		cfg := testConfig(kafkatest.Name(t, "g"))
 		cfg.Retry.MaxAttempts = 1
 		cfg.OnFailure = "skip"
+		cfg.HandlerTimeout = 50 * time.Millisecond
 		reg := prometheus.NewRegistry()
-		p := processor.New(kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{HandlerTimeout: 50 * time.Millisecond, Metrics: metrics.New(reg)})
+		p := mustNew(t, kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{Metrics: metrics.New(reg)})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		errc := make(chan error, 1)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/pkg/embedded"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/processor"
@@ -33,9 +32,12 @@ func Example() {
 		handled.Add(int64(len(b.Records)))
 		return nil // or a *processor.RecordErrors naming the records that failed
 	})
-	cfg := config.Default().Processor
+	cfg := processor.DefaultConfig()
 	cfg.Group.ID = "billing"
-	p := processor.New(conn, "orders", cfg, h, processor.Options{})
+	p, err := processor.New(conn, "orders", cfg, h, processor.Options{})
+	if err != nil {
+		panic(err) // a configuration Validate rejects
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)

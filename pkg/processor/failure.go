@@ -51,11 +51,11 @@ func (l *lane) process(recs []*kgo.Record, last *kgo.Record) bool {
 			continue
 		}
 		switch p.cfg.OnFailure {
-		case "skip":
+		case OnFailureSkip:
 			p.m.failed("skip")
 			p.log.Warn("skipping a record that failed all attempts", "partition", r.Partition, "offset", r.Offset, "attempts", attempts, "err", ferr)
 			continue
-		case "dlq":
+		case OnFailureDLQ:
 			err := l.deadLetter(r, ferr, attempts)
 			if err == nil {
 				p.m.failed("dlq")
@@ -169,7 +169,7 @@ func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 			timeouts++
 			p.m.timeout()
 			p.log.Warn("handler call exceeded handler.timeout; retrying with backoff (the records are not counted as failed)",
-				"partition", l.part, "records", len(pending), "timeouts", timeouts, "timeout", p.opts.HandlerTimeout)
+				"partition", l.part, "records", len(pending), "timeouts", timeouts, "timeout", p.cfg.HandlerTimeout)
 			if err := l.sleep(backoff(p.cfg.Retry, timeouts)); err != nil {
 				return nil, err
 			}
@@ -212,14 +212,14 @@ func (l *lane) call(recs []*kgo.Record) (err error) {
 	b := &Batch{Topic: p.topic, Partition: l.part, Records: recs}
 	start := time.Now()
 	defer func() { p.m.handled(len(recs), time.Since(start)) }()
-	if p.opts.HandlerTimeout <= 0 {
+	if p.cfg.HandlerTimeout <= 0 {
 		err = safeHandle(l.ctx, p.h, b)
 		if l.ctx.Err() != nil {
 			return errStopped
 		}
 		return err
 	}
-	ctx, cancel := context.WithTimeout(l.ctx, p.opts.HandlerTimeout)
+	ctx, cancel := context.WithTimeout(l.ctx, p.cfg.HandlerTimeout)
 	defer cancel()
 	var (
 		mu       sync.Mutex
@@ -235,7 +235,7 @@ func (l *lane) call(recs []*kgo.Record) (err error) {
 		overdue = true
 		p.m.overdue(1)
 		p.log.Warn("handler call still running past handler.timeout; its partition waits for it (the handler should return when its context is done)",
-			"partition", l.part, "timeout", p.opts.HandlerTimeout)
+			"partition", l.part, "timeout", p.cfg.HandlerTimeout)
 	})
 	err = safeHandle(ctx, p.h, b)
 	stop()
@@ -254,7 +254,7 @@ func (l *lane) call(recs []*kgo.Record) (err error) {
 			// Only the named records timed out; keep the rest done.
 			return &timedOutRecords{re}
 		}
-		return fmt.Errorf("%w (%s): %w", errTimeout, p.opts.HandlerTimeout, err)
+		return fmt.Errorf("%w (%s): %w", errTimeout, p.cfg.HandlerTimeout, err)
 	}
 	return err
 }

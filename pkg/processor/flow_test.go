@@ -16,7 +16,7 @@ import (
 func flowProcessor(t *testing.T, maxRecs, n int) (*Processor, *lane) {
 	t.Helper()
 	cfg := Config{Buffer: BufferConfig{MaxRecords: maxRecs, MaxBytes: 1 << 30}, Batch: BatchConfig{MaxRecords: n, MaxBytes: 1 << 30}}
-	p := New(kafkaConfigForTest(), "t", cfg, nil, Options{Metrics: metrics.New(prometheus.NewRegistry())})
+	p := newProcessor(kafkaConfigForTest(), "t", cfg, nil, Options{Metrics: metrics.New(prometheus.NewRegistry())})
 	l := newLane(p, 0)
 	p.lanes[0] = l
 	recs := make([]*kgo.Record, n)
@@ -69,7 +69,7 @@ func TestFlowRaceNeverLeavesPartitionPaused(t *testing.T) {
 // while shutdown drained it was committed and its gauges moved twice.
 func TestReleaseRechecksOwnership(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	p := New(kafkaConfigForTest(), "t", Config{Commit: CommitConfig{Mode: "interval"}}, nil, Options{Metrics: metrics.New(reg)})
+	p := newProcessor(kafkaConfigForTest(), "t", Config{Commit: CommitConfig{Mode: "interval"}}, nil, Options{Metrics: metrics.New(reg)})
 	var committedParts []int32
 	p.testHookCommit = func(offsets map[int32]kgo.EpochOffset) {
 		for part := range offsets {

@@ -82,7 +82,7 @@ func TestDrainDeadlineStopsEveryBusyLane(t *testing.T) {
 		})
 		cfg := testConfig(kafkatest.Name(t, "g"))
 		cfg.ShutdownTimeout = 300 * time.Millisecond
-		p := processor.New(kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{})
+		p := mustNew(t, kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{})
 		stop := start(t, p, 5*time.Second)
 		kafkatest.Eventually(t, 30*time.Second, "three busy handler calls", func() bool { return busy.Load() == 3 })
 		began := time.Now()
@@ -140,10 +140,11 @@ func TestStuckPartitionDoesNotPauseOthers(t *testing.T) {
 		})
 		cfg := testConfig(kafkatest.Name(t, "g"))
 		cfg.Buffer.MaxBytes = 64 << 10
+		cfg.Batch.MaxBytes = cfg.Buffer.MaxBytes // Validate: a full batch must fit the budget
 		cfg.Buffer.MaxRecords = 100000
 		cfg.ShutdownTimeout = 100 * time.Millisecond
 		reg := prometheus.NewRegistry()
-		p := processor.New(kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{Metrics: metrics.New(reg)})
+		p := mustNew(t, kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{Metrics: metrics.New(reg)})
 		stop := start(t, p, 10*time.Second)
 		kafkatest.Eventually(t, 30*time.Second, "the stuck partition's queue over the budget", func() bool {
 			return gauge(t, reg, "veltrix_buffered_bytes") >= float64(cfg.Buffer.MaxBytes)
@@ -175,7 +176,7 @@ func TestClientOptsCannotReplaceEngineSettings(t *testing.T) {
 			return nil
 		})
 		cfg := testConfig(kafkatest.Name(t, "g"))
-		p := processor.New(kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{ClientOpts: []kgo.Opt{
+		p := mustNew(t, kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{ClientOpts: []kgo.Opt{
 			kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { userCalled.Store(true) }),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 			kgo.ClientID("user-id"), // a harmless option still applies
@@ -216,7 +217,7 @@ func TestCancelOnLastAttemptIsNotAFailure(t *testing.T) {
 		cfg.OnFailure = "skip"
 		cfg.ShutdownTimeout = 100 * time.Millisecond
 		reg := prometheus.NewRegistry()
-		p := processor.New(kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{Metrics: metrics.New(reg)})
+		p := mustNew(t, kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{Metrics: metrics.New(reg)})
 		stop := start(t, p, 10*time.Second)
 		kafkatest.Eventually(t, 30*time.Second, "the last attempt running", func() bool { return calls.Load() == 2 })
 		if err := stop(); err != nil {
@@ -248,7 +249,7 @@ func TestDeadLetterThatCannotBeWrittenHalts(t *testing.T) {
 		cfg.Retry.MaxAttempts = 2
 		cfg.OnFailure = "dlq"
 		reg := prometheus.NewRegistry()
-		p := processor.New(kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{Metrics: metrics.New(reg),
+		p := mustNew(t, kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{Metrics: metrics.New(reg),
 			ClientOpts: []kgo.Opt{kgo.ProducerBatchMaxBytes(2048)}})
 		stop := start(t, p, 10*time.Second)
 		kafkatest.Eventually(t, 30*time.Second, "the partition halted", func() bool {
@@ -278,13 +279,13 @@ func TestSharedStaticMembershipIDIsFenced(t *testing.T) {
 		kafkatest.CreateTopic(t, c.Brokers, topic, 2)
 		cfg := testConfig(group)
 		cfg.Group.InstanceID = "replica-0"
-		a := processor.New(kcfg(c.Brokers, "a"), topic, cfg, processor.HandlerFunc(func(context.Context, *processor.Batch) error { return nil }), processor.Options{})
+		a := mustNew(t, kcfg(c.Brokers, "a"), topic, cfg, processor.HandlerFunc(func(context.Context, *processor.Batch) error { return nil }), processor.Options{})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		errA := make(chan error, 1)
 		go func() { errA <- a.Run(ctx) }()
 		kafkatest.Eventually(t, 30*time.Second, "the first replica assigned", func() bool { return len(a.Assigned()) == 2 })
-		b := processor.New(kcfg(c.Brokers, "b"), topic, cfg, processor.HandlerFunc(func(context.Context, *processor.Batch) error { return nil }), processor.Options{})
+		b := mustNew(t, kcfg(c.Brokers, "b"), topic, cfg, processor.HandlerFunc(func(context.Context, *processor.Batch) error { return nil }), processor.Options{})
 		stopB := start(t, b, 10*time.Second)
 		select {
 		case err := <-errA:
@@ -344,7 +345,7 @@ func TestTransactionalInputReadCommitted(t *testing.T) {
 			return nil
 		})
 		cfg := testConfig(kafkatest.Name(t, "g"))
-		p := processor.New(kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{})
+		p := mustNew(t, kcfg(c.Brokers, "solo"), topic, cfg, h, processor.Options{})
 		stop := start(t, p, 10*time.Second)
 		adm := kafkatest.Admin(t, c.Brokers)
 		kafkatest.Eventually(t, 30*time.Second, "the committed offset at the end of the log", func() bool {
@@ -413,7 +414,7 @@ func TestDeadLetterRetryAfterDeliveryTimeout(t *testing.T) {
 	cfg.Retry.MaxBackoff = 1500 * time.Millisecond
 	cfg.OnFailure = "dlq"
 	reg := prometheus.NewRegistry()
-	p := processor.New(kcfg(brokers, "solo"), topic, cfg, h, processor.Options{Metrics: metrics.New(reg),
+	p := mustNew(t, kcfg(brokers, "solo"), topic, cfg, h, processor.Options{Metrics: metrics.New(reg),
 		ClientOpts: []kgo.Opt{kgo.RecordDeliveryTimeout(time.Second)}})
 	stop := start(t, p, 10*time.Second)
 	kafkatest.Eventually(t, 30*time.Second, "the first dead-letter attempt failed", func() bool {

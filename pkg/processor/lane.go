@@ -327,7 +327,7 @@ func (l *lane) complete(last *kgo.Record) {
 		l.finish(kgo.EpochOffset{Epoch: last.LeaderEpoch, Offset: last.Offset + 1})
 	}
 	p.mu.Unlock()
-	if !owned || p.cfg.Commit.Mode != "batch" {
+	if !owned || p.cfg.Commit.Mode != CommitBatch {
 		return
 	}
 	p.commitMu.Lock()

@@ -259,7 +259,7 @@ func drawConfig(t *rapid.T, exclude map[string]bool) Config {
 		MaxWait:    time.Duration(rapid.SampledFrom([]int{0, 0, 0, 2, 5}).Draw(t, "batch.max_wait_ms")) * time.Millisecond,
 	}
 	c.Commit = CommitConfig{
-		Mode:     rapid.SampledFrom([]string{"batch", "interval", "manual"}).Draw(t, "commit.mode"),
+		Mode:     CommitMode(rapid.SampledFrom([]string{"batch", "interval", "manual"}).Draw(t, "commit.mode")),
 		Interval: time.Duration(rapid.IntRange(10, 100).Draw(t, "commit.interval_ms")) * time.Millisecond,
 	}
 	c.Fetch = FetchConfig{
@@ -280,7 +280,7 @@ func drawConfig(t *rapid.T, exclude map[string]bool) Config {
 	if exclude["halt"] != exclude["skip"] {
 		policies = slices.DeleteFunc(policies, func(p string) bool { return exclude[p] })
 	}
-	c.OnFailure = rapid.SampledFrom(policies).Draw(t, "on_failure")
+	c.OnFailure = OnFailure(rapid.SampledFrom(policies).Draw(t, "on_failure"))
 	c.Rebalance.DrainTimeout = time.Duration(rapid.IntRange(50, 300).Draw(t, "drain_timeout_ms")) * time.Millisecond
 	c.ShutdownTimeout = time.Duration(rapid.IntRange(100, 400).Draw(t, "shutdown_timeout_ms")) * time.Millisecond
 	return c
@@ -582,13 +582,17 @@ func (cs *modelCase) start(role string) *runner {
 			return a
 		},
 	}))
-	opts := Options{HandlerTimeout: cs.htimeout, Logger: log}
+	opts := Options{Logger: log}
 	if os.Getenv("VELTRIX_MODEL_KGOLOG") != "" {
 		// A diagnosis aid: franz-go's own group log in the event log.
 		opts.ClientOpts = []kgo.Opt{kgo.WithLogger(kgo.BasicLogger(eventWriter{cs.m, name + " kgo"}, kgo.LogLevelInfo, nil))}
 	}
-	p := New(kafka.Config{Brokers: cs.c.ListenAddrs(), ClientID: name, ConnectTimeout: 10 * time.Second},
-		modelTopic, cs.cfg, h, opts)
+	cfg := cs.cfg
+	cfg.HandlerTimeout = cs.htimeout
+	// The drawn configurations go beyond what Validate allows (a batch
+	// larger than the queue budget, to reach the oversized paths).
+	p := newProcessor(kafka.Config{Brokers: cs.c.ListenAddrs(), ClientID: name, ConnectTimeout: 10 * time.Second},
+		modelTopic, cfg, h, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runner{
 		name: name, p: p, mm: mm, cancel: cancel, done: make(chan struct{}), monDone: make(chan struct{}),

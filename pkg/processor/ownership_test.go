@@ -14,7 +14,7 @@ import (
 // its partition was released must not record an offset, so no commit for a
 // partition this member no longer owns can ever be built.
 func TestLateCompletionOfReleasedPartitionIsDropped(t *testing.T) {
-	p := New(kafkaConfigForTest(), "t", Config{Commit: CommitConfig{Mode: "interval"}, Rebalance: RebalanceConfig{DrainTimeout: 10 * time.Millisecond}}, nil, Options{})
+	p := newProcessor(kafkaConfigForTest(), "t", Config{Commit: CommitConfig{Mode: "interval"}, Rebalance: RebalanceConfig{DrainTimeout: 10 * time.Millisecond}}, nil, Options{})
 	p.mu.Lock()
 	l := newLane(p, 3)
 	p.lanes[3] = l

@@ -28,10 +28,6 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Logger receives warnings and errors; nil discards them.
 	Logger *slog.Logger
-	// HandlerTimeout cancels the context of a handler call that runs
-	// longer; the call is then retried with backoff (see Handler). 0 means
-	// none.
-	HandlerTimeout time.Duration
 	// ClientOpts are added to the consumer client's options, e.g. metrics
 	// hooks, a client id, or producer settings for dead letters. They are
 	// applied before the engine's own, so the engine's invariants win: the
@@ -90,9 +86,29 @@ type Processor struct {
 	testHookCommit func(offsets map[int32]kgo.EpochOffset)
 }
 
-// New returns a Processor for topic. It validates nothing the config
-// package already validated and starts nothing; Run does the work.
-func New(kcfg kafka.Config, topic string, cfg Config, h Handler, opts Options) *Processor {
+// New returns a Processor for topic, or an error naming every problem with
+// cfg (see Config.Validate), a missing topic or handler, or a dead-letter
+// topic that is the input. It starts nothing; Run does the work.
+func New(kcfg kafka.Config, topic string, cfg Config, h Handler, opts Options) (*Processor, error) {
+	err := cfg.Validate()
+	switch {
+	case topic == "":
+		err = errors.Join(errors.New("the topic is empty"), err)
+	case cfg.OnFailure == OnFailureDLQ && DLQTopic(cfg, topic) == topic:
+		err = errors.Join(fmt.Errorf("DLQTopic %q: must differ from the input topic", cfg.DLQTopic), err)
+	}
+	if h == nil {
+		err = errors.Join(errors.New("the handler is nil"), err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating a processor for topic %q: %w", topic, err)
+	}
+	return newProcessor(kcfg, topic, cfg, h, opts), nil
+}
+
+// newProcessor builds a Processor from a configuration it does not check,
+// so unit tests can drive parts of the engine with a partial Config.
+func newProcessor(kcfg kafka.Config, topic string, cfg Config, h Handler, opts Options) *Processor {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -142,7 +158,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	if p.cfg.Commit.Mode == "interval" {
+	if p.cfg.Commit.Mode == CommitInterval {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -150,7 +166,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		}()
 	}
 
-	readCommitted := p.cfg.IsolationLevel != "read_uncommitted"
+	readCommitted := p.cfg.IsolationLevel != ReadUncommitted
 	ferrs := newFetchErrors(p.log, p.topic, p.cfg.Group.RebalanceTimeout)
 	for {
 		// A poll takes everything the client has buffered (at most one
@@ -219,7 +235,7 @@ func (p *Processor) Run(ctx context.Context) error {
 
 	// Shutdown: finish in-flight work, commit it, then leave the group. The
 	// revoke callback that Close triggers finds nothing left to release.
-	p.release(p.allLanes(), p.cfg.ShutdownTimeout, p.cfg.Commit.Mode != "manual")
+	p.release(p.allLanes(), p.cfg.ShutdownTimeout, p.cfg.Commit.Mode != CommitManual)
 	wg.Wait()
 	cl.CloseAllowingRebalance()
 	switch err := context.Cause(ctx); {
@@ -245,7 +261,7 @@ func (p *Processor) clientOptions() []kgo.Opt {
 		start = kgo.NewOffset().AtEnd()
 	}
 	isolation := kgo.ReadCommitted()
-	if c.IsolationLevel == "read_uncommitted" {
+	if c.IsolationLevel == ReadUncommitted {
 		isolation = kgo.ReadUncommitted()
 	}
 	maxBytes, maxPart := p.fetch.initial()

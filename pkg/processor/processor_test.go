@@ -9,8 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/event"
+	"github.com/veltrix/veltrix/internal/generate"
 	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/pkg/handler"
 	"github.com/veltrix/veltrix/pkg/kafka"
@@ -69,9 +69,8 @@ func produce(t *testing.T, brokers []string, topic string, n int) string {
 // produceWith is produce with producer settings changed by tune.
 func produceWith(t *testing.T, brokers []string, topic string, n int, tune func(*producer.Config)) string {
 	t.Helper()
-	cfg := config.Default()
-	pc := cfg.Producer
-	pc.Rate, pc.Count, pc.ID = 0, n, "test-"+topic
+	pc, gc := producer.DefaultConfig(), generate.DefaultConfig()
+	gc.Rate, gc.Count, gc.ID = 0, n, "test-"+topic
 	if tune != nil {
 		tune(&pc)
 	}
@@ -81,15 +80,28 @@ func produceWith(t *testing.T, brokers []string, topic string, n int, tune func(
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	res, err := producer.NewGenerator(cl, topic, pc, nil, nil).Run(context.Background())
+	res, err := generate.NewGenerator(cl, topic, gc, generate.Options{FlushTimeout: pc.DeliveryTimeout}).Run(context.Background())
 	if err != nil || res.Acked != int64(n) {
 		t.Fatalf("produced %+v, err %v", res, err)
 	}
-	return pc.ID
+	return gc.ID
+}
+
+// mustNew is processor.New for tests: a configuration it rejects fails t.
+func mustNew(t testing.TB, kc kafka.Config, topic string, cfg processor.Config, h processor.Handler, opts processor.Options) *processor.Processor {
+	t.Helper()
+	p, err := processor.New(kc, topic, cfg, h, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func testConfig(group string) processor.Config {
-	c := config.Default().Processor
+	c := processor.DefaultConfig()
+	// No handler timeout unless a test sets one, as before the timeout
+	// moved from Options into Config.
+	c.HandlerTimeout = 0
 	c.Group.ID = group
 	c.Group.SessionTimeout = 6 * time.Second
 	c.Group.HeartbeatInterval = 500 * time.Millisecond
@@ -137,7 +149,7 @@ func TestGroupOfTwoProcessesEveryEvent(t *testing.T) {
 		procs := make([]*processor.Processor, 2)
 		errs := make([]error, 2)
 		for i := range procs {
-			procs[i] = processor.New(kcfg(c.Brokers, fmt.Sprintf("member-%d", i)), topic, testConfig(group), rec, processor.Options{})
+			procs[i] = mustNew(t, kcfg(c.Brokers, fmt.Sprintf("member-%d", i)), topic, testConfig(group), rec, processor.Options{})
 			wg.Add(1)
 			go func() { defer wg.Done(); errs[i] = procs[i].Run(ctx) }()
 		}

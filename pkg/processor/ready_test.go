@@ -27,7 +27,7 @@ func TestReadied(t *testing.T) {
 		topic := kafkatest.Name(t, "in")
 		kafkatest.CreateTopic(t, c.Brokers, topic, 2)
 		h := processor.HandlerFunc(func(context.Context, *processor.Batch) error { return nil })
-		p := processor.New(kcfg(c.Brokers, "solo"), topic, testConfig(kafkatest.Name(t, "g")), h, processor.Options{})
+		p := mustNew(t, kcfg(c.Brokers, "solo"), topic, testConfig(kafkatest.Name(t, "g")), h, processor.Options{})
 		select {
 		case <-p.Readied():
 			t.Fatal("Readied closed before Run")

@@ -38,7 +38,7 @@ func (p *Processor) revoked(_ context.Context, _ *kgo.Client, parts map[string][
 	if len(parts[p.topic]) == 0 {
 		return
 	}
-	p.release(p.lanesOf(parts[p.topic]), p.cfg.Rebalance.DrainTimeout, p.cfg.Commit.Mode != "manual")
+	p.release(p.lanesOf(parts[p.topic]), p.cfg.Rebalance.DrainTimeout, p.cfg.Commit.Mode != CommitManual)
 	p.m.rebalance("revoked")
 }
 

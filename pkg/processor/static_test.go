@@ -25,7 +25,7 @@ func TestStaticMembershipRestartCausesNoRebalance(t *testing.T) {
 			cfg := testConfig(group)
 			cfg.Group.InstanceID = id
 			cfg.Group.SessionTimeout = 10 * time.Second
-			p := processor.New(kcfg(c.Brokers, id), topic, cfg, handler.Noop{}, processor.Options{Metrics: metrics.New(reg)})
+			p := mustNew(t, kcfg(c.Brokers, id), topic, cfg, handler.Noop{}, processor.Options{Metrics: metrics.New(reg)})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- p.Run(ctx) }()

@@ -49,7 +49,7 @@ func TestRecreatedTopicEndsRunWithoutSpinning(t *testing.T) {
 		cfg.Group.RebalanceTimeout = 3 * time.Second
 		var logs lockedBuffer
 		h := newRecorder(nil)
-		p := processor.New(kcfg(c.Brokers, "gone"), topic, cfg, h, processor.Options{
+		p := mustNew(t, kcfg(c.Brokers, "gone"), topic, cfg, h, processor.Options{
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		errc := make(chan error, 1)
 		go func() { errc <- p.Run(context.Background()) }()

@@ -1,4 +1,4 @@
-package producer
+package generate
 
 import (
 	"testing"
@@ -14,7 +14,7 @@ import (
 func BenchmarkGeneratorRecord(b *testing.B) {
 	for _, size := range []int{100, 1024} {
 		b.Run(map[int]string{100: "100B", 1024: "1KiB"}[size], func(b *testing.B) {
-			g := NewGenerator(nil, "events", Config{Size: int64(size), Keys: 1000, ID: "bench-producer"}, metrics.New(prometheus.NewRegistry()), nil)
+			g := NewGenerator(nil, "events", Config{Size: int64(size), Keys: 1000, ID: "bench-producer"}, Options{Metrics: metrics.New(prometheus.NewRegistry())})
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				r := g.record(uint64(i))

@@ -1,4 +1,4 @@
-package producer
+package generate
 
 import (
 	"bufio"
@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/event"
-	"github.com/veltrix/veltrix/pkg/metrics"
 )
 
 // ErrNoInput is returned by Lines.Run when the input held no lines.
@@ -23,18 +22,18 @@ const MaxLineBytes = 16 << 20
 // Lines writes each line of a reader as one event value, stamped with the
 // producer id and the line's sequence number.
 type Lines struct {
-	s   *sender
-	cfg Config
-	id  string
+	s  *sender
+	id string
 }
 
-// NewLines returns a line producer writing to topic through cl. m may be nil.
-func NewLines(cl *kgo.Client, topic string, cfg Config, m *metrics.Metrics) *Lines {
+// NewLines returns a line producer writing to topic through cl, stamping
+// its events with cfg.ID; the rest of cfg is the generator's.
+func NewLines(cl *kgo.Client, topic string, cfg Config, opts Options) *Lines {
 	id := cfg.ID
 	if id == "" {
 		id = DefaultID()
 	}
-	return &Lines{s: newSender(cl, topic, m, nil), cfg: cfg, id: id}
+	return &Lines{s: newSender(cl, topic, opts), id: id}
 }
 
 // Stats are the live counts; safe to read while Run is in progress.
@@ -82,7 +81,7 @@ read:
 			seq++
 		}
 	}
-	ferr := l.s.finish(l.cfg.DeliveryTimeout)
+	ferr := l.s.finish()
 	res := l.s.stats.Snapshot()
 	if err != nil {
 		return res, fmt.Errorf("reading line %d: %w", seq+1, err)

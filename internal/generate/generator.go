@@ -1,4 +1,9 @@
-package producer
+// Package generate writes identifiable events for the CLI's produce, demo
+// and plan commands and the benchmarks: a rate-controlled generator and a
+// line reader for files and stdin, each stamping the event identity that
+// the delivery checker reads (internal/event). The producer client's
+// settings stay in pkg/producer; this package is the CLI's.
+package generate
 
 import (
 	"context"
@@ -9,7 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/event"
-	"github.com/veltrix/veltrix/pkg/metrics"
 )
 
 // Generator writes identifiable events — producer id and sequence number
@@ -24,14 +28,13 @@ type Generator struct {
 }
 
 // NewGenerator returns a generator writing to topic through cl, a client
-// built with ClientOptions. m may be nil. onAck, when not nil, is called for
-// every acknowledged record, from the client's callback goroutine.
-func NewGenerator(cl *kgo.Client, topic string, cfg Config, m *metrics.Metrics, onAck func(*kgo.Record)) *Generator {
+// built with producer.ClientOptions.
+func NewGenerator(cl *kgo.Client, topic string, cfg Config, opts Options) *Generator {
 	id := cfg.ID
 	if id == "" {
 		id = DefaultID()
 	}
-	return &Generator{s: newSender(cl, topic, m, onAck), cfg: cfg, id: id, idBytes: []byte(id)}
+	return &Generator{s: newSender(cl, topic, opts), cfg: cfg, id: id, idBytes: []byte(id)}
 }
 
 // ID is the producer id stamped on the events.
@@ -41,8 +44,8 @@ func (g *Generator) ID() string { return g.id }
 func (g *Generator) Stats() *Stats { return g.s.stats }
 
 // Run generates until Count events were produced, Duration passed or ctx
-// is cancelled, then waits for outstanding acknowledgements (at most the
-// delivery timeout). It returns the final counts and the first produce
+// is cancelled, then waits for outstanding acknowledgements (at most
+// Options.FlushTimeout). It returns the final counts and the first produce
 // error, if any.
 func (g *Generator) Run(ctx context.Context) (Result, error) {
 	g.s.stats.started = time.Now()
@@ -82,7 +85,7 @@ func (g *Generator) Run(ctx context.Context) (Result, error) {
 			seq++
 		}
 	}
-	err := g.s.finish(g.cfg.DeliveryTimeout)
+	err := g.s.finish()
 	return g.s.stats.Snapshot(), err
 }
 

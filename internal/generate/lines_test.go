@@ -1,4 +1,4 @@
-package producer_test
+package generate_test
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/veltrix/veltrix/internal/generate"
 	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/pkg/metrics"
-	"github.com/veltrix/veltrix/pkg/producer"
 )
 
 // TestLinesStopsOnCancelWhileInputIdle: `veltrix produce --from -` on a
@@ -31,11 +31,11 @@ func TestLinesStopsOnCancelWhileInputIdle(t *testing.T) {
 
 	in, feed := io.Pipe()
 	defer func() { _ = feed.Close() }()
-	lp := producer.NewLines(cl, topic, producer.Config{DeliveryTimeout: 10 * time.Second}, nil)
+	lp := generate.NewLines(cl, topic, generate.Config{}, generate.Options{FlushTimeout: 10 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type result struct {
-		res producer.Result
+		res generate.Result
 		err error
 	}
 	done := make(chan result, 1)
@@ -76,9 +76,9 @@ func TestProducerCountersExistBeforeTheFirstRecord(t *testing.T) {
 	defer cl.Close()
 	for _, topic := range []string{"generated", "lines"} {
 		if topic == "generated" {
-			producer.NewGenerator(cl, topic, producer.Config{}, m, nil)
+			generate.NewGenerator(cl, topic, generate.Config{}, generate.Options{Metrics: m})
 		} else {
-			producer.NewLines(cl, topic, producer.Config{}, m)
+			generate.NewLines(cl, topic, generate.Config{}, generate.Options{Metrics: m})
 		}
 		for _, name := range []string{"veltrix_produced_records_total", "veltrix_produce_errors_total"} {
 			n, err := testutil.GatherAndCount(reg, name)
