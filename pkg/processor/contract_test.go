@@ -33,7 +33,7 @@ import (
 // one place to change when processor.New's signature does.
 func newContractProcessor(t *testing.T, brokers []string, topic string, cfg processor.Config, h processor.Handler, opts processor.Options) *processor.Processor {
 	t.Helper()
-	return processor.New(kcfg(brokers, "contract"), topic, cfg, h, opts)
+	return mustNew(t, kcfg(brokers, "contract"), topic, cfg, h, opts)
 }
 
 const (
@@ -55,7 +55,7 @@ var (
 // batch commits (each commit follows its batch synchronously), batches that
 // hold a whole produced run, and retries fast enough to test but long
 // enough to measure.
-func contractConfig(t *testing.T, onFailure string) processor.Config {
+func contractConfig(t *testing.T, onFailure processor.OnFailure) processor.Config {
 	cfg := testConfig(kafkatest.Name(t, "g"))
 	cfg.Commit.Mode = "batch"
 	cfg.Batch.MaxRecords = 100
@@ -260,7 +260,7 @@ func runContractCase(t *testing.T, c kafkatest.Cluster, onFailure string, partia
 	began := time.Now()
 	topic := kafkatest.Name(t, "in")
 	kafkatest.CreateTopic(t, c.Brokers, topic, len(values))
-	cfg := contractConfig(t, onFailure)
+	cfg := contractConfig(t, processor.OnFailure(onFailure))
 	dlq := processor.DLQTopic(cfg, topic)
 	if onFailure == "dlq" {
 		kafkatest.CreateTopic(t, c.Brokers, dlq, 1)
@@ -351,7 +351,7 @@ func runContractCase(t *testing.T, c kafkatest.Cluster, onFailure string, partia
 		}
 	}
 	for part, vs := range values {
-		checkContractCalls(t, h, int32(part), vs, partial, haltAt)
+		checkContractCalls(t, h, int32(part), vs, haltAt)
 	}
 
 	outcomes := map[string]float64{"skip": 0, "dlq": 0, "halt": 0}
@@ -370,7 +370,7 @@ func runContractCase(t *testing.T, c kafkatest.Cluster, onFailure string, partia
 // checkContractCalls checks what the handler saw on part against the
 // retry contract, call by call, and that every record was finished exactly
 // once.
-func checkContractCalls(t *testing.T, h *contractHandler, part int32, values []string, partial bool, haltAt map[int32]int64) {
+func checkContractCalls(t *testing.T, h *contractHandler, part int32, values []string, haltAt map[int32]int64) {
 	t.Helper()
 	calls := h.log(part)
 	done := h.done(part)
@@ -407,7 +407,7 @@ func checkContractCalls(t *testing.T, h *contractHandler, part int32, values []s
 			return
 		}
 		next = c.offsets[len(c.offsets)-1] + 1
-		if i = checkTry(t, calls, i, partial); i < 0 {
+		if i = checkTry(t, calls, i); i < 0 {
 			return
 		}
 	}
@@ -421,7 +421,7 @@ func checkContractCalls(t *testing.T, h *contractHandler, part int32, values []s
 // a *RecordErrors (the others are done and never handed over again). A
 // batch of several records whose whole-batch error outlasts the attempts
 // is isolated: each record is then tried alone, in order.
-func checkTry(t *testing.T, calls []contractCall, i int, partial bool) int {
+func checkTry(t *testing.T, calls []contractCall, i int) int {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		cur := calls[i]
@@ -439,7 +439,7 @@ func checkTry(t *testing.T, calls []contractCall, i int, partial bool) int {
 						cur.part, j, attempt, cur.offsets, off, describeCalls(calls, i))
 					return -1
 				}
-				if j = checkTry(t, calls, j, partial); j < 0 {
+				if j = checkTry(t, calls, j); j < 0 {
 					return -1
 				}
 			}
@@ -622,7 +622,7 @@ func TestContractDeadLetterCommitWaitsForTheAck(t *testing.T) {
 				topic := kafkatest.Name(t, "in")
 				kafkatest.CreateTopic(t, c.Brokers, topic, 2)
 				cfg := contractConfig(t, "dlq")
-				cfg.Commit.Mode = mode
+				cfg.Commit.Mode = processor.CommitMode(mode)
 				cfg.DLQTopic = kafkatest.Name(t, "dlq") // created below, once the write is pending
 				produceValues(t, c.Brokers, topic, 0, "ok", "ok", "poison", "ok")
 				pending := &dlqPending{dlq: cfg.DLQTopic, ch: make(chan struct{})}

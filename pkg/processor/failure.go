@@ -28,6 +28,10 @@ const (
 // owner.
 var errStopped = errors.New("lane stopped")
 
+// errNoCause stands for the nil error of a record a *RecordErrors names
+// (RecordErrors.Add(i, nil)): the record failed, with no cause given.
+var errNoCause = errors.New("the handler named this record as failed without an error")
+
 // errTimeout marks a handler call that exceeded handler.timeout. It says the
 // downstream is slow or unhealthy, not that the records are bad: the batch
 // is retried with backoff for as long as the partition is owned, and never
@@ -148,6 +152,11 @@ func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 			clear(errs)
 			for j, i := range pending {
 				if e, ok := re.failures()[j]; ok {
+					if e == nil {
+						// Named as failed without a cause: still a failure,
+						// and on_failure's dead letter needs a cause to carry.
+						e = errNoCause
+					}
 					next = append(next, i)
 					errs[i] = e
 				}
