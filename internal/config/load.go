@@ -92,8 +92,10 @@ func Load(opts Options) (*Loaded, error) {
 		out.Values[s.Key] = typed
 		out.Sources[s.Key] = v.source
 	}
+	problems = append(problems, readSecretFiles(out)...)
 	if len(problems) == 0 {
 		problems = append(problems, checkRules(out)...)
+		problems = append(problems, checkSecurity(out)...)
 	}
 	if len(problems) > 0 {
 		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Key < problems[j].Key })
@@ -228,8 +230,16 @@ func readFlags(fs *pflag.FlagSet) map[string]any {
 // must be set and every key must land in a field: a mismatch between the
 // schema and the struct is a bug that the tests catch here.
 func decode(values map[string]any, out *Config) error {
+	// A secret's <key>_file was read into the secret by Load; the
+	// packages only ever see the secret.
+	typed := make(map[string]any, len(values))
+	for key, v := range values {
+		if _, ok := secretFor(key); !ok {
+			typed[key] = v
+		}
+	}
 	k := koanf.New(".")
-	if err := k.Load(confmap.Provider(values, "."), nil); err != nil {
+	if err := k.Load(confmap.Provider(typed, "."), nil); err != nil {
 		return fmt.Errorf("loading typed values: %w", err)
 	}
 	return k.UnmarshalWithConf("", out, koanf.UnmarshalConf{
