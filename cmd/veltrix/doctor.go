@@ -52,6 +52,10 @@ see in the settings alone:
   durability   acks, idempotence, replication and min.insync.replicas [live]
   latency      linger and batch waits vs deploy.p99_target
   retention    retention.ms/bytes vs deploy.outage_tolerance            [live]
+  security     plaintext or no authentication to brokers on other machines,
+               insecure_skip_verify, SASL PLAIN without TLS
+  certificate  CA, client and broker certificates expired or expiring
+               within 30 days                                   [broker: live]
 
 Live checks run when brokers are given (--brokers or kafka.brokers); doctor
 only reads from the cluster. The memory limit is deploy.memory_limit, or
@@ -78,6 +82,9 @@ kafka-configs). Exit codes: 0 no error-severity finding, 3 at least one,
 				return err
 			}
 			in := doctor.Input{Config: c, Memory: mem}
+			if in.Certificates, err = doctor.ReadCertificates(c.Kafka.TLS); err != nil {
+				return err
+			}
 			if len(c.Kafka.Brokers) > 0 {
 				ctx, stop := signalContext(cmd.ErrOrStderr())
 				defer stop()
@@ -91,6 +98,7 @@ kafka-configs). Exit codes: 0 no error-severity finding, 3 at least one,
 				if in.Cluster, err = doctor.Inspect(ctx, cl, pipeline.Topics(c)); err != nil {
 					return fmt.Errorf("inspecting the cluster: %w", err)
 				}
+				in.Certificates = append(in.Certificates, doctor.BrokerCertificates(ctx, kc)...)
 			}
 			fs := doctor.Run(in)
 			rep := doctorReport{Findings: fs, Cluster: in.Cluster != nil, MemoryLimit: mem.Limit}

@@ -18,10 +18,19 @@ import (
 )
 
 // loadConfig loads the configuration for cmd: its --config file, the
-// environment and the flags it registered.
+// environment and the flags it registered. What the configuration must be
+// warned about (a secret passed as a flag, TLS that verifies nothing) is
+// said on stderr, by every command.
 func loadConfig(cmd *cobra.Command) (*config.Loaded, error) {
 	file, _ := cmd.Flags().GetString("config")
-	return config.Load(config.Options{File: file, Flags: cmd.Flags()})
+	l, err := config.Load(config.Options{File: file, Flags: cmd.Flags()})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range l.Warnings() {
+		fmt.Fprintln(cmd.ErrOrStderr(), "veltrix: WARNING:", w)
+	}
+	return l, nil
 }
 
 // newLogger builds the stderr logger from log.*.

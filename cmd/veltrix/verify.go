@@ -50,7 +50,10 @@ duplicated), so it can gate a script.`,
 				return err
 			}
 			cl.Close()
-			opts := kafka.Options(kc)
+			opts, err := kafka.Options(kc)
+			if err != nil {
+				return err
+			}
 			c := verify.NewChecker()
 			steps := []struct {
 				topic string

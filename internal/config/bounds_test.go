@@ -56,7 +56,11 @@ func TestClientsAcceptSchemaBounds(t *testing.T) {
 func buildClients(c Config) error {
 	c.Kafka.Brokers = []string{"127.0.0.1:1"}
 	c.Kafka.ConnectTimeout = 100 * time.Millisecond
-	cl, err := kgo.NewClient(append(kafka.Options(c.Kafka), producer.ClientOptions(c.Producer)...)...)
+	shared, err := kafka.Options(c.Kafka)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append(shared, producer.ClientOptions(c.Producer)...)...)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,11 @@ func (p Problem) String() string {
 	var b strings.Builder
 	b.WriteString(p.Key)
 	if p.Value != "" || p.Source.Layer != "" {
-		fmt.Fprintf(&b, " = %q", p.Value)
+		v := p.Value
+		if v != "" && p.redactValue() {
+			v = Redacted
+		}
+		fmt.Fprintf(&b, " = %q", v)
 	}
 	if p.Source.Layer != "" {
 		fmt.Fprintf(&b, " (from %s)", p.Source)

@@ -92,8 +92,10 @@ func Load(opts Options) (*Loaded, error) {
 		out.Values[s.Key] = typed
 		out.Sources[s.Key] = v.source
 	}
+	problems = append(problems, readSecretFiles(out)...)
 	if len(problems) == 0 {
 		problems = append(problems, checkRules(out)...)
+		problems = append(problems, checkSecurity(out)...)
 	}
 	if len(problems) > 0 {
 		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Key < problems[j].Key })
@@ -232,8 +234,13 @@ func readFlags(fs *pflag.FlagSet) map[string]any {
 // modes of the packages (processor.CommitMode, ...) decode through their
 // UnmarshalText.
 func decode(values map[string]any, out *Config) error {
+	// A secret's <key>_file was read into the secret by Load; the
+	// packages only ever see the secret.
 	fields := make(map[string]any, len(values))
 	for k, v := range values {
+		if _, ok := secretFor(k); ok {
+			continue
+		}
 		if s, ok := Lookup(k); ok && s.Field != "" {
 			k = s.Field
 		}

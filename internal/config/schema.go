@@ -56,7 +56,7 @@ type Setting struct {
 	Unit    string   // what a number counts, for docs: "records", "events/s"
 	Help    string   // one line: what it does and why you would change it
 	Flag    string   // an everyday short flag name in addition to --<key> ("" for none)
-	Secret  bool     // redacted by explain
+	Secret  bool     // never shown; also settable from the file named by <key>_file
 	// Field is where the value lands in Config, as a dotted koanf path,
 	// when that is not Key: the key stays where users look for it while
 	// the package that enforces the setting owns the field.
@@ -72,6 +72,28 @@ var Schema = []Setting{
 		Help: "Client id sent to the brokers; shows up in broker logs and quotas."},
 	{Key: "kafka.connect_timeout", Kind: Duration, Default: "10s", Min: "100ms", Max: "10m",
 		Help: "How long to wait for the first broker answer before failing with an error instead of hanging."},
+	{Key: "kafka.tls.enabled", Kind: Bool, Default: "false",
+		Help: "Connect to the brokers over TLS (Java: security.protocol=SSL, or SASL_SSL with kafka.sasl.mechanism)."},
+	{Key: "kafka.tls.ca_file", Kind: String,
+		Help: "PEM file of the CA certificates that sign the brokers' certificates (Java: ssl.truststore.location); empty trusts the system's roots."},
+	{Key: "kafka.tls.cert_file", Kind: String,
+		Help: "PEM client certificate for brokers that require mutual TLS (Java: ssl.keystore.location); needs kafka.tls.key_file."},
+	{Key: "kafka.tls.key_file", Kind: String,
+		Help: "PEM private key of kafka.tls.cert_file."},
+	{Key: "kafka.tls.server_name", Kind: String,
+		Help: "Name the brokers' certificates must hold; empty uses the host of each broker's address."},
+	{Key: "kafka.tls.insecure_skip_verify", Kind: Bool, Default: "false",
+		Help: "Accept any broker certificate without verifying it: anyone on the path can read and change the traffic. For tests only; warned at every start."},
+	{Key: "kafka.sasl.mechanism", Kind: Enum, Default: "none", Values: []string{"none", "plain", "scram-sha-256", "scram-sha-512", "oauthbearer"},
+		Help: "SASL authentication to the brokers (Java: sasl.mechanism); plain sends the password as it is, so use it over TLS only."},
+	{Key: "kafka.sasl.username", Kind: String,
+		Help: "User name for plain and scram-*."},
+	{Key: "kafka.sasl.password", Kind: String, Secret: true,
+		Help: "Password for plain and scram-*; never shown. Prefer kafka.sasl.password_file or the environment: a flag shows in ps."},
+	{Key: "kafka.sasl.password_file", Kind: String,
+		Help: "File holding kafka.sasl.password (a mounted Kubernetes Secret), read at start; a trailing newline is dropped."},
+	{Key: "kafka.sasl.oauth.token_file", Kind: String,
+		Help: "oauthbearer: file holding the token (a JWT), read at every authentication, so a token rotated on disk is used by the next connection."},
 
 	// The topic events flow through.
 	{Key: "topic.name", Kind: String, Default: "events", Flag: "topic",

@@ -9,6 +9,7 @@ package doctor
 
 import (
 	"sort"
+	"time"
 
 	"github.com/veltrix/veltrix/internal/config"
 )
@@ -49,6 +50,11 @@ type Input struct {
 	Cluster *Cluster
 	// Memory is one instance's memory limit.
 	Memory Memory
+	// Certificates are those the connection depends on (ReadCertificates,
+	// and BrokerCertificates when live), for their expiry.
+	Certificates []Certificate
+	// Now is when expiry is judged; zero means the current time.
+	Now time.Time
 }
 
 // Check is one check: it reads the input and returns its findings, none
@@ -67,6 +73,8 @@ var Checks = []Check{
 	Durability,
 	Latency,
 	Retention,
+	Security,
+	CertificateExpiry,
 }
 
 // Run runs every check and returns the findings, errors first.

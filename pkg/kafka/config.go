@@ -15,6 +15,60 @@ type Config struct {
 	// ConnectTimeout bounds the first contact with the cluster and the
 	// dial of every connection.
 	ConnectTimeout time.Duration `koanf:"connect_timeout"`
+	// TLS encrypts the connections and verifies the brokers (Java:
+	// security.protocol SSL or SASL_SSL).
+	TLS TLSConfig `koanf:"tls"`
+	// SASL authenticates the client to the brokers.
+	SASL SASLConfig `koanf:"sasl"`
+}
+
+// TLSConfig is how veltrix speaks TLS to the brokers. Options reads the
+// files it names each time it builds a client.
+type TLSConfig struct {
+	// Enabled dials every broker with TLS.
+	Enabled bool `koanf:"enabled"`
+	// CAFile is a PEM file of the certificates that sign the brokers'
+	// certificates; "" trusts the system's roots.
+	CAFile string `koanf:"ca_file"`
+	// CertFile and KeyFile are the PEM client certificate and its private
+	// key, for brokers that require mutual TLS; both or neither.
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+	// ServerName is the name the brokers' certificates must hold; "" uses
+	// the host of each broker's address.
+	ServerName string `koanf:"server_name"`
+	// InsecureSkipVerify accepts any broker certificate: the connection is
+	// encrypted but anyone on the path can read and change it. Tests only.
+	InsecureSkipVerify bool `koanf:"insecure_skip_verify"`
+}
+
+// SASL mechanisms, as kafka.sasl.mechanism spells them.
+const (
+	MechanismNone        = "none"
+	MechanismPlain       = "plain"
+	MechanismScramSHA256 = "scram-sha-256"
+	MechanismScramSHA512 = "scram-sha-512"
+	MechanismOAuthBearer = "oauthbearer"
+)
+
+// SASLConfig is how veltrix authenticates to the brokers.
+type SASLConfig struct {
+	// Mechanism is none, plain, scram-sha-256, scram-sha-512 or
+	// oauthbearer; "" is none.
+	Mechanism string `koanf:"mechanism"`
+	// Username and Password are the credentials of plain and scram-*.
+	Username string `koanf:"username"`
+	Password string `koanf:"password"`
+	// OAuth configures oauthbearer.
+	OAuth OAuthConfig `koanf:"oauth"`
+}
+
+// OAuthConfig is where an OAUTHBEARER token comes from.
+type OAuthConfig struct {
+	// TokenFile holds the token (a JWT). It is read at every
+	// authentication, so a token rotated on disk (a Kubernetes projected
+	// service account token, say) is used by the next connection.
+	TokenFile string `koanf:"token_file"`
 }
 
 // TopicConfig describes the input topic and how veltrix creates topics.
@@ -33,7 +87,7 @@ type TopicConfig struct {
 // DefaultConfig returns the defaults: client id veltrix, 10s to reach the
 // cluster. Brokers have no default.
 func DefaultConfig() Config {
-	return Config{ClientID: "veltrix", ConnectTimeout: 10 * time.Second}
+	return Config{ClientID: "veltrix", ConnectTimeout: 10 * time.Second, SASL: SASLConfig{Mechanism: MechanismNone}}
 }
 
 // DefaultTopicConfig returns the defaults: topic events, created when

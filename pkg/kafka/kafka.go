@@ -15,13 +15,31 @@ import (
 // ErrNoBrokers is returned by Connect when Config.Brokers is empty.
 var ErrNoBrokers = errors.New("no brokers configured: set --brokers (kafka.brokers), e.g. 127.0.0.1:9092 for `veltrix broker`")
 
-// Options returns the client options every veltrix client shares.
-func Options(cfg Config) []kgo.Opt {
-	return []kgo.Opt{
+// Options returns the client options every veltrix client shares: the
+// brokers, the client id, the dial timeout, TLS and SASL. Every client
+// veltrix makes is built from them, so all connect the same way. It reads
+// the files cfg.TLS names; an unreadable or malformed one is an error.
+func Options(cfg Config) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
 		kgo.DialTimeout(cfg.ConnectTimeout),
 	}
+	tc, err := cfg.TLS.Build()
+	if err != nil {
+		return nil, fmt.Errorf("building the TLS configuration: %w", err)
+	}
+	if tc != nil {
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	mech, err := cfg.SASL.Build()
+	if err != nil {
+		return nil, fmt.Errorf("building the SASL mechanism: %w", err)
+	}
+	if mech != nil {
+		opts = append(opts, kgo.SASL(mech))
+	}
+	return opts, nil
 }
 
 // Connect creates a client with the shared options plus opts and waits, at
@@ -31,11 +49,16 @@ func Connect(ctx context.Context, cfg Config, opts ...kgo.Opt) (*kgo.Client, err
 	if len(cfg.Brokers) == 0 {
 		return nil, ErrNoBrokers
 	}
-	cl, err := kgo.NewClient(append(Options(cfg), opts...)...)
+	shared, err := Options(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h := new(connHook)
+	cl, err := kgo.NewClient(append(append(shared, kgo.WithHooks(h)), opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("creating client: %w", err)
 	}
-	if err := Ping(ctx, cl, cfg); err != nil {
+	if err := ping(ctx, cl, cfg, h); err != nil {
 		cl.Close()
 		return nil, err
 	}
@@ -45,7 +68,15 @@ func Connect(ctx context.Context, cfg Config, opts ...kgo.Opt) (*kgo.Client, err
 // Ping waits, at most cfg.ConnectTimeout, for a broker to answer a
 // metadata request. A refused connection is retried until then, so a
 // pipeline started next to a broker that is still booting waits for it.
+// An answer that waiting cannot change — the credentials refused
+// (*AuthError), a TLS handshake failed (*TLSError) — is returned at once.
 func Ping(ctx context.Context, cl *kgo.Client, cfg Config) error {
+	return ping(ctx, cl, cfg, nil)
+}
+
+// ping is Ping with the hook of a client made by Connect, which names the
+// broker a failure came from.
+func ping(ctx context.Context, cl *kgo.Client, cfg Config, h *connHook) error {
 	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	for {
@@ -56,9 +87,19 @@ func Ping(ctx context.Context, cl *kgo.Client, cfg Config) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if ferr := classify(err, cfg, h); ferr != nil {
+			return ferr
+		}
 		select {
 		case <-pctx.Done():
-			return &UnreachableError{Brokers: cfg.Brokers, Timeout: cfg.ConnectTimeout.String(), Err: err}
+			ue := &UnreachableError{Brokers: cfg.Brokers, Timeout: cfg.ConnectTimeout.String(), Err: err}
+			if cfg.TLS.Enabled && errors.Is(err, context.DeadlineExceeded) {
+				// A plaintext listener may read a TLS hello as the start
+				// of a huge request and wait for the rest, answering
+				// nothing (the embedded cluster does).
+				ue.Hint = "no TLS handshake was answered: if this is a plaintext listener, set kafka.tls.enabled=false or use its TLS port"
+			}
+			return ue
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -69,11 +110,16 @@ type UnreachableError struct {
 	Brokers []string
 	Timeout string
 	Err     error
+	Hint    string // a likely cause, or ""
 }
 
 func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("no broker answered at %s within %s (kafka.connect_timeout): %v",
+	s := fmt.Sprintf("no broker answered at %s within %s (kafka.connect_timeout): %v",
 		strings.Join(e.Brokers, ","), e.Timeout, e.Err)
+	if e.Hint != "" {
+		s += "; " + e.Hint
+	}
+	return s
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }

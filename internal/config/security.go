@@ -1,0 +1,100 @@
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/veltrix/veltrix/pkg/kafka"
+)
+
+// checkSecurity finds kafka.tls.* and kafka.sasl.* settings that cannot
+// work: TLS settings while TLS is off, half a key pair, a mechanism without
+// its credentials, credentials without a mechanism, and files that cannot
+// be read or do not hold what they should. Like checkRules, each problem
+// names the key whose value is the likely mistake. Files are read here so
+// a typo in a path stops veltrix with exit 2, before it connects.
+func checkSecurity(l *Loaded) []Problem {
+	v, src := l.Values, l.Sources
+	var out []Problem
+	bad := func(key, rule string) {
+		out = append(out, Problem{Key: key, Value: text(v[key]), Source: src[key], Rule: rule})
+	}
+	str := func(k string) string { s, _ := v[k].(string); return s }
+	on := func(k string) bool { b, _ := v[k].(bool); return b }
+	readable := func(key string) bool {
+		if _, err := os.ReadFile(str(key)); err != nil {
+			bad(key, fileRule(err))
+			return false
+		}
+		return true
+	}
+
+	// TLS.
+	if !on("kafka.tls.enabled") {
+		for _, k := range []string{"kafka.tls.ca_file", "kafka.tls.cert_file", "kafka.tls.key_file", "kafka.tls.server_name"} {
+			if str(k) != "" {
+				bad(k, "takes effect only over TLS; set kafka.tls.enabled=true, or leave it empty")
+			}
+		}
+		if on("kafka.tls.insecure_skip_verify") {
+			bad("kafka.tls.insecure_skip_verify", "takes effect only over TLS; set kafka.tls.enabled=true, or leave it false")
+		}
+	} else {
+		if ca := str("kafka.tls.ca_file"); ca != "" && readable("kafka.tls.ca_file") {
+			if _, err := kafka.LoadCA(ca); err != nil {
+				bad("kafka.tls.ca_file", "holds no usable PEM certificate: "+strings.TrimPrefix(err.Error(), "reading certificates: "))
+			}
+		}
+		cert, key := str("kafka.tls.cert_file"), str("kafka.tls.key_file")
+		switch {
+		case cert != "" && key == "":
+			bad("kafka.tls.cert_file", "a client certificate needs its private key: set kafka.tls.key_file")
+		case cert == "" && key != "":
+			bad("kafka.tls.key_file", "a private key needs its client certificate: set kafka.tls.cert_file")
+		case cert != "":
+			okCert, okKey := readable("kafka.tls.cert_file"), readable("kafka.tls.key_file")
+			if okCert && okKey {
+				if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+					bad("kafka.tls.cert_file", "is not a PEM certificate whose private key is kafka.tls.key_file: "+strings.TrimPrefix(err.Error(), "tls: "))
+				}
+			}
+		}
+	}
+
+	// SASL.
+	mech := str("kafka.sasl.mechanism")
+	user, pass, token := str("kafka.sasl.username"), str("kafka.sasl.password"), str("kafka.sasl.oauth.token_file")
+	switch mech {
+	case kafka.MechanismPlain, kafka.MechanismScramSHA256, kafka.MechanismScramSHA512:
+		if user == "" {
+			bad("kafka.sasl.username", fmt.Sprintf("SASL %s needs a user name", mech))
+		}
+		if pass == "" {
+			bad("kafka.sasl.password", fmt.Sprintf("SASL %s needs a password: set kafka.sasl.password_file, %s or kafka.sasl.password",
+				mech, EnvName("kafka.sasl.password")))
+		}
+	case kafka.MechanismOAuthBearer:
+		if token == "" {
+			bad("kafka.sasl.oauth.token_file", "SASL oauthbearer needs a token file")
+		}
+	}
+	if mech != kafka.MechanismOAuthBearer && token != "" {
+		bad("kafka.sasl.oauth.token_file", fmt.Sprintf("is read only with kafka.sasl.mechanism=oauthbearer, not %s", mech))
+	}
+	if mech == kafka.MechanismOAuthBearer && token != "" && readable("kafka.sasl.oauth.token_file") {
+		if _, err := kafka.ReadToken(token); err != nil {
+			bad("kafka.sasl.oauth.token_file", "the file is empty")
+		}
+	}
+	if mech == kafka.MechanismNone || mech == kafka.MechanismOAuthBearer {
+		for _, k := range []string{"kafka.sasl.username", "kafka.sasl.password"} {
+			if str(k) != "" {
+				bad("kafka.sasl.mechanism", fmt.Sprintf("%s is set but mechanism %s does not use it: set plain, scram-sha-256 or scram-sha-512, or leave %s empty", k, mech, k))
+				break
+			}
+		}
+	}
+	return out
+}
