@@ -102,54 +102,116 @@ func TestSecurePipeline(t *testing.T) {
 		{"scram-sha-512-over-tls", e.saslTLS, append([]string{"VELTRIX_KAFKA_SASL_MECHANISM=scram-sha-512", "VELTRIX_KAFKA_SASL_USERNAME=alice",
 			"VELTRIX_KAFKA_SASL_PASSWORD_FILE=" + e.file(t, "scram512-password", scram512Pass)}, tlsOn...)},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			const n = 2000
-			env := append([]string{"VELTRIX_KAFKA_BROKERS=" + strings.Join(tc.brokers, ",")}, tc.env...)
-			in, out, group := kafkatest.Name(t, "in"), kafkatest.Name(t, "out"), kafkatest.Name(t, "g")
-			r := veltrixEnv(t, env, "produce", "--topic", in, "--count", fmt.Sprint(n), "--rate", "0", "--json", "--metrics-addr", "")
-			noSecrets(t, "produce", r.stdout+r.stderr)
-			if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf(`"acked":%d`, n)) {
-				t.Fatalf("produce: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-			}
-
-			cmd := exec.Command(veltrixBin(t), "process", "--topic", in, "--group", group, "--handler", "forward", "--output-topic", out,
-				"--metrics-addr", "127.0.0.1:0", "--processor.group.session_timeout", "6s", "--processor.group.heartbeat_interval", "1s")
-			cmd.Env = append(child.Env(), env...)
-			p := startCmd(t, cmd)
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
-			url, err := p.MetricsURL(ctx)
-			if err != nil {
-				t.Fatalf("process never printed its metrics URL: %v\n%s", err, p.Output())
-			}
-			kafkatest.Eventually(t, 60*time.Second, "all records processed", func() bool {
-				return scrape(url)[`veltrix_processed_records_total{topic="`+in+`"}`] == n
-			})
-			for _, page := range []string{url, strings.TrimSuffix(url, "metrics"), strings.TrimSuffix(url, "metrics") + "status"} {
-				noSecrets(t, page, get(t, page))
-			}
-			if _, err := p.Term(30 * time.Second); err != nil {
-				t.Fatalf("process: %v\n%s", err, p.Output())
-			}
-			if p.ExitCode() != 0 {
-				t.Fatalf("process: exit %d\n%s", p.ExitCode(), p.Output())
-			}
-			noSecrets(t, "process", p.Output())
-
-			r = veltrixEnv(t, env, "verify", "--input", in, "--output", out, "--json")
-			noSecrets(t, "verify", r.stdout+r.stderr)
-			var rep struct {
-				Total struct{ Produced, Delivered, Lost, Duplicated int64 }
-			}
-			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
-				t.Fatalf("verify: exit %d, %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
-			}
-			if rep.Total.Produced != n || rep.Total.Delivered != n || rep.Total.Lost != 0 {
-				t.Fatalf("verify: %+v, want %d produced and delivered, 0 lost", rep.Total, n)
-			}
-			t.Logf("%s: %d produced, %d delivered, %d lost, %d duplicated", tc.name, rep.Total.Produced, rep.Total.Delivered, rep.Total.Lost, rep.Total.Duplicated)
-		})
+		t.Run(tc.name, func(t *testing.T) { securePipeline(t, tc.brokers, tc.env) })
 	}
+}
+
+// TestSecurePipelineRealBroker runs the same pipeline against the real
+// secure broker (scripts/kafka.sh start-secure): SASL_SSL with PLAIN,
+// SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER (a token file), and mutual
+// TLS on its SSL listener; then a wrong password, which must fail within
+// kafka.connect_timeout naming the mechanism and the user.
+func TestSecurePipelineRealBroker(t *testing.T) {
+	s := kafkatest.Secure(t)
+	saved := testSecrets
+	testSecrets = append(append([]string(nil), testSecrets...), s.Password)
+	t.Cleanup(func() { testSecrets = saved })
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	password := write("password", s.Password+"\n")
+	token := write("token", kafkatest.UnsecuredJWT(s.User, time.Hour))
+	tlsOn := []string{"VELTRIX_KAFKA_TLS_ENABLED=true", "VELTRIX_KAFKA_TLS_CA_FILE=" + s.CAFile}
+	sasl := func(mech string, secret ...string) []string {
+		return append(append([]string{"VELTRIX_KAFKA_SASL_MECHANISM=" + mech, "VELTRIX_KAFKA_SASL_USERNAME=" + s.User}, secret...), tlsOn...)
+	}
+	for _, tc := range []struct {
+		name    string
+		brokers []string
+		env     []string
+	}{
+		{"plain", s.SASLSSL, sasl("plain", "VELTRIX_KAFKA_SASL_PASSWORD_FILE="+password)},
+		{"scram-sha-256", s.SASLSSL, sasl("scram-sha-256", "VELTRIX_KAFKA_SASL_PASSWORD="+s.Password)},
+		{"scram-sha-512", s.SASLSSL, sasl("scram-sha-512", "VELTRIX_KAFKA_SASL_PASSWORD_FILE="+password)},
+		{"oauthbearer", s.SASLSSL, append([]string{"VELTRIX_KAFKA_SASL_MECHANISM=oauthbearer", "VELTRIX_KAFKA_SASL_OAUTH_TOKEN_FILE=" + token}, tlsOn...)},
+		{"mtls", s.MTLS, append([]string{"VELTRIX_KAFKA_TLS_CERT_FILE=" + s.CertFile, "VELTRIX_KAFKA_TLS_KEY_FILE=" + s.KeyFile}, tlsOn...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) { securePipeline(t, tc.brokers, tc.env) })
+	}
+	t.Run("wrong password", func(t *testing.T) {
+		env := append([]string{"VELTRIX_KAFKA_BROKERS=" + strings.Join(s.SASLSSL, ","), "VELTRIX_KAFKA_CONNECT_TIMEOUT=10s"},
+			sasl("scram-sha-512", "VELTRIX_KAFKA_SASL_PASSWORD="+wrongSecret)...)
+		start := time.Now()
+		r := veltrixEnv(t, env, "produce", "--topic", kafkatest.Name(t, "in"), "--count", "1", "--json", "--metrics-addr", "")
+		took := time.Since(start)
+		noSecrets(t, "produce", r.stdout+r.stderr)
+		want := fmt.Sprintf("authentication failed at broker %s with SASL SCRAM-SHA-512 as user %q", s.SASLSSL[0], s.User)
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Fatalf("exit %d, want 1 and %q:\n%s", r.code, want, r.stderr)
+		}
+		if took > 10*time.Second {
+			t.Errorf("took %s, more than kafka.connect_timeout", took)
+		}
+		t.Logf("wrong password refused in %s: %s", took.Round(time.Millisecond), strings.TrimSpace(r.stderr))
+	})
+}
+
+// securePipeline runs produce → process (forward) → verify with the
+// connection settings in env against brokers, and checks nothing is lost
+// and no test password shows in any output, in /metrics or on the status
+// page.
+func securePipeline(t *testing.T, brokers, env []string) {
+	t.Helper()
+	const n = 2000
+	env = append([]string{"VELTRIX_KAFKA_BROKERS=" + strings.Join(brokers, ",")}, env...)
+	in, out, group := kafkatest.Name(t, "in"), kafkatest.Name(t, "out"), kafkatest.Name(t, "g")
+	r := veltrixEnv(t, env, "produce", "--topic", in, "--count", fmt.Sprint(n), "--rate", "0", "--json", "--metrics-addr", "")
+	noSecrets(t, "produce", r.stdout+r.stderr)
+	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf(`"acked":%d`, n)) {
+		t.Fatalf("produce: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	cmd := exec.Command(veltrixBin(t), "process", "--topic", in, "--group", group, "--handler", "forward", "--output-topic", out,
+		"--metrics-addr", "127.0.0.1:0", "--processor.group.session_timeout", "6s", "--processor.group.heartbeat_interval", "1s")
+	cmd.Env = append(child.Env(), env...)
+	p := startCmd(t, cmd)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	url, err := p.MetricsURL(ctx)
+	if err != nil {
+		t.Fatalf("process never printed its metrics URL: %v\n%s", err, p.Output())
+	}
+	kafkatest.Eventually(t, 60*time.Second, "all records processed", func() bool {
+		return scrape(url)[`veltrix_processed_records_total{topic="`+in+`"}`] == n
+	})
+	for _, page := range []string{url, strings.TrimSuffix(url, "metrics"), strings.TrimSuffix(url, "metrics") + "status"} {
+		noSecrets(t, page, get(t, page))
+	}
+	if _, err := p.Term(30 * time.Second); err != nil {
+		t.Fatalf("process: %v\n%s", err, p.Output())
+	}
+	if p.ExitCode() != 0 {
+		t.Fatalf("process: exit %d\n%s", p.ExitCode(), p.Output())
+	}
+	noSecrets(t, "process", p.Output())
+
+	r = veltrixEnv(t, env, "verify", "--input", in, "--output", out, "--json")
+	noSecrets(t, "verify", r.stdout+r.stderr)
+	var rep struct {
+		Total struct{ Produced, Delivered, Lost, Duplicated int64 }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("verify: exit %d, %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	if rep.Total.Produced != n || rep.Total.Delivered != n || rep.Total.Lost != 0 {
+		t.Fatalf("verify: %+v, want %d produced and delivered, 0 lost", rep.Total, n)
+	}
+	t.Logf("%d produced, %d delivered, %d lost, %d duplicated", rep.Total.Produced, rep.Total.Delivered, rep.Total.Lost, rep.Total.Duplicated)
 }
 
 func get(t *testing.T, url string) string {
