@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/pkg/kafka"
 )
 
 // Exit codes.
@@ -39,6 +40,10 @@ func run(args []string) int {
 		// during start-up is a clean stop, not a failure.
 		fmt.Fprintln(os.Stderr, "veltrix: stopped during start-up")
 		return exitOK
+	}
+	if errors.Is(err, kafka.ErrNoBrokers) {
+		// The library names its field; the CLI names the flag.
+		err = fmt.Errorf("%w: set --brokers (kafka.brokers), e.g. 127.0.0.1:9092 for `veltrix broker`", err)
 	}
 	fmt.Fprintln(os.Stderr, "veltrix:", err)
 	var ce *config.Error

@@ -13,7 +13,7 @@ import (
 )
 
 // ErrNoBrokers is returned by Connect when Config.Brokers is empty.
-var ErrNoBrokers = errors.New("no brokers configured: set --brokers (kafka.brokers), e.g. 127.0.0.1:9092 for `veltrix broker`")
+var ErrNoBrokers = errors.New("no brokers configured (Config.Brokers is empty)")
 
 // Options returns the client options every veltrix client shares: the
 // brokers, the client id, the dial timeout, TLS and SASL. Every client
