@@ -159,7 +159,7 @@ var Schema = []Setting{
 	{Key: "processor.commit.mode", Kind: Enum, Default: "interval", Values: []string{"batch", "interval", "manual"},
 		Help: "batch commits synchronously after each handled batch; interval commits finished work every commit.interval; manual leaves it to the Go API."},
 	{Key: "processor.commit.interval", Kind: Duration, Default: "1s", Min: "10ms", Max: "1h",
-		Help: "How often finished offsets are committed in interval mode; bounds the duplicates a crash can cause."},
+		Help: "How often finished offsets are committed in interval mode, bounding the duplicates a crash can cause; in batch mode, how often a failed commit is retried."},
 	{Key: "processor.fetch.max_wait", Kind: Duration, Default: "500ms", Min: "10ms", Max: "1m",
 		Help: "Longest the broker holds a fetch waiting for data (Java: fetch.max.wait.ms); the client accepts no less than 10ms."},
 	{Key: "processor.fetch.max_bytes", Kind: Bytes, Default: "50MiB", Min: "1KiB", Max: "100MiB",

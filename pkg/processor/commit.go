@@ -27,7 +27,8 @@ func (p *Processor) Commit(ctx context.Context) error {
 	return p.commitOffsets(ctx, offsets)
 }
 
-// commitLoop commits finished work every commit interval until ctx ends.
+// commitLoop commits finished work every commit interval until ctx ends:
+// all of it in interval mode, what a failed commit left in batch mode.
 func (p *Processor) commitLoop(ctx context.Context) {
 	t := time.NewTicker(p.cfg.Commit.Interval)
 	defer t.Stop()
@@ -45,10 +46,10 @@ func (p *Processor) commitLoop(ctx context.Context) {
 			switch {
 			case err != nil && ctx.Err() == nil:
 				if failures.hit(time.Now()) {
-					p.log.Warn("interval commit failed; retrying at every interval", "err", err, "failures", failures.n)
+					p.log.Warn("commit failed; retrying at every commit interval", "mode", p.cfg.Commit.Mode, "err", err, "failures", failures.n)
 				}
 			case err == nil && failures.n > 0:
-				p.log.Info("interval commits succeed again", "failures", failures.n)
+				p.log.Info("commits succeed again", "mode", p.cfg.Commit.Mode, "failures", failures.n)
 				failures = streak{}
 			}
 		}

@@ -63,7 +63,9 @@ type BatchConfig struct {
 // CommitConfig says when finished offsets are committed.
 type CommitConfig struct {
 	// Mode is batch, interval or manual.
-	Mode     CommitMode    `koanf:"mode"`
+	Mode CommitMode `koanf:"mode"`
+	// Interval is how often interval mode commits, and how often batch mode
+	// retries a commit that failed.
 	Interval time.Duration `koanf:"interval"`
 }
 

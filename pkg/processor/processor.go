@@ -158,7 +158,12 @@ func (p *Processor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	if p.cfg.Commit.Mode == CommitInterval {
+	// Interval mode commits on this loop. Batch mode commits after each
+	// batch, and this loop commits what a failed batch commit left (a
+	// rebalance in progress refuses commits): without it, a partition that
+	// receives no more records kept its finished work uncommitted until
+	// shutdown. When every batch commit succeeded it finds nothing to do.
+	if p.cfg.Commit.Mode == CommitInterval || p.cfg.Commit.Mode == CommitBatch {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
