@@ -12,6 +12,9 @@ func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Validate, explain and diagnose the configuration (validate, explain, doctor)",
+		Example: `  veltrix config validate --config my.yaml
+  veltrix config explain --changed --config my.yaml
+  veltrix config doctor --config my.yaml --brokers 127.0.0.1:9092`,
 	}
 	validate := &cobra.Command{
 		Use:   "validate",

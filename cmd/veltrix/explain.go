@@ -25,8 +25,9 @@ and 10MiB (10485760 B) are told apart. Secret settings are shown as
 <redacted> when set.
 
 Arguments narrow the list to keys starting with any of them; --changed shows
-only values that are not defaults. --json prints {"settings":[...]} with key,
-value, bytes (for sizes), source, from and env for each setting.
+only values that differ from their defaults (a file that spells out a
+default, or 60s for a default of 1m, changes nothing). --json prints {"settings":[...]} with key,
+value, bytes (for sizes), source, from, env and changed for each setting.
 
 An invalid configuration is reported as by validate, with exit code 2.`,
 		Example: `  veltrix config explain --config configs/high-throughput.yaml
@@ -39,7 +40,7 @@ An invalid configuration is reported as by validate, with exit code 2.`,
 			}
 			var entries []config.Entry
 			for _, e := range l.Explain() {
-				if changed && e.Layer == "default" {
+				if changed && !e.Changed {
 					continue
 				}
 				if len(args) > 0 && !hasAnyPrefix(e.Key, args) {
@@ -58,7 +59,7 @@ An invalid configuration is reported as by validate, with exit code 2.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the settings as JSON")
-	cmd.Flags().BoolVar(&changed, "changed", false, "show only settings that are not at their default")
+	cmd.Flags().BoolVar(&changed, "changed", false, "show only settings whose value differs from the default")
 	config.AddFlags(cmd.Flags(), allPrefixes)
 	return cmd
 }

@@ -30,8 +30,12 @@ func main() {
 
 func run(args []string) int {
 	root := newRoot()
-	root.SetArgs(args)
-	err := root.Execute()
+	args = joinSwitches(root, args)
+	err := checkCommand(root, args)
+	if err == nil {
+		root.SetArgs(args)
+		err = root.Execute()
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -48,7 +52,9 @@ func run(args []string) int {
 	fmt.Fprintln(os.Stderr, "veltrix:", err)
 	var ce *config.Error
 	var ue usageError
-	if errors.As(err, &ce) || errors.As(err, &ue) {
+	// No brokers is a configuration mistake found only when a command
+	// that needs them connects.
+	if errors.As(err, &ce) || errors.As(err, &ue) || errors.Is(err, kafka.ErrNoBrokers) {
 		return exitConfig
 	}
 	if errors.As(err, new(findingsError)) {
@@ -56,9 +62,6 @@ func run(args []string) int {
 	}
 	return exitError
 }
-
-// usageError is a command-line mistake: an unknown flag or a bad argument.
-type usageError struct{ error }
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
@@ -76,11 +79,19 @@ VELTRIX_PROCESSOR_BATCH_MAX_RECORDS), and flags (--<key>, e.g.
 A bad value stops veltrix before it connects anywhere, with exit code 2.
 
 Start with 'veltrix demo': it runs the whole pipeline on an embedded cluster.`,
+		Example: `  veltrix demo
+  veltrix broker &
+  veltrix produce --brokers 127.0.0.1:9092 --rate 5000 --duration 1m
+  veltrix process --brokers 127.0.0.1:9092 --handler simulate`,
+		Version:       readBuildInfo().Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringP("config", "c", "", "YAML configuration file (see configs/reference.yaml for every key)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetVersionTemplate("{{printf \"%s\" .Annotations.buildinfo}}")
+	root.Annotations = map[string]string{"buildinfo": readBuildInfo().String()}
 	root.AddCommand(newDemo(), newBroker(), newProduce(), newProcess(), newConfigCmd(), newVerify(), newLag(), newPlan())
+	root.AddCommand(newVersion())
+	fitCLI(root)
 	return root
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,11 +19,17 @@ type planReport struct {
 	Instance  *plan.Measurement `json:"instance,omitempty"`  // one instance, every lane busy
 	Partition *plan.Measurement `json:"partition,omitempty"` // one lane alone
 	Plan      plan.Plan         `json:"plan"`
+	Warnings  []string          `json:"warnings,omitempty"`
 }
+
+// noopWarning is said when plan measured the noop handler, whose numbers
+// are the engine's ceiling and nothing like a real handler's.
+const noopWarning = "the measured handler is noop, which drops every record: these numbers are the engine's ceiling, not what your handler will do; " +
+	"measure with --handler simulate --handler.simulate.record_delay <your handler's time per record>, or give --per-instance from production"
 
 func newPlan() *cobra.Command {
 	var (
-		asJSON                 bool
+		asJSON, asYAML         bool
 		rate, perInst, perPart float64
 		p99, measure           time.Duration
 		utilisation            float64
@@ -56,6 +61,10 @@ It then recommends, for --rate (default deploy.expected_rate) and --p99
                handed over without waiting (max_wait 0)
   linger       a twentieth of --p99, at most 5ms; 5ms without a target
 
+The recommendation is printed as a configuration file to paste (or, with
+--yaml, alone, to redirect into one) and as flags. Measuring the noop
+handler is warned about: it shows the engine's ceiling, not a real handler.
+
 It assumes --utilisation 0.7 (30% headroom for bursts, rebalances, a lost
 instance and catching up after an outage). The measurement runs on this
 machine with the broker in-process and no network: treat it as an upper
@@ -63,7 +72,8 @@ bound and re-measure on the target hardware.`,
 		Example: `  veltrix plan --rate 50000 --p99 50ms
   veltrix plan --config configs/forward.yaml --rate 20000 --json
   veltrix plan --rate 200000 --per-instance 60000 --per-partition 15000
-  veltrix plan --rate 10000 --handler simulate --handler.simulate.record_delay 2ms`,
+  veltrix plan --rate 10000 --handler simulate --handler.simulate.record_delay 2ms
+  veltrix plan --rate 50000 --per-instance 20000 --yaml > plan.yaml && veltrix config doctor --config plan.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, err := loadConfig(cmd)
@@ -125,6 +135,10 @@ bound and re-measure on the target hardware.`,
 				}
 				rep.Instance, rep.Partition = &inst, &part
 				perInst, perPart = inst.Rate, part.Rate
+				if c.Handler.Name == "noop" {
+					rep.Warnings = append(rep.Warnings, noopWarning)
+					fmt.Fprintln(cmd.ErrOrStderr(), "veltrix plan: WARNING:", noopWarning)
+				}
 			}
 			rep.Plan, err = plan.Compute(plan.Input{
 				Rate: rate, P99: p99, PerInstance: perInst, PerPartition: perPart, Partitions: current,
@@ -135,8 +149,12 @@ bound and re-measure on the target hardware.`,
 			if err != nil {
 				return usageError{err}
 			}
-			if asJSON {
+			switch {
+			case asJSON:
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
+			case asYAML:
+				_, err := fmt.Fprint(cmd.OutOrStdout(), rep.Plan.YAML())
+				return err
 			}
 			printPlan(cmd.OutOrStdout(), rep, c)
 			return nil
@@ -150,6 +168,7 @@ bound and re-measure on the target hardware.`,
 	f.DurationVar(&measure, "measure", 3*time.Second, "how long each measurement runs")
 	f.Float64Var(&utilisation, "utilisation", plan.DefaultUtilisation, "share of measured capacity to plan for")
 	f.BoolVar(&asJSON, "json", false, "print the measurements and the plan as one JSON object")
+	f.BoolVar(&asYAML, "yaml", false, "print only the recommended settings, as a configuration file for --config")
 	config.AddFlags(f, append([]string{"kafka.", "topic.", "processor.", "handler.", "deploy.", "log."}, config.ProducerKeys()...))
 	return cmd
 }
@@ -189,7 +208,11 @@ func printPlan(w io.Writer, r planReport, c config.Config) {
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-	fmt.Fprintf(w, "as settings (a --config file, or flags):\n  %s\n", strings.Join(p.Changes, "\n  "))
+	for _, n := range r.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", n)
+	}
+	fmt.Fprintf(w, "\nas a configuration file (veltrix plan ... --yaml > plan.yaml; then --config plan.yaml):\n\n%s\nas flags:\n\n  %s\n",
+		p.YAML(), p.Flags())
 }
 
 // num renders a rate without noise: 412000, 1250.5.

@@ -11,6 +11,7 @@ import (
 )
 
 func newProcess() *cobra.Command {
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "process",
 		Short: "Consume a topic as a consumer-group member and hand its records to a handler",
@@ -37,6 +38,10 @@ A handler call over handler.timeout is retried with backoff, never counted as
 a record failure; a partition never has two calls at once. Transactional
 input is read committed (processor.isolation_level).
 
+On a terminal, process prints this member's partition assignment when it
+changes and a status line each second (processed/s, lag, failed,
+partitions); --quiet, or stderr not being a terminal, turns both off.
+
 Metrics, /healthz and /readyz are served on --metrics-addr. SIGINT or SIGTERM
 finishes in-flight batches (all bounded by one processor.shutdown_timeout),
 commits and leaves the group (a static member, with
@@ -44,7 +49,8 @@ processor.group.instance_id, commits and stays, so a restart within the
 session timeout moves nothing); a second signal exits at once.`,
 		Example: `  veltrix process --brokers 127.0.0.1:9092 --topic events --group billing
   veltrix process --brokers 127.0.0.1:9092 --handler forward --output-topic events-out
-  veltrix process --config configs/high-throughput.yaml`,
+  veltrix process --config configs/high-throughput.yaml
+  veltrix process --brokers 127.0.0.1:9092 --handler simulate --handler.simulate.record_delay 2ms --quiet`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, err := loadConfig(cmd)
@@ -88,9 +94,14 @@ session timeout moves nothing); a second signal exits at once.`,
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "veltrix process: topic %s, group %s, handler %s, commit %s; %s\n",
 				c.Topic.Name, c.Processor.Group.ID, c.Handler.Name, c.Processor.Commit.Mode, where)
+			if !quiet && isTerminal(cmd.ErrOrStderr()) {
+				st := &processStatus{w: cmd.ErrOrStderr(), assigned: p.Assigned, gather: reg, group: c.Processor.Group.ID}
+				go st.run(ctx)
+			}
 			return p.Run(ctx)
 		},
 	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no assignment changes or status line on a terminal (off anyway when stderr is not one)")
 	config.AddFlags(cmd.Flags(), append([]string{"kafka.", "topic.", "processor.", "handler.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster"}, config.ProducerKeys()...))
 	return cmd
 }

@@ -33,7 +33,8 @@ produce waits for every acknowledgement before it prints its summary.
 
 With --from FILE (or - for stdin) each line becomes one event value.
 
-On a terminal a progress bar shows rate and ETA; otherwise a line every 5s.`,
+On a terminal a progress bar shows rate and ETA (counted in events with
+--count, in time with --duration); otherwise a line every 5s.`,
 		Example: `  veltrix produce --brokers 127.0.0.1:9092 --rate 5000 --duration 1m
   veltrix produce --brokers 127.0.0.1:9092 --count 1000000 --rate 0 --size 1KiB --json
   seq 1 100 | veltrix produce --brokers 127.0.0.1:9092 --from -`,
@@ -44,8 +45,11 @@ On a terminal a progress bar shows rate and ETA; otherwise a line every 5s.`,
 				return err
 			}
 			c := l.Config
-			log := newLogger(c.Log, cmd.ErrOrStderr())
-			ctx, stop := signalContext(cmd.ErrOrStderr())
+			// The bar shares stderr with the logs and the signal handler's
+			// message; the guard keeps them off the bar's line.
+			stderr := newLineGuard(cmd.ErrOrStderr())
+			log := newLogger(c.Log, stderr)
+			ctx, stop := signalContext(stderr)
 			defer stop()
 
 			reg := metrics.NewRegistry()
@@ -60,7 +64,7 @@ On a terminal a progress bar shows rate and ETA; otherwise a line every 5s.`,
 			}
 			if srv != nil {
 				defer srv.Close()
-				fmt.Fprintf(cmd.ErrOrStderr(), "veltrix produce: metrics at %s\n", srv.URL())
+				fmt.Fprintf(stderr, "veltrix produce: metrics at %s\n", srv.URL())
 			}
 
 			kc := c.Kafka
@@ -88,14 +92,14 @@ On a terminal a progress bar shows rate and ETA; otherwise a line every 5s.`,
 				}
 				lp := generate.NewLines(cl, c.Topic.Name, c.Generate, generate.Options{Metrics: m, FlushTimeout: c.Producer.DeliveryTimeout})
 				snap = lp.Stats().Snapshot
-				pr := startProgress(cmd.ErrOrStderr(), 0, snap)
+				pr := startProgress(stderr, 0, 0, snap)
 				res, runErr = lp.Run(ctx, in)
 				pr.Stop()
 			} else {
 				g := generate.NewGenerator(cl, c.Topic.Name, c.Generate, generate.Options{Metrics: m, FlushTimeout: c.Producer.DeliveryTimeout})
 				snap = g.Stats().Snapshot
 				log.Debug("producing", "topic", c.Topic.Name, "producer_id", g.ID(), "rate", c.Generate.Rate)
-				pr := startProgress(cmd.ErrOrStderr(), int64(c.Generate.Count), snap)
+				pr := startProgress(stderr, int64(c.Generate.Count), c.Generate.Duration, snap)
 				res, runErr = g.Run(ctx)
 				pr.Stop()
 			}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,7 +31,30 @@ func loadConfig(cmd *cobra.Command) (*config.Loaded, error) {
 	for _, w := range l.Warnings() {
 		fmt.Fprintln(cmd.ErrOrStderr(), "veltrix: WARNING:", w)
 	}
+	if l.Sources["kafka.client_id"].Layer == "default" {
+		id := memberClientID(l.Config.Kafka.ClientID)
+		l.Config.Kafka.ClientID, l.Values["kafka.client_id"] = id, id
+	}
 	return l, nil
+}
+
+// memberClientID is the default client id: base, this host's name and
+// this process's id, so that the members of a group, and the brokers'
+// logs and quotas, tell instances apart (veltrix lag shows who owns
+// what by it). A client id the user set is used as it is.
+func memberClientID(base string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	host, _, _ = strings.Cut(host, ".")
+	host = strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, host)
+	return fmt.Sprintf("%s-%s-%d", base, host, os.Getpid())
 }
 
 // newLogger builds the stderr logger from log.*.
@@ -46,8 +70,10 @@ func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
 
 // serveMetrics starts the metrics server at metrics.addr. When the address
 // is the built-in default and taken (another veltrix on this machine), it
-// falls back to a free port, since the URL is printed anyway; an address the
-// user chose is used exactly or not at all. "" disables the server.
+// falls back to a free port and says so on stderr, naming the port, so
+// whoever scrapes the default port knows where this process went; an
+// address the user chose is used exactly or not at all. "" disables the
+// server.
 func serveMetrics(l *config.Loaded, g prometheus.Gatherer, ready func() bool, mux *http.ServeMux) (*server.Server, error) {
 	addr := l.Config.Metrics.Addr
 	if addr == "" {
@@ -62,7 +88,12 @@ func serveMetrics(l *config.Loaded, g prometheus.Gatherer, ready func() bool, mu
 	o := server.Options{WebConfigFile: l.Config.Metrics.WebConfigFile, Logger: newLogger(lc, os.Stderr)}
 	s, err := server.Start(addr, g, ready, mux, o)
 	if err != nil && l.Sources["metrics.addr"].Layer == "default" {
+		taken := err
 		s, err = server.Start("127.0.0.1:0", g, ready, mux, o)
+		if err == nil {
+			fmt.Fprintf(os.Stderr, "veltrix: the default metrics address %s is unavailable (%v); serving metrics on %s instead (set --metrics-addr to choose)\n",
+				addr, taken, s.Addr())
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (set --metrics-addr to another address, or \"\" to disable)", err)

@@ -19,6 +19,11 @@ type Entry struct {
 	Name   string `json:"from,omitempty"`  // the file path, variable or flag name
 	Secret bool   `json:"secret,omitempty"`
 	Env    string `json:"env"` // the variable that would set it
+	// Changed is true when the value differs from the default: not merely
+	// set by a file, the environment or a flag (a file that spells out
+	// every default changes nothing), and compared as values (1m and 60s,
+	// 1MiB and 1048576B are the same).
+	Changed bool `json:"changed"`
 }
 
 // Explain lists every setting, in schema order, with its effective value
@@ -26,10 +31,20 @@ type Entry struct {
 func (l *Loaded) Explain() []Entry {
 	out := make([]Entry, 0, len(Schema))
 	for _, s := range Schema {
-		out = append(out, entry(s, l.Values[s.Key], l.Sources[s.Key]))
+		e := entry(s, l.Values[s.Key], l.Sources[s.Key])
+		if e.Layer != "default" {
+			def, err := s.parse(s.Default)
+			d := entry(s, def, Source{})
+			// A secret's entry is redacted: any value set differs from
+			// its empty default.
+			e.Changed = err != nil || d.Value != e.Value || !sameBytes(d.Bytes, e.Bytes)
+		}
+		out = append(out, e)
 	}
 	return out
 }
+
+func sameBytes(a, b *int64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 
 // entry builds one Entry; a separate function so redaction can be tested
 // with a secret setting the schema does not (yet) have.

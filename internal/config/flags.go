@@ -34,22 +34,97 @@ func AddFlags(fs *pflag.FlagSet, prefixes []string) {
 			if fs.Lookup(name) != nil {
 				continue
 			}
-			u := usage
-			if i > 0 {
-				u = "same as --" + names[0]
-			}
 			if s.Kind == Bool {
-				fs.Bool(name, s.Default == "true", u)
+				fs.Bool(name, s.Default == "true", usage)
 			} else {
-				fs.String(name, s.Default, u)
+				v := &textValue{text: s.Default, kind: s.Kind, values: s.Values}
+				fs.VarPF(v, name, "", usage).DefValue = s.Default
 			}
 			_ = fs.SetAnnotation(name, keyAnnotation, []string{s.Key})
 			if i > 0 {
-				// Keep --help short: the long name is documented on the short one.
+				// pflag's own listing shows the short name only; veltrix's
+				// --help lists the long one again among every key.
 				_ = fs.MarkHidden(name)
 			}
 		}
 	}
+}
+
+// textValue holds a non-bool setting's flag value as given: Load parses
+// and checks it, so a bad value is reported with its key, flag and rule
+// like one from a file. Its Type names the setting's kind, which --help
+// shows (--rate float, --processor.batch.max_wait duration).
+type textValue struct {
+	text   string
+	kind   Kind
+	values []string // an Enum's words
+}
+
+func (v *textValue) String() string     { return v.text }
+func (v *textValue) Set(s string) error { v.text = s; return nil }
+
+// Type names the kind as --help shows it.
+func (v *textValue) Type() string {
+	switch v.kind {
+	case Int:
+		return "int"
+	case Float:
+		return "float"
+	case Duration:
+		return "duration"
+	case Bytes:
+		return "size"
+	case List:
+		return "list"
+	case Regexp:
+		return "regexp"
+	case Enum:
+		if w := strings.Join(v.values, "|"); len(w) <= 24 {
+			return w // --producer.acks all|leader|none
+		}
+		return "word"
+	}
+	return "string"
+}
+
+// IsSetting reports whether f sets a configuration key (it was registered
+// by AddFlags), and whether it is the key's everyday short name.
+func IsSetting(f *pflag.Flag) (setting, short bool) {
+	k := flagKey(f)
+	return k != "", k != "" && k != f.Name
+}
+
+// SuggestFlag returns the flag of fs closest to name (given without its
+// dashes) when it is close enough to be a misspelling: the nearest name
+// by edit distance, or a flag whose key ends in name (--max_records for
+// --processor.batch.max_records). Hidden long names suggest their short
+// name. "" for none.
+func SuggestFlag(fs *pflag.FlagSet, name string) string {
+	best, bestDist := "", len(name)/3+2
+	suffix := ""
+	fs.VisitAll(func(f *pflag.Flag) {
+		if d := distance(name, f.Name); d < bestDist {
+			best, bestDist = f.Name, d
+		}
+		if suffix == "" && strings.HasSuffix(f.Name, "."+name) {
+			suffix = f.Name
+		}
+	})
+	if best == "" {
+		best = suffix
+	}
+	if best == "" {
+		return ""
+	}
+	// A hidden long name has a short one that --help shows.
+	if f := fs.Lookup(best); f != nil && f.Hidden {
+		if k := flagKey(f); k != "" {
+			if s, ok := Lookup(k); ok && s.Flag != "" && fs.Lookup(s.Flag) != nil && flagKey(fs.Lookup(s.Flag)) == k {
+				best = s.Flag
+			}
+		}
+	}
+	return best
 }
 
 // ProducerKeys are the keys of the producer client's settings
@@ -87,23 +162,29 @@ func matches(key string, prefixes []string) bool {
 	return false
 }
 
+// flagUsage is a setting's help line for --help: what it does, then its
+// allowed words or its unit and range, its key and its variable. The flag's
+// type (int, duration, size, ...) shows beside its name.
 func flagUsage(s Setting) string {
 	var b strings.Builder
 	b.WriteString(s.Help)
 	b.WriteString(" [")
 	switch s.Kind {
 	case Enum:
-		b.WriteString(strings.Join(s.Values, "|"))
+		b.WriteString(strings.Join(s.Values, "|") + "; ")
 	default:
-		b.WriteString(s.Kind.String())
+		var what []string
 		if s.Unit != "" {
-			b.WriteString(", " + s.Unit)
+			what = append(what, s.Unit)
 		}
-		if r := s.rangeText(); r != "" {
-			b.WriteString(r)
+		if r := strings.TrimPrefix(strings.TrimSpace(s.rangeText()), "of "); r != "" {
+			what = append(what, r)
+		}
+		if len(what) > 0 {
+			b.WriteString(strings.Join(what, ", ") + "; ")
 		}
 	}
-	fmt.Fprintf(&b, "; key %s; env %s]", s.Key, EnvName(s.Key))
+	fmt.Fprintf(&b, "key %s; env %s]", s.Key, EnvName(s.Key))
 	return b.String()
 }
 

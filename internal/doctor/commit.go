@@ -30,7 +30,7 @@ func CommitDuplicates(in Input) []Finding {
 	interval := c.Processor.Commit.Interval
 	if rate == 0 {
 		return []Finding{{Check: "commit", Severity: Info,
-			Why: fmt.Sprintf("a crash replays up to processor.commit.interval=%s of an instance's work; set the expected rate to see how many records that is", interval),
+			Why: fmt.Sprintf("a crash replays up to processor.commit.interval=%s of an instance's work; set the expected rate to see how many records that is", human(interval)),
 			Fix: "deploy.expected_rate=<events/s>"}}
 	}
 	perInstance := rate / float64(n)
@@ -41,9 +41,9 @@ func CommitDuplicates(in Input) []Finding {
 		want := time.Duration(float64(MaxCrashDuplicates-min(inflight, MaxCrashDuplicates/2)) / perInstance * float64(time.Second))
 		want = max(10*time.Millisecond, want.Truncate(10*time.Millisecond))
 		return []Finding{{Check: "commit", Severity: Warn,
-			Why: fmt.Sprintf("at %s events/s over %d instances, a crash of one instance makes the group handle about %d records twice (%s × %.0f/s, plus %d in flight), more than %d",
-				fmtRate(rate), n, dups, interval, perInstance, inflight, MaxCrashDuplicates),
-			Fix: "processor.commit.interval=" + want.String()}}
+			Why: fmt.Sprintf("at %s events/s over %d instances, a crash of one instance makes the group handle about %d records twice (%s × %.0f/s = %d, plus %d in flight), more than the %d doctor allows",
+				fmtRate(rate), n, dups, human(interval), perInstance, int64(perInstance*interval.Seconds()), inflight, MaxCrashDuplicates),
+			Fix: "processor.commit.interval=" + setting(want)}}
 	}
 	return []Finding{{Check: "commit", Severity: Info,
 		Why: fmt.Sprintf("a crash of one instance makes the group handle about %d records twice (%d if every instance crashes at once)", dups, all)}}

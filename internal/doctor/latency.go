@@ -24,18 +24,29 @@ func Latency(in Input) []Finding {
 	switch {
 	case linger >= target:
 		out = append(out, Finding{Check: "latency", Severity: Error,
-			Why: fmt.Sprintf("producer.linger=%s alone reaches deploy.p99_target=%s: at low rates nearly every event waits the full linger", linger, target),
-			Fix: "producer.linger=" + lingerFor(target).String()})
+			Why: fmt.Sprintf("producer.linger=%s alone reaches deploy.p99_target=%s: at low rates nearly every event waits the full linger", human(linger), human(target)),
+			Fix: "producer.linger=" + setting(lingerFor(target))})
 	case added >= target:
 		out = append(out, Finding{Check: "latency", Severity: Error,
-			Why: fmt.Sprintf("producer.linger=%s + processor.batch.max_wait=%s + a full batch's handling (%s) reach deploy.p99_target=%s before any network time", linger, wait, est, target),
+			Why: fmt.Sprintf("%s = %s reach deploy.p99_target=%s before any network time", waits(in), human(added), human(target)),
 			Fix: latencyFix(in, target)})
 	case added > budget:
 		out = append(out, Finding{Check: "latency", Severity: Warn,
-			Why: fmt.Sprintf("producer.linger=%s + processor.batch.max_wait=%s + a full batch's handling (%s) use more than half of deploy.p99_target=%s, leaving little for the broker round trips and queueing under load", linger, wait, est, target),
+			Why: fmt.Sprintf("%s = %s use more than half (%s) of deploy.p99_target=%s, leaving little for the broker round trips and queueing under load", waits(in), human(added), human(budget), human(target)),
 			Fix: latencyFix(in, target)})
 	}
 	return out
+}
+
+// waits spells out the sum Latency compares: each wait by its key, and a
+// full batch's handling when the handler declares its cost.
+func waits(in Input) string {
+	c := in.Config
+	s := fmt.Sprintf("producer.linger=%s + processor.batch.max_wait=%s", human(c.Producer.Linger), human(c.Processor.Batch.MaxWait))
+	if est, ok := batchTime(in); ok {
+		s += fmt.Sprintf(" + a full batch's handling (%s)", human(est))
+	}
+	return s
 }
 
 // lingerFor is the linger that costs at most a twentieth of target.
@@ -52,7 +63,7 @@ func latencyFix(in Input, target time.Duration) string {
 	case wait >= linger && wait >= est:
 		return "processor.batch.max_wait=0s"
 	case linger >= est:
-		return "producer.linger=" + lingerFor(target).String()
+		return "producer.linger=" + setting(lingerFor(target))
 	}
 	sim := c.Handler.Simulate
 	n := 1

@@ -91,6 +91,15 @@ func liveBytes(in Input) int64 {
 	return c.Processor.Buffer.MaxBytes + fetchInFlight(in) + int64(c.Producer.MaxBufferedRecords)*c.Deploy.RecordSize
 }
 
+// liveSum spells out liveBytes: "buffer 64MiB + fetch 16MiB + producer
+// buffer 10000 × 100B (977KiB) = 81MiB of records".
+func liveSum(in Input) string {
+	c := in.Config
+	prod := int64(c.Producer.MaxBufferedRecords) * c.Deploy.RecordSize
+	return fmt.Sprintf("processor.buffer.max_bytes %s + one fetch %s + producer buffer %d × %s (%s) = %s of records",
+		mib(c.Processor.Buffer.MaxBytes), mib(fetchInFlight(in)), c.Producer.MaxBufferedRecords, mib(c.Deploy.RecordSize), mib(prod), mib(liveBytes(in)))
+}
+
 // BufferMemory compares the memory the instance may hold — buffered
 // records, one fetch, the producer's buffer — with the memory limit. Go's
 // garbage collector lets the heap grow to twice the live data by default
@@ -102,19 +111,18 @@ func BufferMemory(in Input) []Finding {
 			Why: "no memory limit is known (no cgroup limit here and deploy.memory_limit=0), so the buffer and fetch sizes were not checked against one",
 			Fix: "deploy.memory_limit=1GiB"}}
 	}
-	c := in.Config
 	live := liveBytes(in)
 	fix := memoryFix(in, limit)
 	switch {
 	case live+runtimeBase >= limit:
 		return []Finding{{Check: "memory", Severity: Error,
-			Why: fmt.Sprintf("under a backlog one instance holds up to %s of records (buffer %s + fetch %s + producer buffer), more than its %s memory limit (%s): it will be OOM-killed",
-				mib(live), mib(c.Processor.Buffer.MaxBytes), mib(fetchInFlight(in)), mib(limit), in.Memory.Source),
+			Why: fmt.Sprintf("under a backlog one instance holds %s + the Go runtime and clients (about %s) = %s, at least its %s memory limit (%s): it will be OOM-killed",
+				liveSum(in), mib(runtimeBase), mib(live+runtimeBase), mib(limit), in.Memory.Source),
 			Fix: fix}}
 	case 2*live+runtimeBase > limit:
 		return []Finding{{Check: "memory", Severity: Warn,
-			Why: fmt.Sprintf("under a backlog one instance holds up to %s of records, and with GOGC=100 the heap may grow to twice that (%s), beyond its %s memory limit (%s)",
-				mib(live), mib(2*live+runtimeBase), mib(limit), in.Memory.Source),
+			Why: fmt.Sprintf("under a backlog one instance holds %s; with GOGC=100 the heap may grow to twice that plus the Go runtime and clients (about %s): 2 × %s + %s = %s, beyond its %s memory limit (%s)",
+				liveSum(in), mib(runtimeBase), mib(live), mib(runtimeBase), mib(2*live+runtimeBase), mib(limit), in.Memory.Source),
 			Fix: fix}}
 	}
 	return nil

@@ -57,11 +57,11 @@ func Retention(in Input) []Finding {
 		}
 		return []Finding{{Check: "retention", Severity: Warn,
 			Why: fmt.Sprintf("a stopped group starts losing unread events of topic %s after %s%s because of its %s, less than deploy.outage_tolerance=%s",
-				t.Name, round(safe), lag, by, d.OutageTolerance),
+				t.Name, human(round(safe)), lag, by, human(d.OutageTolerance)),
 			Fix: fix}}
 	}
 	return []Finding{{Check: "retention", Severity: Info,
-		Why: fmt.Sprintf("a stopped group can stay down %s%s before topic %s's %s deletes unread events", round(safe), lag, t.Name, by)}}
+		Why: fmt.Sprintf("a stopped group can stay down %s%s before topic %s's %s deletes unread events", human(round(safe)), lag, t.Name, by)}}
 }
 
 // round shortens a duration for a sentence.

@@ -20,24 +20,24 @@ func Timeouts(in Input) []Finding {
 	if drain >= g.RebalanceTimeout {
 		out = append(out, Finding{Check: "timeouts", Severity: Error,
 			Why: fmt.Sprintf("a revoke may wait processor.rebalance.drain_timeout=%s for in-flight work, not less than processor.group.rebalance_timeout=%s: a slow batch gets the member thrown out mid-rebalance and starts a rebalance storm",
-				drain, g.RebalanceTimeout),
-			Fix: "processor.rebalance.drain_timeout=" + half(g.RebalanceTimeout).String()})
+				human(drain), human(g.RebalanceTimeout)),
+			Fix: "processor.rebalance.drain_timeout=" + setting(half(g.RebalanceTimeout))})
 	}
 	switch {
 	case ht >= g.RebalanceTimeout:
 		out = append(out, Finding{Check: "timeouts", Severity: Warn,
 			Why: fmt.Sprintf("one handler call may run handler.timeout=%s, not less than processor.group.rebalance_timeout=%s: such a batch can never finish within a rebalance, so it is abandoned at the drain timeout and handled again by the next owner",
-				ht, g.RebalanceTimeout),
-			Fix: "handler.timeout=" + drain.String()})
+				human(ht), human(g.RebalanceTimeout)),
+			Fix: "handler.timeout=" + setting(drain)})
 	case ht > drain:
 		out = append(out, Finding{Check: "timeouts", Severity: Info,
 			Why: fmt.Sprintf("a batch slower than processor.rebalance.drain_timeout=%s (handler.timeout allows %s) is abandoned when its partition is revoked and handled again by the next owner: duplicates on that rebalance",
-				drain, ht)})
+				human(drain), human(ht))})
 	}
 	if s := c.Processor.ShutdownTimeout; s < drain {
 		out = append(out, Finding{Check: "timeouts", Severity: Info,
-			Why: fmt.Sprintf("processor.shutdown_timeout=%s is shorter than processor.rebalance.drain_timeout=%s, so a shutdown gives in-flight batches less time to finish than a rebalance does", s, drain),
-			Fix: "processor.shutdown_timeout=" + drain.String()})
+			Why: fmt.Sprintf("processor.shutdown_timeout=%s is shorter than processor.rebalance.drain_timeout=%s, so a shutdown gives in-flight batches less time to finish than a rebalance does", human(s), human(drain)),
+			Fix: "processor.shutdown_timeout=" + setting(drain)})
 	}
 	return out
 }
@@ -73,20 +73,20 @@ func BatchDuration(in Input) []Finding {
 	case est >= c.Processor.HandlerTimeout:
 		fix := recordsWithin(half(c.Processor.HandlerTimeout))
 		if fix == "" {
-			fix = "handler.timeout=" + (2 * est).String()
+			fix = "handler.timeout=" + setting(2*est)
 		}
 		return []Finding{{Check: "batch", Severity: Error,
 			Why: fmt.Sprintf("a full batch of %d records takes about %s, not less than handler.timeout=%s: every full batch times out, is retried and fails",
-				maxRecs, est, c.Processor.HandlerTimeout),
+				maxRecs, human(est), human(c.Processor.HandlerTimeout)),
 			Fix: fix}}
 	case est > c.Processor.Rebalance.DrainTimeout:
 		fix := recordsWithin(half(c.Processor.Rebalance.DrainTimeout))
 		if fix == "" {
-			fix = "processor.rebalance.drain_timeout=" + (2 * est).String()
+			fix = "processor.rebalance.drain_timeout=" + setting(2*est)
 		}
 		return []Finding{{Check: "batch", Severity: Warn,
 			Why: fmt.Sprintf("a full batch of %d records takes about %s, longer than processor.rebalance.drain_timeout=%s: every rebalance abandons in-flight batches and the next owner handles them again",
-				maxRecs, est, c.Processor.Rebalance.DrainTimeout),
+				maxRecs, human(est), human(c.Processor.Rebalance.DrainTimeout)),
 			Fix: fix}}
 	}
 	return nil

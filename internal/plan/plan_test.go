@@ -88,3 +88,32 @@ func TestComputeInvariants(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanSettings checks the pasteable forms of a plan: a YAML file whose
+// sections nest and are not repeated, and flags.
+func TestPlanSettings(t *testing.T) {
+	p := Plan{Rate: 5600, P99: 50 * time.Millisecond, Changes: []string{
+		"topic.partitions=16", "deploy.instances=8", "deploy.max_instances=16",
+		"processor.batch.max_records=250", "processor.batch.max_wait=0s", "producer.linger=2.5ms", "deploy.p99_target=50ms",
+	}}
+	want := `# veltrix plan: 5600 events/s at p99 <= 50ms
+topic:
+  partitions: 16
+deploy:
+  instances: 8
+  max_instances: 16
+  p99_target: 50ms
+processor:
+  batch:
+    max_records: 250
+    max_wait: 0s
+producer:
+  linger: 2.5ms
+`
+	if got := p.YAML(); got != want {
+		t.Errorf("YAML:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := p.Flags(), "--topic.partitions=16 --deploy.instances=8 --deploy.max_instances=16 --processor.batch.max_records=250 --processor.batch.max_wait=0s --producer.linger=2.5ms --deploy.p99_target=50ms"; got != want {
+		t.Errorf("Flags: %s\nwant: %s", got, want)
+	}
+}
