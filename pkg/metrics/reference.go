@@ -45,6 +45,8 @@ collectors (` + "`go_*`" + `, ` + "`process_*`" + `).
 		"Built at each scrape from the latest poll (none before the first one), so a deleted group's series vanish; "+
 		"an unknown value has no series rather than a marker value. Names follow kafka_exporter and "+
 		"kafka-lag-exporter. Details: [lag.md](lag.md).", lagDefinitions())
+	section("Offsets", "Counted by `veltrix offsets reset --execute` and written, added to what the file already counts, "+
+		"to `--metrics-file` for node_exporter's textfile collector. Details: [operations.md](operations.md).", offsetsDefinitions())
 	return b.String()
 }
 
@@ -84,6 +86,17 @@ func pipelineDefinitions() []definition {
 			kind = "histogram"
 		}
 		defs = append(defs, describe(c, kind)...)
+	}
+	return defs
+}
+
+// offsetsDefinitions are the metrics of NewOffsets.
+func offsetsDefinitions() []definition {
+	rec := &recorder{}
+	NewOffsets(rec)
+	var defs []definition
+	for _, c := range rec.collectors {
+		defs = append(defs, describe(c, "counter")...)
 	}
 	return defs
 }

@@ -37,12 +37,13 @@ func TestReferenceListsEveryDefinition(t *testing.T) {
 		"| `veltrix_ready` | gauge | — |",
 		"| `kafka_consumergroup_members_info` | gauge | `cluster`, `group`, `member_id`, `client_id`, `host` |",
 		"| `veltrix_lag_poll_timestamp_seconds` | gauge | `cluster` |",
+		"| `veltrix_offset_resets_total` | counter | `group`, `topic`, `target` |",
 	} {
 		if !strings.Contains(ref, row) {
 			t.Errorf("reference lacks %q", row)
 		}
 	}
-	if n, want := len(pipelineDefinitions())+len(lagDefinitions()), 21+15; n != want {
+	if n, want := len(pipelineDefinitions())+len(lagDefinitions())+len(offsetsDefinitions()), 21+15+1; n != want {
 		t.Errorf("%d definitions, want %d", n, want)
 	}
 }
