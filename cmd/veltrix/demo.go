@@ -152,7 +152,7 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 	}
 	defer stopLag()
 	m.RegisterReady(ready)
-	srv, err := serveMetrics(l, reg, ready, statusMux(reg, "veltrix demo · group "+c.Processor.Group.ID))
+	srv, err := serveMetrics(l, reg, ready, statusMux(ctx, reg, "veltrix demo · group "+c.Processor.Group.ID))
 	if err != nil {
 		return err
 	}

@@ -92,13 +92,13 @@ reprints the table every lag.interval. --json prints the poll as JSON.`,
 			if err != nil {
 				return err
 			}
-			srv, err := server.Start(c.Lag.Serve, reg, mon.Ready, nil, server.Options{WebConfigFile: c.Metrics.WebConfigFile})
+			srv, err := server.Start(c.Lag.Serve, reg, mon.Ready, statusMux(ctx, reg, "veltrix lag · cluster "+c.Lag.Cluster), server.Options{WebConfigFile: c.Metrics.WebConfigFile})
 			if err != nil {
 				return fmt.Errorf("%w (set --serve to another address)", err)
 			}
 			defer srv.Close()
-			fmt.Fprintf(stderr, "veltrix lag: groups matching %q every %s, window %d polls, cluster %q; metrics at %s\n",
-				c.Lag.Groups, c.Lag.Interval, c.Lag.Window, c.Lag.Cluster, srv.URL())
+			fmt.Fprintf(stderr, "veltrix lag: groups matching %q every %s, window %d polls, cluster %q; metrics at %s, status page at %s\n",
+				c.Lag.Groups, c.Lag.Interval, c.Lag.Window, c.Lag.Cluster, srv.URL(), statusURL(srv))
 			return mon.Run(ctx)
 		},
 	}

@@ -81,7 +81,7 @@ session timeout moves nothing); a second signal exits at once.`,
 			}
 			defer stopLag()
 			m.RegisterReady(p.Ready)
-			srv, err := serveMetrics(l, reg, p.Ready, statusMux(reg, "veltrix process · group "+c.Processor.Group.ID))
+			srv, err := serveMetrics(l, reg, p.Ready, statusMux(ctx, reg, "veltrix process · group "+c.Processor.Group.ID))
 			if err != nil {
 				return err
 			}

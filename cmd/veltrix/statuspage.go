@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -10,11 +11,14 @@ import (
 	statuspage "github.com/veltrix/veltrix/internal/status"
 )
 
-// statusMux returns the extra routes of process and demo: the status page
-// of g, titled title, at / and /status.
-func statusMux(g prometheus.Gatherer, title string) *http.ServeMux {
+// statusMux returns the extra routes of process, demo and the lag
+// exporter: the status page of g, titled title, at / and /status. The
+// page samples its trends until ctx ends.
+func statusMux(ctx context.Context, g prometheus.Gatherer, title string) *http.ServeMux {
 	mux := http.NewServeMux()
-	statuspage.Register(mux, statuspage.New(g, title))
+	page := statuspage.New(g, title)
+	go func() { _ = page.Run(ctx) }()
+	statuspage.Register(mux, page)
 	return mux
 }
 

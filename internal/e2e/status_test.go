@@ -24,7 +24,7 @@ func chromium(t *testing.T, bin, url string, mode string) []byte {
 	t.Helper()
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), "--window-size=1200,900", mode, url)
+		"--user-data-dir="+t.TempDir(), "--window-size=1200,900", "--hide-scrollbars", mode, url)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	done := make(chan struct{})
@@ -49,8 +49,8 @@ func chromium(t *testing.T, bin, url string, mode string) []byte {
 
 var (
 	statusURL = regexp.MustCompile(`status page at (http://\S+/)`)
-	lagCell   = regexp.MustCompile(`data-partition="(\d+)">\s*<td class="l">[^<]*</td><td>\d+</td>\s*<td class="l lag-records" data-lag="(\d+)">`)
-	cardValue = regexp.MustCompile(`id="processed">([0-9.]+)k?/s<`)
+	lagCell   = regexp.MustCompile(`<tr class="row-[a-z]+" data-topic="[^"]*" data-partition="(\d+)" data-lag="(\d+)"`)
+	cardValue = regexp.MustCompile(`id="rate-processed">([0-9.]+)k?/s<`)
 )
 
 // TestStatusPageInChromium opens the status page of a running veltrix demo
@@ -103,6 +103,10 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 	if len(parts) != 4 {
 		t.Errorf("lag table has rows for partitions %v, want 0-3; DOM:\n%s", parts, tail(string(dom), 4000))
+	}
+	// demo produces: its page has the Produced tile the others leave out.
+	if !bytes.Contains(dom, []byte(`id="produced"`)) || !bytes.Contains(dom, []byte(`id="tile-lag"`)) {
+		t.Errorf("no Produced or lag tile in the demo's page:\n%s", tail(string(dom), 4000))
 	}
 	if m := cardValue.FindSubmatch(dom); m == nil {
 		t.Errorf("no processed rate in the DOM:\n%s", tail(string(dom), 4000))

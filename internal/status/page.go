@@ -1,22 +1,29 @@
-// Package status serves veltrix's built-in status page: lag per partition,
-// rates and latency, read in-process from the same Prometheus registry that
-// /metrics serves, for someone without Grafana. The page refreshes itself
-// every two seconds.
+// Package status serves veltrix's built-in status page (/ of process, demo
+// and the lag exporter), read in-process from the same Prometheus registry
+// that /metrics serves, for someone without Grafana: lag and time lag with
+// their trends on top, input against processed rate, the last commit, the
+// lag monitor's health, then per-partition lag worst first and the
+// processor's own numbers. The page is self-contained (inline CSS and SVG,
+// no external assets) and refreshes itself every two seconds.
 package status
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"fmt"
 	"html/template"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+var _ http.Handler = (*Page)(nil)
 
 // window is how far back rates and latencies look once the page has been
 // open for a while.
@@ -32,6 +39,11 @@ var tmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"num":   fmtNum,
 	"secs":  fmtSecs,
 	"lower": func(s string) string { return string(bytes.ToLower([]byte(s))) },
+	"count": fmtCount,
+	"clock": func(t time.Time) string { return t.Format("15:04:05") },
+	"dur":   fmtDur,
+	"nan":   math.IsNaN,
+	"tone":  tone,
 	// barWidth scales a partition's lag to at most 120 px against the group's.
 	"barWidth": func(lag, total int64) int { return int(120 * float64(lag) / float64(total)) },
 }).Parse(pageHTML))
@@ -45,11 +57,33 @@ type Page struct {
 
 	mu      sync.Mutex
 	samples []*sample // the last window of gathers, oldest first, at least 1 s apart
+	started time.Time // the first gather: trends and commits are known from here
+	trends  map[groupKey]*trend
+	pointAt time.Time // the newest trend point
 }
 
-// New returns the page for the series g gathers, titled title.
+type groupKey struct{ cluster, group string }
+
+// New returns the page for the series g gathers, titled title. Its trends
+// fill as it is viewed; Run fills them in the background as well.
 func New(g prometheus.Gatherer, title string) *Page {
-	return &Page{g: g, title: title, now: time.Now}
+	return &Page{g: g, title: title, now: time.Now, trends: map[groupKey]*trend{}}
+}
+
+// Run gathers every two seconds until ctx ends, so the sparklines hold
+// the last minutes before anyone opens the page. It returns nil when ctx
+// ends.
+func (p *Page) Run(ctx context.Context) error {
+	t := time.NewTicker(trendStep)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			_, _ = p.View() // a failed gather leaves a gap in the trend
+		}
+	}
 }
 
 // Register serves the page on mux at / and /status.
@@ -69,6 +103,10 @@ func (p *Page) View() (View, error) {
 	now := p.now()
 	cur := newSample(now, mfs)
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.started.IsZero() {
+		p.started = now
+	}
 	keep := p.samples[:0]
 	for _, s := range p.samples {
 		if now.Sub(s.at) <= window {
@@ -83,8 +121,44 @@ func (p *Page) View() (View, error) {
 	if n := len(p.samples); n == 0 || now.Sub(p.samples[n-1].at) >= time.Second {
 		p.samples = append(p.samples, cur)
 	}
-	p.mu.Unlock()
-	return build(p.title, cur, base), nil
+	v := build(p.title, cur, base)
+	p.record(cur, v.Groups)
+	if w := worst(v.Groups); w >= 0 {
+		g := v.Groups[w]
+		v.Summary = summarize(v, g, len(v.Groups), p.trends[groupKey{g.Cluster, g.Name}], p.started)
+	}
+	return v, nil
+}
+
+// record adds a trend point per group, at most one per trendStep (with
+// some slack for the ticker against page views), and forgets groups not
+// seen for trendSpan. The caller holds p.mu.
+func (p *Page) record(cur *sample, gs []Group) {
+	if !p.pointAt.IsZero() && cur.at.Sub(p.pointAt) < trendStep*3/4 {
+		// Still give a group seen for the first time its first point, so
+		// the summary always has this gather's.
+		for _, g := range gs {
+			if p.trends[groupKey{g.Cluster, g.Name}] == nil {
+				t := &trend{}
+				t.add(pointOf(cur, g))
+				p.trends[groupKey{g.Cluster, g.Name}] = t
+			}
+		}
+		return
+	}
+	p.pointAt = cur.at
+	for _, g := range gs {
+		k := groupKey{g.Cluster, g.Name}
+		if p.trends[k] == nil {
+			p.trends[k] = &trend{}
+		}
+		p.trends[k].add(pointOf(cur, g))
+	}
+	for k, t := range p.trends {
+		if last, ok := t.last(); ok && cur.at.Sub(last.at) > trendSpan {
+			delete(p.trends, k)
+		}
+	}
 }
 
 // ServeHTTP renders the page; with ?partial=1 only the part the page's
@@ -152,6 +226,35 @@ func fmtSecs(s float64) string {
 		return strconv.FormatFloat(s, 'f', 1, 64) + " s"
 	default:
 		return (time.Duration(s) * time.Second).String()
+	}
+}
+
+// fmtCount prints a count in full with thousands separators: 84,700.
+func fmtCount(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// fmtDur prints a duration to the second: 45s, 2m5s, 1h0m0s.
+func fmtDur(d time.Duration) string { return d.Round(time.Second).String() }
+
+// tone is the colour class of a lag status: ok, warn or bad.
+func tone(status string) string {
+	switch status {
+	case "OK":
+		return "ok"
+	case "WARN", "REWIND":
+		return "warn"
+	default:
+		return "bad"
 	}
 }
 

@@ -20,6 +20,17 @@ type View struct {
 	Window  float64 // seconds the rates and latencies cover
 	SinceUp bool    // the window is the whole uptime (no earlier sample yet)
 
+	// Summary is the top tiles: the worst group's lag, time lag, input and
+	// processed rates with their trends and its last commit; nil when no
+	// lag monitor runs in this process or it has not polled yet.
+	Summary *Summary
+	// Processor says a processor runs in this process (process, demo), so
+	// its tiles show; the lag exporter has none.
+	Processor bool
+	// HasProduced says this process has produced records, so the Produced
+	// tile shows.
+	HasProduced bool
+
 	Produced, Processed, Failed, DeadLettered, Retries float64 // per second
 	E2EP50, E2EP99, HandlerP99                         float64 // seconds; NaN when nothing was handled
 	BatchMean                                          float64 // records per batch; NaN when none
@@ -39,7 +50,40 @@ type Group struct {
 	SumLag        int64
 	MaxLag        int64 // the largest partition lag, which the page's bars scale to
 	MaxLagSeconds float64
-	Partitions    []Partition
+	Partitions    []Partition // worst first: status, then offset lag, then time lag
+	// Paused and Halted count the group's partitions paused by
+	// backpressure and stopped by on_failure=halt in this process (the
+	// processor exports counts per group, not which partitions).
+	Paused, Halted float64
+	HasProcessor   bool // this process runs a member of the group: Paused and Halted are known
+}
+
+// Summary is what the top tiles show for one group.
+type Summary struct {
+	Group, Cluster string
+	Groups         int // groups on the page; the summary shows the worst
+	Status         string
+	Members        int
+	Lag            int64
+	LagSeconds     float64 // NaN when unknown
+	// Input is the records per second appended to the group's partitions,
+	// from the log end offsets of the lag polls; NaN before two polls.
+	Input float64
+	// Processed is the records per second the handler finished (a
+	// processor in this process) or, without one, the growth of the
+	// group's committed offsets; ProcessedBy says which ("processed",
+	// "committed").
+	Processed   float64
+	ProcessedBy string
+	// LastCommit is when the group last committed (zero: none seen since
+	// Since, when the page started watching).
+	LastCommit, Since time.Time
+	CommitAge         time.Duration
+	// Span is how far back the sparklines reach. Each is an SVG polyline's
+	// points; "" until there are two points.
+	Span                       time.Duration
+	LagLine, LagArea, TimeLine string
+	InputLine, ProcessedLine   string
 }
 
 // Partition is one partition of a group.
@@ -63,6 +107,14 @@ type FetchLag struct {
 
 // statusWords are the lag monitor's status codes (pkg/lag).
 var statusWords = []string{"OK", "WARN", "REWIND", "STALL", "STOP", "ERR"}
+
+// severity is a status word's rank, for sorting worst first.
+func severity(word string) int {
+	if i := slices.Index(statusWords, word); i >= 0 {
+		return i
+	}
+	return len(statusWords) // unknown codes sort first: someone should look
+}
 
 func statusWord(v float64) string {
 	if i := int(v); i >= 0 && i < len(statusWords) && float64(i) == v {
@@ -136,6 +188,15 @@ func matches(m *dto.Metric, where map[string]string) bool {
 
 // has reports whether the sample has any series of name.
 func (s *sample) has(name string) bool { return s != nil && len(s.families[name].GetMetric()) > 0 }
+
+// hasWhere reports whether the sample has a series of name whose labels
+// match where.
+func (s *sample) hasWhere(name string, where map[string]string) bool {
+	if s == nil || s.families[name] == nil {
+		return false
+	}
+	return slices.ContainsFunc(s.families[name].GetMetric(), func(m *dto.Metric) bool { return matches(m, where) })
+}
 
 // buckets adds up the cumulative buckets (upper bound → count) and the
 // count of every series of the histogram name.
@@ -224,6 +285,10 @@ func build(title string, cur, prev *sample) View {
 			v.Ready = "ready"
 		}
 	}
+	// The processor's counters exist from its start (at 0 per topic); the
+	// lag exporter registers the same families but never creates a series.
+	v.Processor = cur.has("veltrix_processed_records_total") || cur.has("veltrix_partitions_assigned")
+	v.HasProduced = cur.sum("veltrix_produced_records_total", nil) > 0
 	v.Produced = rate("veltrix_produced_records_total", nil)
 	v.Processed = rate("veltrix_processed_records_total", nil)
 	v.Failed = rate("veltrix_failed_records_total", nil)
@@ -242,13 +307,20 @@ func build(title string, cur, prev *sample) View {
 	v.RSS = cur.sum("process_resident_memory_bytes", nil)
 	v.Heap = cur.sum("go_memstats_heap_inuse_bytes", nil)
 	v.Groups = groups(cur)
+	for i := range v.Groups {
+		g := &v.Groups[i]
+		where := map[string]string{"group": g.Name}
+		g.HasProcessor = cur.hasWhere("veltrix_partitions_assigned", where) || cur.hasWhere("veltrix_paused_partitions", where)
+		g.Paused = cur.sum("veltrix_paused_partitions", where)
+		g.Halted = cur.sum("veltrix_halted_partitions", where)
+	}
 	if len(v.Groups) == 0 && cur.families["veltrix_partition_lag_records"] != nil {
 		for _, m := range cur.families["veltrix_partition_lag_records"].GetMetric() {
 			p, _ := strconv.Atoi(label(m, "partition"))
 			v.FetchLag = append(v.FetchLag, FetchLag{Group: label(m, "group"), Topic: label(m, "topic"), Partition: p, Lag: int64(value(m))})
 		}
 		slices.SortFunc(v.FetchLag, func(a, b FetchLag) int {
-			return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+			return cmp.Or(cmp.Compare(b.Lag, a.Lag), cmp.Compare(a.Group, b.Group), cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 		})
 	}
 	return v
@@ -310,11 +382,106 @@ func groups(s *sample) []Group {
 	}
 	out := make([]Group, 0, len(gs))
 	for _, g := range gs {
-		slices.SortFunc(g.Partitions, func(a, b Partition) int {
-			return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
-		})
+		slices.SortFunc(g.Partitions, worstFirst)
 		out = append(out, *g)
 	}
 	slices.SortFunc(out, func(a, b Group) int { return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Name, b.Name)) })
 	return out
+}
+
+// worstFirst orders partitions by status severity, then offset lag, then
+// time lag, all descending; then by topic and partition.
+func worstFirst(a, b Partition) int {
+	return cmp.Or(cmp.Compare(severity(b.Status), severity(a.Status)), cmp.Compare(b.Lag, a.Lag),
+		cmp.Compare(nanLow(b.LagSeconds), nanLow(a.LagSeconds)), cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+}
+
+// nanLow maps an unknown (NaN) time lag below every known one.
+func nanLow(v float64) float64 {
+	if math.IsNaN(v) {
+		return math.Inf(-1)
+	}
+	return v
+}
+
+// worst returns the index of the group the top tiles show: the most
+// severe status, then the largest lag; -1 with no groups.
+func worst(gs []Group) int {
+	w := -1
+	for i, g := range gs {
+		if w < 0 || cmp.Or(cmp.Compare(severity(g.Status), severity(gs[w].Status)), cmp.Compare(g.SumLag, gs[w].SumLag)) > 0 {
+			w = i
+		}
+	}
+	return w
+}
+
+// pointOf is g's trend point in s.
+func pointOf(s *sample, g Group) point {
+	p := point{at: s.at, pollAt: s.at, lag: float64(g.SumLag), lagSeconds: g.MaxLagSeconds,
+		processed: math.NaN(), commits: math.NaN()}
+	if ts := s.sum("veltrix_lag_poll_timestamp_seconds", map[string]string{"cluster": g.Cluster}); ts > 0 {
+		p.pollAt = time.Unix(0, int64(ts*1e9))
+	}
+	topics := map[string]bool{}
+	for _, part := range g.Partitions {
+		topics[part.Topic] = true
+		if part.End >= 0 && part.Known {
+			// The group's position: the committed offset, or the reset
+			// position where nothing is committed. Lag counts from it, so
+			// the position moves exactly when a commit moves it, and a
+			// partition's first commit is no jump.
+			p.end += float64(part.End)
+			p.committed += float64(part.End - part.Lag)
+		}
+	}
+	where := map[string]string{"group": g.Name}
+	if s.hasWhere("veltrix_commits_total", where) {
+		p.commits = s.sum("veltrix_commits_total", where)
+	}
+	if s.has("veltrix_processed_records_total") {
+		p.processed = 0
+		for t := range topics {
+			p.processed += s.sum("veltrix_processed_records_total", map[string]string{"topic": t})
+		}
+	}
+	return p
+}
+
+// summarize builds the top tiles of g from its trend t (oldest point
+// first, the newest is this gather's), seen by the page since since.
+func summarize(v View, g Group, groups int, t *trend, since time.Time) *Summary {
+	pts := t.points()
+	s := &Summary{Group: g.Name, Cluster: g.Cluster, Groups: groups, Status: g.Status, Members: g.Members,
+		Lag: g.SumLag, LagSeconds: g.MaxLagSeconds, Since: since, LastCommit: t.lastCommit}
+	if !s.LastCommit.IsZero() {
+		s.CommitAge = max(v.At.Sub(s.LastCommit), 0).Round(time.Second)
+	}
+	s.Input = rate(pts, func(p point) float64 { return p.end })
+	input := pollRates(pts, func(p point) float64 { return p.end })
+	var processed series
+	if v.Processor {
+		s.Processed, s.ProcessedBy = v.Processed, "processed"
+		processed = gatherRates(pts, func(p point) float64 { return p.processed })
+	} else {
+		s.Processed, s.ProcessedBy = rate(pts, func(p point) float64 { return p.committed }), "committed"
+		processed = pollRates(pts, func(p point) float64 { return p.committed })
+	}
+	if len(pts) == 0 {
+		return s
+	}
+	from, to := pts[0].at, v.At
+	s.Span = to.Sub(from).Round(time.Second)
+	var lag, secs series
+	for _, p := range pts {
+		lag.add(p.at, p.lag)
+		secs.add(p.at, p.lagSeconds)
+	}
+	s.LagLine = sparkline(lag, from, to, top(lag))
+	s.LagArea = area(s.LagLine)
+	s.TimeLine = sparkline(secs, from, to, top(secs))
+	rt := top(input, processed)
+	s.InputLine = sparkline(input, from, to, rt)
+	s.ProcessedLine = sparkline(processed, from, to, rt)
+	return s
 }

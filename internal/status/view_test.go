@@ -1,11 +1,16 @@
 package status
 
 import (
+	"context"
 	"math"
 	"net/http/httptest"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -165,12 +170,290 @@ func TestFormats(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
 		{fmtNum(950), "950"}, {fmtNum(12345), "12.3k"}, {fmtNum(4.56e6), "4.56M"}, {fmtNum(2.25), "2.2"}, {fmtNum(math.NaN()), "–"},
 		{fmtRate(1500), "1500/s"},
+		{fmtCount(84700), "84,700"}, {fmtCount(999), "999"}, {fmtCount(-1234567), "-1,234,567"},
+		{fmtDur(2*time.Minute + 5400*time.Millisecond), "2m5s"},
 		{fmtMs(0.0042), "4.2 ms"}, {fmtMs(0.25), "250 ms"}, {fmtMs(12), "12.0 s"},
 		{fmtSecs(3.25), "3.2 s"}, {fmtSecs(125), "2m5s"},
 		{fmtBytes(512), "512 B"}, {fmtBytes(3 << 20), "3.0 MiB"}, {fmtBytes(1536), "1.5 KiB"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+// liveLag exports lag monitor series the test changes between views: a
+// group on "events" partitions 0 and 1, as of the poll at poll.
+type liveLag struct {
+	d       *metrics.Lag
+	group   string
+	mu      sync.Mutex
+	status  float64
+	members float64
+	poll    time.Time
+	end     [2]int64
+	pos     [2]int64 // committed offsets
+	seconds float64  // time lag of partition 0
+}
+
+func newLiveLag(group string) *liveLag { return &liveLag{d: metrics.NewLag(), group: group} }
+
+func (l *liveLag) Describe(ch chan<- *prometheus.Desc) { l.d.Describe(ch) }
+
+func (l *liveLag) Collect(ch chan<- prometheus.Metric) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	g := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	var sum int64
+	for p := range 2 {
+		part := strconv.Itoa(p)
+		lag := l.end[p] - l.pos[p]
+		sum += lag
+		g(l.d.Lag, float64(lag), "prod", l.group, "events", part)
+		g(l.d.CurrentOffset, float64(l.pos[p]), "prod", l.group, "events", part)
+		g(l.d.PartitionStatus, l.status, "prod", l.group, "events", part)
+		g(l.d.LatestOffset, float64(l.end[p]), "prod", "events", part)
+	}
+	g(l.d.LagSeconds, l.seconds, "prod", l.group, "events", "0")
+	g(l.d.GroupStatus, l.status, "prod", l.group)
+	g(l.d.Members, l.members, "prod", l.group)
+	g(l.d.SumLag, float64(sum), "prod", l.group)
+	g(l.d.MaxLagSeconds, l.seconds, "prod", l.group)
+	g(l.d.PollTimestamp, float64(l.poll.UnixNano())/1e9, "prod")
+}
+
+// step moves the clock and the lag monitor on by one trend step: 200
+// records/s arrive on each partition and consumed of them are committed.
+func (l *liveLag) step(f *fixture, consumed int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f.now = f.now.Add(trendStep)
+	l.poll = f.now.Add(-100 * time.Millisecond)
+	for p := range 2 {
+		l.end[p] += 400
+		l.pos[p] += consumed
+	}
+	l.seconds += 2
+}
+
+func view(t *testing.T, p *Page) View {
+	t.Helper()
+	v, err := p.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func body(t *testing.T, p *Page) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 200 {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+	}
+	return rec.Body.String()
+}
+
+// TestSummaryOfAFallingBehindProcessor: 400 records/s arrive, the
+// processor in this process handles 200/s and commits until it stops
+// committing; the top tiles show the rates, rising trends and the time of
+// the last commit.
+func TestSummaryOfAFallingBehindProcessor(t *testing.T) {
+	f := newFixture(false)
+	live := newLiveLag("billing")
+	live.status, live.members = 1, 1
+	f.page.g.(*prometheus.Registry).MustRegister(live)
+	processed, commits := f.m.Processed.WithLabelValues("events"), f.m.Commits.WithLabelValues("billing")
+	var lastCommit time.Time
+	for i := range 12 {
+		live.step(f, 200)
+		processed.Add(400)
+		if i < 8 {
+			commits.Inc()
+			lastCommit = f.now
+		}
+		view(t, f.page)
+	}
+	v := view(t, f.page)
+	s := v.Summary
+	if s == nil {
+		t.Fatal("no summary")
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"input/s", s.Input, 400},
+		{"processed/s", s.Processed, 200},
+		{"lag", float64(s.Lag), 2 * 12 * 200},
+		{"time lag", s.LagSeconds, 24},
+		{"commit age", s.CommitAge.Seconds(), 8},
+	} {
+		if math.Abs(c.got-c.want) > 1e-6 {
+			t.Errorf("%s = %g, want %g", c.name, c.got, c.want)
+		}
+	}
+	if s.Status != "WARN" || s.ProcessedBy != "processed" || !s.LastCommit.Equal(lastCommit) || s.Members != 1 {
+		t.Errorf("status %s, processed by %s, last commit %v (want %v), members %d", s.Status, s.ProcessedBy, s.LastCommit, lastCommit, s.Members)
+	}
+	// 12 points, one per step (the last view, at the same time as the
+	// step's, adds none), from low on the left to the top (y 4.5) on the
+	// right.
+	lag := strings.Fields(s.LagLine)
+	if len(lag) != 12 || !strings.HasPrefix(lag[0], "0.0,") || lag[len(lag)-1] != "200.0,4.5" {
+		t.Errorf("lag sparkline %q: want 12 points rising to the top right", s.LagLine)
+	}
+	if s.InputLine == "" || s.ProcessedLine == "" || s.TimeLine == "" {
+		t.Errorf("missing sparklines: input %q processed %q time %q", s.InputLine, s.ProcessedLine, s.TimeLine)
+	}
+	page := body(t, f.page)
+	for _, want := range []string{
+		`id="group-status" data-status="WARN"`,
+		`class="tile warn" id="tile-lag" data-lag="4800"`,
+		`data-input="400.0" data-processed="200.0" data-processed-by="processed"`,
+		`id="spark-lag"`, `id="spark-timelag"`, `id="spark-rates"`,
+		`id="e2e"`, // a processor runs here
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `id="produced"`) {
+		t.Error("a Produced tile on a page whose process produced nothing")
+	}
+}
+
+// TestLagExporterPage: without a processor in the process (veltrix lag),
+// the processed rate is the growth of the committed offsets, the last
+// commit the poll at which they last moved, and no processor tile shows.
+func TestLagExporterPage(t *testing.T) {
+	reg := metrics.NewRegistry()
+	metrics.New(reg) // as veltrix lag does, for its client's metrics: no processor series
+	live := newLiveLag("billing")
+	reg.MustRegister(live)
+	f := &fixture{now: time.Unix(1e6, 0)}
+	f.page = New(reg, "lag")
+	f.page.now = func() time.Time { return f.now }
+	for range 5 {
+		live.step(f, 100)
+		view(t, f.page)
+	}
+	moved := live.poll
+	live.status, live.members = 4, 0
+	for range 6 {
+		live.step(f, 0)
+		view(t, f.page)
+	}
+	s := view(t, f.page).Summary
+	if s.ProcessedBy != "committed" || s.Processed != 0 || !s.LastCommit.Equal(moved) || s.Status != "STOP" {
+		t.Errorf("processed by %s at %g/s, last commit %v (want %v), status %s", s.ProcessedBy, s.Processed, s.LastCommit, moved, s.Status)
+	}
+	page := body(t, f.page)
+	for _, absent := range []string{`id="e2e"`, `id="assigned"`, `id="produced"`, `id="ready"`, `pill halted`, `pill paused`} {
+		if strings.Contains(page, absent) {
+			t.Errorf("the lag exporter's page has %q", absent)
+		}
+	}
+	for _, want := range []string{`class="tile bad" id="tile-lag"`, `data-status="STOP"`, `0 members`, `data-processed-by="committed"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+func TestProducedTileOnlyOnceProducing(t *testing.T) {
+	f := newFixture(true)
+	f.m.ProducerCounters("events") // a producer at start: 0 so far
+	if strings.Contains(body(t, f.page), `id="produced"`) {
+		t.Error("a Produced tile before anything was produced")
+	}
+	f.m.Produced.WithLabelValues("events").Add(10)
+	if !strings.Contains(body(t, f.page), `id="produced"`) {
+		t.Error("no Produced tile after producing")
+	}
+}
+
+func TestHaltedAndPausedInColour(t *testing.T) {
+	f := newFixture(true)
+	f.m.Assigned.WithLabelValues("billing", "events").Set(2)
+	page := body(t, f.page)
+	if strings.Contains(page, "pill halted") || strings.Contains(page, "pill paused") {
+		t.Error("halted or paused pills with none halted or paused")
+	}
+	f.m.Halted.WithLabelValues("billing", "events").Set(1)
+	f.m.Paused.WithLabelValues("billing").Set(2)
+	page = body(t, f.page)
+	for _, want := range []string{
+		`<span class="pill halted" data-halted="1">halted 1</span>`, // the group's row
+		`<span class="pill paused" data-paused="2">paused 2</span>`,
+		`<span class="pill halted">halted 1</span>`, // the partitions tile
+		`<span class="pill paused">paused 2</span>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+func TestPartitionsWorstFirst(t *testing.T) {
+	ps := []Partition{
+		{Topic: "a", Partition: 0, Lag: 900, Status: "OK", LagSeconds: 1},
+		{Topic: "a", Partition: 1, Lag: 5, Status: "STALL", LagSeconds: math.NaN()},
+		{Topic: "a", Partition: 2, Lag: 10, Status: "STALL", LagSeconds: 3},
+		{Topic: "a", Partition: 3, Lag: 10, Status: "STALL", LagSeconds: 9},
+		{Topic: "a", Partition: 4, Lag: 1, Status: "WARN", LagSeconds: 1},
+	}
+	slices.SortFunc(ps, worstFirst)
+	var got []int
+	for _, p := range ps {
+		got = append(got, p.Partition)
+	}
+	if want := []int{3, 2, 1, 4, 0}; !slices.Equal(got, want) {
+		t.Errorf("order %v, want %v", got, want)
+	}
+	gs := []Group{{Name: "a", Status: "OK", SumLag: 1e6}, {Name: "b", Status: "STOP", SumLag: 3}, {Name: "c", Status: "STOP", SumLag: 9}}
+	if w := worst(gs); w != 2 {
+		t.Errorf("worst group %d, want 2 (c: STOP with the most lag)", w)
+	}
+}
+
+// TestRunSamplesInBackground: the trends fill while nobody views the
+// page, one point per trendStep.
+func TestRunSamplesInBackground(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(lagSeries{metrics.NewLag()})
+		p := New(reg, "test")
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		time.Sleep(10*trendStep + time.Millisecond)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if n := p.trends[groupKey{"prod", "billing"}].n; n != 10 {
+			t.Errorf("%d trend points after 10 steps, want 10", n)
+		}
+	})
+}
+
+// TestPageSelfContained: the page loads nothing but itself (no scripts,
+// styles, fonts or images from elsewhere), so it works offline and behind
+// any proxy.
+func TestPageSelfContained(t *testing.T) {
+	f := newFixture(true)
+	f.m.Produced.WithLabelValues("events").Add(1)
+	page := body(t, f.page)
+	for _, re := range []string{`<script[^>]+src=`, `<link\b`, `<img\b`, `url\(`, `@import`, `src="http`, `href="http`} {
+		if m := regexp.MustCompile(re).FindString(page); m != "" {
+			t.Errorf("the page loads an external asset: %q", m)
 		}
 	}
 }
