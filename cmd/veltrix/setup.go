@@ -48,7 +48,7 @@ func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
 // is the built-in default and taken (another veltrix on this machine), it
 // falls back to a free port, since the URL is printed anyway; an address the
 // user chose is used exactly or not at all. "" disables the server.
-func serveMetrics(l *config.Loaded, g prometheus.Gatherer, ready func() bool, mux *http.ServeMux) (*server.Server, error) {
+func serveMetrics(l *config.Loaded, g prometheus.Gatherer, probes server.Probes, mux *http.ServeMux) (*server.Server, error) {
 	addr := l.Config.Metrics.Addr
 	if addr == "" {
 		return nil, nil
@@ -60,9 +60,9 @@ func serveMetrics(l *config.Loaded, g prometheus.Gatherer, ready func() bool, mu
 		lc.Level = "error"
 	}
 	o := server.Options{WebConfigFile: l.Config.Metrics.WebConfigFile, Logger: newLogger(lc, os.Stderr)}
-	s, err := server.Start(addr, g, ready, mux, o)
+	s, err := server.Start(addr, g, probes, mux, o)
 	if err != nil && l.Sources["metrics.addr"].Layer == "default" {
-		s, err = server.Start("127.0.0.1:0", g, ready, mux, o)
+		s, err = server.Start("127.0.0.1:0", g, probes, mux, o)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (set --metrics-addr to another address, or \"\" to disable)", err)
