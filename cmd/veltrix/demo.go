@@ -17,6 +17,7 @@ import (
 	"github.com/veltrix/veltrix/internal/event"
 	"github.com/veltrix/veltrix/internal/generate"
 	"github.com/veltrix/veltrix/internal/pipeline"
+	"github.com/veltrix/veltrix/internal/server"
 	"github.com/veltrix/veltrix/internal/stats"
 	"github.com/veltrix/veltrix/pkg/embedded"
 	"github.com/veltrix/veltrix/pkg/metrics"
@@ -144,15 +145,15 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 	defer stopProcs()
 	groupDone := make(chan error, 1)
 	go func() { groupDone <- group.Run(procCtx) }()
-	ready := group.Ready
 	// The lag monitor of the demo's group, on the same /metrics.
 	stopLag, err := pl.StartOwnLag(ctx, reg)
 	if err != nil {
 		return err
 	}
 	defer stopLag()
-	m.RegisterReady(ready)
-	srv, err := serveMetrics(l, reg, ready, statusMux(ctx, reg, "veltrix demo · group "+c.Processor.Group.ID))
+	m.RegisterReady(group.Ready)
+	m.RegisterLive(func() bool { return group.Live() == nil })
+	srv, err := serveMetrics(l, reg, server.Probes{Ready: group.Readiness, Live: group.Live}, statusMux(ctx, reg, "veltrix demo · group "+c.Processor.Group.ID))
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ reprints the table every lag.interval. --json prints the poll as JSON.`,
 			if err != nil {
 				return err
 			}
-			srv, err := server.Start(c.Lag.Serve, reg, mon.Ready, statusMux(ctx, reg, "veltrix lag · cluster "+c.Lag.Cluster), server.Options{WebConfigFile: c.Metrics.WebConfigFile})
+			srv, err := server.Start(c.Lag.Serve, reg, server.Probes{Ready: server.ReadyIf(mon.Ready, "no poll of the cluster has succeeded yet")}, statusMux(ctx, reg, "veltrix lag · cluster "+c.Lag.Cluster), server.Options{WebConfigFile: c.Metrics.WebConfigFile})
 			if err != nil {
 				return fmt.Errorf("%w (set --serve to another address)", err)
 			}

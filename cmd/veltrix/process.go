@@ -7,6 +7,7 @@ import (
 
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/pipeline"
+	"github.com/veltrix/veltrix/internal/server"
 	"github.com/veltrix/veltrix/pkg/metrics"
 )
 
@@ -81,7 +82,8 @@ session timeout moves nothing); a second signal exits at once.`,
 			}
 			defer stopLag()
 			m.RegisterReady(p.Ready)
-			srv, err := serveMetrics(l, reg, p.Ready, statusMux(ctx, reg, "veltrix process · group "+c.Processor.Group.ID))
+			m.RegisterLive(func() bool { return p.Live() == nil })
+			srv, err := serveMetrics(l, reg, server.Probes{Ready: p.Readiness, Live: p.Live}, statusMux(ctx, reg, "veltrix process · group "+c.Processor.Group.ID))
 			if err != nil {
 				return err
 			}

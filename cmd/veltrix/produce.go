@@ -10,6 +10,7 @@ import (
 
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/generate"
+	"github.com/veltrix/veltrix/internal/server"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/metrics"
 	"github.com/veltrix/veltrix/pkg/producer"
@@ -58,7 +59,7 @@ On a terminal a progress bar shows rate and ETA (counted in events with
 			// client still connects: dashboards tell the producer from
 			// other processes by them, and a first failure counts.
 			m.ProducerCounters(c.Topic.Name)
-			srv, err := serveMetrics(l, reg, func() bool { return true }, nil)
+			srv, err := serveMetrics(l, reg, server.Probes{}, nil)
 			if err != nil {
 				return err
 			}

@@ -74,7 +74,7 @@ func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
 // whoever scrapes the default port knows where this process went; an
 // address the user chose is used exactly or not at all. "" disables the
 // server.
-func serveMetrics(l *config.Loaded, g prometheus.Gatherer, ready func() bool, mux *http.ServeMux) (*server.Server, error) {
+func serveMetrics(l *config.Loaded, g prometheus.Gatherer, probes server.Probes, mux *http.ServeMux) (*server.Server, error) {
 	addr := l.Config.Metrics.Addr
 	if addr == "" {
 		return nil, nil
@@ -86,10 +86,10 @@ func serveMetrics(l *config.Loaded, g prometheus.Gatherer, ready func() bool, mu
 		lc.Level = "error"
 	}
 	o := server.Options{WebConfigFile: l.Config.Metrics.WebConfigFile, Logger: newLogger(lc, os.Stderr)}
-	s, err := server.Start(addr, g, ready, mux, o)
+	s, err := server.Start(addr, g, probes, mux, o)
 	if err != nil && l.Sources["metrics.addr"].Layer == "default" {
 		taken := err
-		s, err = server.Start("127.0.0.1:0", g, ready, mux, o)
+		s, err = server.Start("127.0.0.1:0", g, probes, mux, o)
 		if err == nil {
 			fmt.Fprintf(os.Stderr, "veltrix: the default metrics address %s is unavailable (%v); serving metrics on %s instead (set --metrics-addr to choose)\n",
 				addr, taken, s.Addr())

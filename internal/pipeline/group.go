@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/veltrix/veltrix/pkg/processor"
@@ -32,7 +33,7 @@ func (p *Pipeline) Group(h processor.Handler, idSuffixes ...string) (*Group, err
 // Members returns the group's processors, in the order of their suffixes.
 func (g *Group) Members() []*processor.Processor { return g.members }
 
-// Ready reports whether every member has joined the group.
+// Ready reports whether every member is ready (processor.Readiness).
 func (g *Group) Ready() bool {
 	for _, p := range g.members {
 		if !p.Ready() {
@@ -40,6 +41,28 @@ func (g *Group) Ready() bool {
 		}
 	}
 	return true
+}
+
+// Readiness returns nil when every member is ready, else the first
+// unready member's reason, naming it.
+func (g *Group) Readiness() error {
+	for i, p := range g.members {
+		if err := p.Readiness(); err != nil {
+			return fmt.Errorf("member %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// Live returns nil unless a member's engine is wedged, else the first
+// wedged member's reason, naming it.
+func (g *Group) Live() error {
+	for i, p := range g.members {
+		if err := p.Live(); err != nil {
+			return fmt.Errorf("member %d: %w", i+1, err)
+		}
+	}
+	return nil
 }
 
 // Settled reports whether every member has joined and owns at least one

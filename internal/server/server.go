@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,14 +39,36 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Probes are what /readyz and /healthz ask. A nil func always passes.
+type Probes struct {
+	// Ready returns nil when the process is ready to be counted as doing
+	// its job, else why not (one line): /readyz answers 200 "ready" or 503
+	// with that line.
+	Ready func() error
+	// Live returns nil unless the process is wedged so that only a restart
+	// helps, else why (one line): /healthz answers 200 "ok" or 503 with that
+	// line. It must not follow the broker (docs/health.md).
+	Live func() error
+}
+
+// ReadyIf makes a Probes.Ready from a bool func: not ready says why.
+func ReadyIf(ready func() bool, why string) func() error {
+	return func() error {
+		if ready() {
+			return nil
+		}
+		return errors.New(why)
+	}
+}
+
 // Start listens on addr and serves in the background:
 //   - /metrics: everything registered on g, in the Prometheus format;
-//   - /healthz: 200 while the process runs;
-//   - /readyz: 200 once ready returns true, 503 before.
+//   - /healthz: 200 "ok" while probes.Live passes, 503 with its reason;
+//   - /readyz: 200 "ready" while probes.Ready passes, 503 with its reason.
 //
 // mux, when not nil, receives the routes and may carry more of its own;
 // every route is behind the same TLS and basic auth.
-func Start(addr string, g prometheus.Gatherer, ready func() bool, mux *http.ServeMux, o Options) (*Server, error) {
+func Start(addr string, g prometheus.Gatherer, probes Probes, mux *http.ServeMux, o Options) (*Server, error) {
 	// Checked here as well as at config load, so a bad file is an error
 	// from Start instead of a server that silently never answers.
 	tlsOn, err := CheckWebConfig(o.WebConfigFile)
@@ -60,16 +83,8 @@ func Start(addr string, g prometheus.Gatherer, ready func() bool, mux *http.Serv
 		mux = http.NewServeMux()
 	}
 	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorLog: nil}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if ready != nil && !ready() {
-			http.Error(w, "not ready: not yet connected and assigned", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	mux.HandleFunc("/healthz", probe(probes.Live, "ok", "not live: "))
+	mux.HandleFunc("/readyz", probe(probes.Ready, "ready", "not ready: "))
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -87,6 +102,22 @@ func Start(addr string, g prometheus.Gatherer, ready func() bool, mux *http.Serv
 		}
 	}()
 	return s, nil
+}
+
+// probe answers 200 with ok while check passes, else 503 with prefix and
+// the check's reason on one line. Probes must not be cached: a Kubernetes
+// probe or a load balancer acts on every answer.
+func probe(check func() error, ok, prefix string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if check != nil {
+			if err := check(); err != nil {
+				http.Error(w, prefix+strings.ReplaceAll(err.Error(), "\n", "; "), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		fmt.Fprintln(w, ok)
+	}
 }
 
 // CheckWebConfig validates a web config file the way the exporter toolkit

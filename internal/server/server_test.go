@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -20,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,7 +108,7 @@ func secured(t *testing.T, password string) (*server.Server, string) {
 	reg.MustRegister(g)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "status page") })
-	srv, err := server.Start("127.0.0.1:0", reg, func() bool { return true }, mux, server.Options{WebConfigFile: webConfig})
+	srv, err := server.Start("127.0.0.1:0", reg, server.Probes{}, mux, server.Options{WebConfigFile: webConfig})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +177,7 @@ func TestStartRefusesBadWebConfig(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("basic_auth_users:\n  prom: not-a-bcrypt-hash\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := server.Start("127.0.0.1:0", prometheus.NewRegistry(), nil, nil, server.Options{WebConfigFile: bad})
+	_, err := server.Start("127.0.0.1:0", prometheus.NewRegistry(), server.Probes{}, nil, server.Options{WebConfigFile: bad})
 	if err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("Start with %s: %v, want an error naming the file", bad, err)
 	}
@@ -306,4 +308,69 @@ func freeAddr(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return addr
+}
+
+// TestProbesSayWhy: /readyz and /healthz answer 200 while their checks
+// pass and 503 with the check's reason on one line when they fail; a nil
+// check always passes.
+func TestProbesSayWhy(t *testing.T) {
+	var (
+		mu          sync.Mutex
+		ready, live error
+	)
+	check := func(e *error) func() error {
+		return func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			return *e
+		}
+	}
+	srv, err := server.Start("127.0.0.1:0", prometheus.NewRegistry(), server.Probes{Ready: check(&ready), Live: check(&live)}, nil, server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + srv.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		ready, live error
+		path        string
+		code        int
+		body        string
+	}{
+		{nil, nil, "/readyz", 200, "ready\n"},
+		{nil, nil, "/healthz", 200, "ok\n"},
+		{errors.New("no broker has answered for 7s"), nil, "/readyz", 503, "not ready: no broker has answered for 7s\n"},
+		{errors.New("no broker has answered for 7s"), nil, "/healthz", 200, "ok\n"},
+		{nil, errors.New("wedged: partition 3\nsecond line"), "/healthz", 503, "not live: wedged: partition 3; second line\n"},
+	} {
+		mu.Lock()
+		ready, live = tc.ready, tc.live
+		mu.Unlock()
+		if code, body := get(tc.path); code != tc.code || body != tc.body {
+			t.Errorf("ready %v, live %v: %s answered %d %q, want %d %q", tc.ready, tc.live, tc.path, code, body, tc.code, tc.body)
+		}
+	}
+	open, err := server.Start("127.0.0.1:0", prometheus.NewRegistry(), server.Probes{}, nil, server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	for _, path := range []string{"/readyz", "/healthz"} {
+		resp, err := http.Get("http://" + open.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s with no check answered %d", path, resp.StatusCode)
+		}
+	}
 }

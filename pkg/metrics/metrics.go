@@ -114,13 +114,26 @@ func (m *Metrics) ProducerCounters(topic string) (produced, failed prometheus.Co
 // alert can watch. Call it at most once per Metrics.
 func (m *Metrics) RegisterReady(ready func() bool) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace,
-		Name: "ready", Help: "1 once the processor has connected and received its first assignment (what /readyz reports), 0 before."},
-		func() float64 {
-			if ready() {
-				return 1
-			}
-			return 0
-		}))
+		Name: "ready", Help: "1 while ready (what /readyz reports): joined the group, holding a session, the cluster answering and the input topic readable; 0 otherwise."},
+		boolGauge(ready)))
+}
+
+// RegisterLive exports veltrix_live: 1 while live returns true, 0 while the
+// engine is wedged, read at scrape time. It is what /healthz answers. Call
+// it at most once per Metrics.
+func (m *Metrics) RegisterLive(live func() bool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace,
+		Name: "live", Help: "1 unless the engine is wedged (what /healthz reports): the poll loop or a partition with work made no progress for longer than processor.group.rebalance_timeout; a broker outage does not count."},
+		boolGauge(live)))
+}
+
+func boolGauge(f func() bool) func() float64 {
+	return func() float64 {
+		if f() {
+			return 1
+		}
+		return 0
+	}
 }
 
 // ClientHooks returns the kprom hook that exports franz-go's own client

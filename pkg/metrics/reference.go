@@ -11,7 +11,7 @@ import (
 )
 
 // Reference renders the metrics reference (docs/metrics.md) from the
-// definitions in this package: what New, RegisterReady and NewLag declare,
+// definitions in this package: what New, RegisterReady, RegisterLive and NewLag declare,
 // read back through the collectors themselves, so a metric added, renamed
 // or relabelled here changes the reference, and its freshness test fails
 // until it is regenerated.
@@ -71,11 +71,13 @@ func (r *recorder) MustRegister(cs ...prometheus.Collector) {
 
 func (r *recorder) Unregister(prometheus.Collector) bool { return false }
 
-// pipelineDefinitions are the metrics of New and RegisterReady, in the
+// pipelineDefinitions are the metrics of New, RegisterReady and RegisterLive, in the
 // order they are registered.
 func pipelineDefinitions() []definition {
 	rec := &recorder{}
-	New(rec).RegisterReady(func() bool { return false })
+	m := New(rec)
+	m.RegisterReady(func() bool { return false })
+	m.RegisterLive(func() bool { return false })
 	var defs []definition
 	for _, c := range rec.collectors {
 		kind := "gauge"

@@ -35,6 +35,7 @@ func TestReferenceListsEveryDefinition(t *testing.T) {
 		"| `veltrix_end_to_end_latency_seconds` | histogram | `topic` |",
 		"| `veltrix_partition_lag_records` | gauge | `group`, `topic`, `partition` |",
 		"| `veltrix_ready` | gauge | — |",
+		"| `veltrix_live` | gauge | — |",
 		"| `kafka_consumergroup_members_info` | gauge | `cluster`, `group`, `member_id`, `client_id`, `host` |",
 		"| `veltrix_lag_poll_timestamp_seconds` | gauge | `cluster` |",
 		"| `veltrix_offset_resets_total` | counter | `group`, `topic`, `target` |",
@@ -43,7 +44,7 @@ func TestReferenceListsEveryDefinition(t *testing.T) {
 			t.Errorf("reference lacks %q", row)
 		}
 	}
-	if n, want := len(pipelineDefinitions())+len(lagDefinitions())+len(offsetsDefinitions()), 21+15+1; n != want {
+	if n, want := len(pipelineDefinitions())+len(lagDefinitions())+len(offsetsDefinitions()), 22+15+1; n != want {
 		t.Errorf("%d definitions, want %d", n, want)
 	}
 }

@@ -221,6 +221,8 @@ func (l *lane) call(recs []*kgo.Record) (err error) {
 	b := &Batch{Topic: p.topic, Partition: l.part, Records: recs}
 	start := time.Now()
 	defer func() { p.m.handled(len(recs), time.Since(start)) }()
+	l.callStarted()
+	defer l.callReturned()
 	if p.cfg.HandlerTimeout <= 0 {
 		err = safeHandle(l.ctx, p.h, b)
 		if l.ctx.Err() != nil {
@@ -291,6 +293,8 @@ func safeHandle(ctx context.Context, h Handler, b *Batch) (err error) {
 // dead letters and all, is allowed to finish within the drain timeout, so
 // its finished records are committed instead of redelivered.
 func (l *lane) sleep(d time.Duration) error {
+	l.waitOnPurpose(true)
+	defer l.waitOnPurpose(false)
 	l.timer.Reset(d)
 	defer l.timer.Stop()
 	select {
@@ -349,7 +353,9 @@ func (l *lane) deadLetter(r *kgo.Record, cause error, attempts int) error {
 		// reusing one record made every retry after producer.delivery_timeout
 		// fail at once.
 		rec := *dl
+		l.waitOnPurpose(true)
 		err := p.cl.ProduceSync(l.ctx, &rec).FirstErr()
+		l.waitOnPurpose(false)
 		if err == nil {
 			return nil
 		}

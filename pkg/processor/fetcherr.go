@@ -40,8 +40,10 @@ type fetchErrors struct {
 	streaks map[fetchErrKey]*streak
 	backoff time.Duration
 	// unreadableSince is when the current run of unknown-topic errors
-	// began, zero when there is none; lastUnreadable is its latest error.
+	// began, zero when there is none; lastUnreadable is its latest error,
+	// lastUnreadableErr that error's text.
 	unreadableSince, lastUnreadable time.Time
+	lastUnreadableErr               string
 }
 
 // fetchErrKey identifies a repeated error: the same text on one partition
@@ -80,7 +82,7 @@ func (f *fetchErrors) observe(now time.Time, errs []partError, withRecords map[i
 			if f.unreadableSince.IsZero() || now.Sub(f.lastUnreadable) > fetchErrQuiet {
 				f.unreadableSince = now
 			}
-			f.lastUnreadable = now
+			f.lastUnreadable, f.lastUnreadableErr = now, fmt.Sprintf("partition %d: %v", e.part, e.err)
 		}
 	}
 	if len(withRecords) > 0 {
@@ -135,4 +137,14 @@ func unknownTopic(err error) bool {
 // still moves on (a streak to end, a backoff to reset).
 func (f *fetchErrors) active() bool {
 	return len(f.streaks) > 0 || f.backoff > 0 || !f.unreadableSince.IsZero()
+}
+
+// unreadable returns the current run of unknown-topic errors: when it
+// began, its latest error and that error's text; a zero since when there
+// is none.
+func (f *fetchErrors) unreadable() (since, last time.Time, err string) {
+	if f.unreadableSince.IsZero() {
+		return time.Time{}, time.Time{}, ""
+	}
+	return f.unreadableSince, f.lastUnreadable, f.lastUnreadableErr
 }

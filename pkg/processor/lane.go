@@ -32,6 +32,8 @@ type lane struct {
 	finished  kgo.EpochOffset // next offset after the last finished record
 	hasFinish bool
 	commitOff int64 // highest offset committed by this lane, -1 for none
+	// progress is what Live judges (laneprogress.go).
+	progress progress
 
 	signal   chan struct{} // records arrived (capacity 1)
 	stopCh   chan struct{} // closed by stop: finish the current batch, take no more
@@ -50,7 +52,7 @@ func newLane(p *Processor, part int32) *lane {
 	return &lane{
 		p: p, part: part, ctx: ctx, cancel: cancel, commitOff: -1,
 		signal: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}),
-		timer: t, e2e: p.m.e2eObserver(),
+		timer: t, e2e: p.m.e2eObserver(), progress: progress{at: time.Now()},
 	}
 }
 
@@ -68,6 +70,10 @@ func (l *lane) push(recs []*kgo.Record) {
 	if l.halted || l.gone {
 		l.mu.Unlock()
 		return
+	}
+	if len(l.queue) == l.head && l.progress.call.IsZero() {
+		// Work arrives at an idle lane: the no-progress clock starts now.
+		l.progress.at = time.Now()
 	}
 	l.queue = append(l.queue, recs...)
 	l.qbytes += n
@@ -281,6 +287,7 @@ func (l *lane) take() (batch []*kgo.Record, last *kgo.Record) {
 	}
 	l.qbytes -= bytes
 	l.qpayload -= payload
+	l.progress.at = time.Now()
 	// Read under the same lock as the queue change: either flow saw the
 	// queue before this take (and set paused, which this read sees), or it
 	// sees the shorter queue. See flow.go.

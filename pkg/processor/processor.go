@@ -68,7 +68,8 @@ type Processor struct {
 
 	bufRecs, bufBytes atomic.Int64
 	pausedN           atomic.Int64
-	ready             readiness
+	ready             readiness // the first assignment (ready.go)
+	health            *health   // Readiness and Live beyond it (health.go)
 	closed            chan struct{}
 
 	// member is the group member id of the session the lanes belong to,
@@ -121,12 +122,9 @@ func newProcessor(kcfg kafka.Config, topic string, cfg Config, h Handler, opts O
 		last:   map[int32]*lane{},
 		closed: make(chan struct{}),
 		fetch:  newFetchSizer(cfg),
+		health: newHealth(log.With("group", cfg.Group.ID, "topic", topic), cfg),
 	}
 }
-
-// Ready reports whether the processor has connected and joined its group
-// (it has received its first assignment, possibly empty).
-func (p *Processor) Ready() bool { return p.ready.Load() }
 
 // Assigned returns the partitions this member owns now.
 func (p *Processor) Assigned() []int32 {
@@ -154,6 +152,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	p.cl = cl
 	defer close(p.closed)
+	defer p.health.stop()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -177,7 +176,9 @@ func (p *Processor) Run(ctx context.Context) error {
 		// A poll takes everything the client has buffered (at most one
 		// fetch response per broker), so nothing already fetched is left
 		// in the client to be dropped when flow pauses its partition.
+		p.health.polling()
 		fetches := cl.PollFetches(ctx)
+		p.health.working(time.Now())
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			// Rebalances stay blocked (BlockRebalanceOnPoll) until the
 			// drain below has committed.
@@ -209,6 +210,7 @@ func (p *Processor) Run(ctx context.Context) error {
 			if wait, gone = ferrs.observe(time.Now(), errs, withRecords); gone != nil {
 				cancel(gone)
 			}
+			p.health.setUnreadable(ferrs.unreadable())
 		}
 		// Partitions kept across a rejoin as a new member have stale fetch
 		// positions: their records are dropped until the positions are set
@@ -231,6 +233,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		p.fetch.resize(cl)
 		cl.AllowRebalance()
 		if wait > 0 {
+			p.health.polling()
 			select {
 			case <-ctx.Done():
 			case <-time.After(wait):
@@ -291,7 +294,7 @@ func (p *Processor) clientOptions() []kgo.Opt {
 		kgo.OnPartitionsAssigned(p.assigned),
 		kgo.OnPartitionsRevoked(p.revoked),
 		kgo.OnPartitionsLost(p.lost),
-		kgo.WithHooks(p.fetch),
+		kgo.WithHooks(p.fetch, p.health),
 	)
 	if c.Group.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(c.Group.InstanceID))

@@ -26,6 +26,7 @@ func (p *Processor) assigned(_ context.Context, cl *kgo.Client, parts map[string
 	if len(parts[p.topic]) > 0 {
 		p.m.rebalance("assigned")
 	}
+	p.health.join()
 	p.ready.set()
 }
 
@@ -47,6 +48,9 @@ func (p *Processor) revoked(_ context.Context, _ *kgo.Client, parts map[string][
 // returns only after any commit already in flight has finished, so no
 // commit carrying a lost partition is sent after it returns.
 func (p *Processor) lost(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
+	// franz-go calls this whenever a session ends in an error, even with
+	// nothing assigned: until the next assignment no session is held.
+	p.health.lose(time.Now())
 	var lanes []*lane
 	p.mu.Lock()
 	for _, part := range parts[p.topic] {

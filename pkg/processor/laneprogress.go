@@ -1,0 +1,63 @@
+package processor
+
+import (
+	"fmt"
+	"time"
+)
+
+// progress is what Live knows of a lane's movement, guarded by the lane's
+// mu. A lane makes progress when it takes a batch and when a handler call
+// starts or returns; work that arrives at an idle lane starts its clock.
+type progress struct {
+	at   time.Time // the latest progress, or when work reached an idle lane
+	call time.Time // when the running handler call started; zero when none runs
+	// waiting is set while the lane waits on purpose: a retry backoff, or a
+	// dead letter the cluster has not acknowledged yet (an outage is
+	// readiness's business, not liveness's).
+	waiting bool
+}
+
+// callStarted records that a handler call starts.
+func (l *lane) callStarted() {
+	now := time.Now()
+	l.mu.Lock()
+	l.progress.at, l.progress.call = now, now
+	l.mu.Unlock()
+}
+
+// callReturned records that the running handler call returned.
+func (l *lane) callReturned() {
+	l.mu.Lock()
+	l.progress.at, l.progress.call = time.Now(), time.Time{}
+	l.mu.Unlock()
+}
+
+// waitOnPurpose marks the lane waiting on purpose (on true) and the end of
+// the wait (on false), which counts as progress.
+func (l *lane) waitOnPurpose(on bool) {
+	l.mu.Lock()
+	l.progress.waiting = on
+	if !on {
+		l.progress.at = time.Now()
+	}
+	l.mu.Unlock()
+}
+
+// stuck returns how long the lane has had work without progress, counted
+// from no earlier than from, and what it is stuck on; 0 when it has no
+// work, waits on purpose, or is halted or released.
+func (l *lane) stuck(now, from time.Time) (time.Duration, string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	queued := len(l.queue) - l.head
+	pr := l.progress
+	if l.halted || l.gone || pr.waiting || queued == 0 && pr.call.IsZero() {
+		return 0, ""
+	}
+	d := now.Sub(later(pr.at, from))
+	if !pr.call.IsZero() {
+		return d, fmt.Sprintf("a handler call has been running for %s (%d records queued behind it)",
+			now.Sub(pr.call).Round(100*time.Millisecond), queued)
+	}
+	return d, fmt.Sprintf("%d records queued and none taken", queued)
+}
