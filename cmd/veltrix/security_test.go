@@ -28,9 +28,13 @@ const (
 	scram256Pass = "scram256-Secret-0815"
 	scram512Pass = "scram512-Secret-1337"
 	wrongSecret  = "wrong-Secret-2342"
+	oauthSecret  = "oauth-client-Secret-9001" // kafka.sasl.oauth.client_secret
 )
 
-var testSecrets = []string{plainSecret, scram256Pass, scram512Pass, wrongSecret}
+var testSecrets = []string{plainSecret, scram256Pass, scram512Pass, wrongSecret, oauthSecret}
+
+// oauthClient is the client id at the test token endpoints.
+const oauthClient = "veltrix-pipeline"
 
 // noSecrets fails the test when out holds a test password.
 func noSecrets(t *testing.T, what, out string) {
@@ -108,9 +112,12 @@ func TestSecurePipeline(t *testing.T) {
 
 // TestSecurePipelineRealBroker runs the same pipeline against the real
 // secure broker (scripts/kafka.sh start-secure): SASL_SSL with PLAIN,
-// SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER (a token file), and mutual
-// TLS on its SSL listener; then a wrong password, which must fail within
-// kafka.connect_timeout naming the mechanism and the user.
+// SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER (a token file, and tokens
+// from a token endpoint by client credentials), and mutual TLS on its SSL
+// listener; then a wrong password, which must fail within
+// kafka.connect_timeout naming the mechanism and the user, and a client
+// secret the token endpoint refuses, which must fail at once naming the
+// endpoint and the client.
 func TestSecurePipelineRealBroker(t *testing.T) {
 	s := kafkatest.Secure(t)
 	saved := testSecrets
@@ -130,6 +137,15 @@ func TestSecurePipelineRealBroker(t *testing.T) {
 	sasl := func(mech string, secret ...string) []string {
 		return append(append([]string{"VELTRIX_KAFKA_SASL_MECHANISM=" + mech, "VELTRIX_KAFKA_SASL_USERNAME=" + s.User}, secret...), tlsOn...)
 	}
+	// The token endpoint issues unsigned JWTs for the broker's user, which
+	// its unsecured validator accepts; veltrix trusts the endpoint's test
+	// CA through SSL_CERT_FILE, as it would a private CA in production.
+	ts := kafkatest.NewTokenServer(t, oauthClient, oauthSecret, s.User, time.Hour)
+	clientCredentials := func(secret string) []string {
+		return append([]string{"VELTRIX_KAFKA_SASL_MECHANISM=oauthbearer", "VELTRIX_KAFKA_SASL_OAUTH_TOKEN_URL=" + ts.URL,
+			"VELTRIX_KAFKA_SASL_OAUTH_CLIENT_ID=" + oauthClient, "VELTRIX_KAFKA_SASL_OAUTH_SCOPES=kafka",
+			"SSL_CERT_FILE=" + ts.CAFile, secret}, tlsOn...)
+	}
 	for _, tc := range []struct {
 		name    string
 		brokers []string
@@ -139,9 +155,20 @@ func TestSecurePipelineRealBroker(t *testing.T) {
 		{"scram-sha-256", s.SASLSSL, sasl("scram-sha-256", "VELTRIX_KAFKA_SASL_PASSWORD="+s.Password)},
 		{"scram-sha-512", s.SASLSSL, sasl("scram-sha-512", "VELTRIX_KAFKA_SASL_PASSWORD_FILE="+password)},
 		{"oauthbearer", s.SASLSSL, append([]string{"VELTRIX_KAFKA_SASL_MECHANISM=oauthbearer", "VELTRIX_KAFKA_SASL_OAUTH_TOKEN_FILE=" + token}, tlsOn...)},
+		{"oauthbearer-client-credentials", s.SASLSSL, clientCredentials("VELTRIX_KAFKA_SASL_OAUTH_CLIENT_SECRET_FILE=" + write("client-secret", oauthSecret+"\n"))},
 		{"mtls", s.MTLS, append([]string{"VELTRIX_KAFKA_TLS_CERT_FILE=" + s.CertFile, "VELTRIX_KAFKA_TLS_KEY_FILE=" + s.KeyFile}, tlsOn...)},
 	} {
-		t.Run(tc.name, func(t *testing.T) { securePipeline(t, tc.brokers, tc.env) })
+		t.Run(tc.name, func(t *testing.T) {
+			before := ts.Issued()
+			securePipeline(t, tc.brokers, tc.env)
+			if strings.HasPrefix(tc.name, "oauthbearer-client") {
+				n := ts.Issued() - before
+				if n == 0 {
+					t.Fatal("the token endpoint issued no token")
+				}
+				t.Logf("the token endpoint issued %d tokens for produce, process and verify", n)
+			}
+		})
 	}
 	t.Run("wrong password", func(t *testing.T) {
 		env := append([]string{"VELTRIX_KAFKA_BROKERS=" + strings.Join(s.SASLSSL, ","), "VELTRIX_KAFKA_CONNECT_TIMEOUT=10s"},
@@ -158,6 +185,29 @@ func TestSecurePipelineRealBroker(t *testing.T) {
 			t.Errorf("took %s, more than kafka.connect_timeout", took)
 		}
 		t.Logf("wrong password refused in %s: %s", took.Round(time.Millisecond), strings.TrimSpace(r.stderr))
+	})
+	t.Run("wrong client secret", func(t *testing.T) {
+		env := append([]string{"VELTRIX_KAFKA_BROKERS=" + strings.Join(s.SASLSSL, ","), "VELTRIX_KAFKA_CONNECT_TIMEOUT=10s"},
+			clientCredentials("VELTRIX_KAFKA_SASL_OAUTH_CLIENT_SECRET="+wrongSecret)...)
+		refused := ts.Refused()
+		start := time.Now()
+		r := veltrixEnv(t, env, "produce", "--topic", kafkatest.Name(t, "in"), "--count", "1", "--json", "--metrics-addr", "")
+		took := time.Since(start)
+		noSecrets(t, "produce", r.stdout+r.stderr)
+		want := fmt.Sprintf("veltrix: fetching an OAUTHBEARER token from %s as client %q failed: the endpoint refused the client credentials (HTTP 401 Unauthorized, invalid_client: ", ts.URL, oauthClient)
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Fatalf("exit %d, want 1 and %q:\n%s", r.code, want, r.stderr)
+		}
+		if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("want one line:\n%s", r.stderr)
+		}
+		if ts.Refused() == refused {
+			t.Error("the token endpoint was never asked")
+		}
+		if took > 5*time.Second {
+			t.Errorf("took %s; a refusal must end the connect at once", took)
+		}
+		t.Logf("wrong client secret refused in %s: %s", took.Round(time.Millisecond), strings.TrimSpace(r.stderr))
 	})
 }
 
@@ -305,11 +355,22 @@ func TestSecretsNeverShown(t *testing.T) {
 	goodFile := e.file(t, "good.yaml", "kafka:\n  sasl:\n    password: "+scram256Pass+"\n")
 	typoFile := e.file(t, "typo.yaml", "kafka:\n  sasl:\n    pasword: "+scram256Pass+"\n")
 	wrongFile := e.file(t, "wrong-password", wrongSecret+"\n")
+	// The client secret of an OAUTHBEARER token endpoint, every way too.
+	// The embedded cluster has no OAUTHBEARER, so no token is fetched: the
+	// refused path is TestSecurePipelineRealBroker's.
+	oauthFlags := []string{"--kafka.sasl.mechanism", "oauthbearer", "--kafka.sasl.username=",
+		"--kafka.sasl.oauth.token_url", "https://127.0.0.1:9/oauth2/token", "--kafka.sasl.oauth.client_id", oauthClient}
+	oauthFile := e.file(t, "client-secret", oauthSecret+"\n")
+	oauthConfig := e.file(t, "oauth.yaml", "kafka:\n  sasl:\n    oauth:\n      client_secret: "+oauthSecret+"\n")
 	ways := []struct {
 		name string
 		env  []string
 		args []string
 	}{
+		{"client-secret-flag", nil, append([]string{"--kafka.sasl.oauth.client_secret", oauthSecret}, oauthFlags...)},
+		{"client-secret-file", []string{"VELTRIX_KAFKA_SASL_OAUTH_CLIENT_SECRET_FILE=" + oauthFile}, oauthFlags},
+		{"client-secret-config-file", nil, append([]string{"--config", oauthConfig}, oauthFlags...)},
+		{"client-secret-with-scram", []string{"VELTRIX_KAFKA_SASL_OAUTH_CLIENT_SECRET=" + oauthSecret}, nil},
 		{"flag", nil, []string{"--kafka.sasl.password", scram256Pass}},
 		{"env", []string{"VELTRIX_KAFKA_SASL_PASSWORD=" + scram256Pass}, nil},
 		{"config-file", nil, []string{"--config", goodFile}},
@@ -339,15 +400,18 @@ func TestSecretsNeverShown(t *testing.T) {
 				if w.name == "flag" && !strings.Contains(r.stderr, "veltrix: WARNING: kafka.sasl.password was given as a flag") {
 					t.Errorf("no warning about the password flag:\n%s", r.stderr)
 				}
+				if w.name == "client-secret-flag" && !strings.Contains(r.stderr, "veltrix: WARNING: kafka.sasl.oauth.client_secret was given as a flag") {
+					t.Errorf("no warning about the client secret flag:\n%s", r.stderr)
+				}
 			})
 		}
 	}
 	for _, c := range append(commands, []string{"broker"}, []string{"config"}, []string{}) {
-		args := append(append([]string{}, c...), "--help", "--kafka.sasl.password", scram256Pass)
+		args := append(append([]string{}, c...), "--help", "--kafka.sasl.password", scram256Pass, "--kafka.sasl.oauth.client_secret", oauthSecret)
 		if len(c) == 1 && c[0] == "broker" || len(c) < 2 {
 			args = append(append([]string{}, c...), "--help")
 		}
-		r := veltrixEnv(t, []string{"VELTRIX_KAFKA_SASL_PASSWORD=" + scram256Pass}, args...)
+		r := veltrixEnv(t, []string{"VELTRIX_KAFKA_SASL_PASSWORD=" + scram256Pass, "VELTRIX_KAFKA_SASL_OAUTH_CLIENT_SECRET=" + oauthSecret}, args...)
 		noSecrets(t, strings.Join(args, " "), r.stdout+r.stderr)
 		if r.code != 0 {
 			t.Errorf("%v: exit %d: %s", args, r.code, r.stderr)

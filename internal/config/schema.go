@@ -93,7 +93,17 @@ var Schema = []Setting{
 	{Key: "kafka.sasl.password_file", Kind: String,
 		Help: "File holding kafka.sasl.password (a mounted Kubernetes Secret), read at start; a trailing newline is dropped."},
 	{Key: "kafka.sasl.oauth.token_file", Kind: String,
-		Help: "oauthbearer: file holding the token (a JWT), read at every authentication, so a token rotated on disk is used by the next connection."},
+		Help: "oauthbearer: file holding the token (a JWT), read at every authentication, so a token rotated on disk is used by the next connection. Or set kafka.sasl.oauth.token_url instead."},
+	{Key: "kafka.sasl.oauth.token_url", Kind: String,
+		Help: "oauthbearer: the identity provider's OAuth 2.0 token endpoint; tokens are fetched from it by the client credentials grant, kept while valid and fetched anew a minute before they expire. https is verified against the system's roots (SSL_CERT_FILE adds a CA)."},
+	{Key: "kafka.sasl.oauth.client_id", Kind: String,
+		Help: "oauthbearer: client id at kafka.sasl.oauth.token_url."},
+	{Key: "kafka.sasl.oauth.client_secret", Kind: String, Secret: true,
+		Help: "oauthbearer: client secret at kafka.sasl.oauth.token_url; never shown. Prefer kafka.sasl.oauth.client_secret_file or the environment: a flag shows in ps."},
+	{Key: "kafka.sasl.oauth.client_secret_file", Kind: String,
+		Help: "File holding kafka.sasl.oauth.client_secret (a mounted Kubernetes Secret), read at start; a trailing newline is dropped."},
+	{Key: "kafka.sasl.oauth.scopes", Kind: List,
+		Help: "oauthbearer: scopes requested with every token from kafka.sasl.oauth.token_url, comma-separated; empty leaves them to the identity provider."},
 
 	// The topic events flow through.
 	{Key: "topic.name", Kind: String, Default: "events", Flag: "topic",

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 )
@@ -75,7 +77,7 @@ func fileRule(err error) string {
 
 // Warnings are what every command says on stderr before it starts: a
 // secret given as a flag, which every user of the machine can read in
-// ps, and TLS that verifies nothing.
+// ps, a token endpoint asked in clear, and TLS that verifies nothing.
 func (l *Loaded) Warnings() []string {
 	var out []string
 	for _, s := range Schema {
@@ -83,6 +85,9 @@ func (l *Loaded) Warnings() []string {
 			out = append(out, fmt.Sprintf("%s was given as a flag (--%s): any user of this machine can read it in ps; use %s or %s%s instead",
 				s.Key, src.Name, EnvName(s.Key), s.Key, fileSuffix))
 		}
+	}
+	if u, _ := l.Values["kafka.sasl.oauth.token_url"].(string); cleartextRemote(u) {
+		out = append(out, fmt.Sprintf("kafka.sasl.oauth.token_url=%s is plain http to another machine: the client secret and the tokens cross the network in clear; use https", u))
 	}
 	if v, _ := l.Values["kafka.tls.insecure_skip_verify"].(bool); v {
 		out = append(out, "kafka.tls.insecure_skip_verify=true: the brokers' certificates are NOT verified; anyone on the network path can read and change the traffic, credentials included. Use it for tests only; set kafka.tls.ca_file instead")
@@ -114,4 +119,19 @@ func (p Problem) redactValue() bool {
 		}
 	}
 	return false
+}
+
+// cleartextRemote reports whether u is an http URL to a host other than
+// a loopback one: a token endpoint in a sidecar on the same machine may
+// speak plain http, any other must not.
+func cleartextRemote(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "http" || p.Hostname() == "" {
+		return false
+	}
+	if p.Hostname() == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(p.Hostname())
+	return ip == nil || !ip.IsLoopback()
 }

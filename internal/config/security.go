@@ -3,7 +3,9 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/veltrix/veltrix/pkg/kafka"
@@ -65,7 +67,7 @@ func checkSecurity(l *Loaded) []Problem {
 
 	// SASL.
 	mech := str("kafka.sasl.mechanism")
-	user, pass, token := str("kafka.sasl.username"), str("kafka.sasl.password"), str("kafka.sasl.oauth.token_file")
+	user, pass := str("kafka.sasl.username"), str("kafka.sasl.password")
 	switch mech {
 	case kafka.MechanismPlain, kafka.MechanismScramSHA256, kafka.MechanismScramSHA512:
 		if user == "" {
@@ -76,16 +78,13 @@ func checkSecurity(l *Loaded) []Problem {
 				mech, EnvName("kafka.sasl.password")))
 		}
 	case kafka.MechanismOAuthBearer:
-		if token == "" {
-			bad("kafka.sasl.oauth.token_file", "SASL oauthbearer needs a token file")
-		}
+		out = append(out, checkOAuth(l)...)
 	}
-	if mech != kafka.MechanismOAuthBearer && token != "" {
-		bad("kafka.sasl.oauth.token_file", fmt.Sprintf("is read only with kafka.sasl.mechanism=oauthbearer, not %s", mech))
-	}
-	if mech == kafka.MechanismOAuthBearer && token != "" && readable("kafka.sasl.oauth.token_file") {
-		if _, err := kafka.ReadToken(token); err != nil {
-			bad("kafka.sasl.oauth.token_file", "the file is empty")
+	if mech != kafka.MechanismOAuthBearer {
+		for _, k := range oauthKeys {
+			if text(v[k]) != "" {
+				bad(k, fmt.Sprintf("is read only with kafka.sasl.mechanism=oauthbearer, not %s", mech))
+			}
 		}
 	}
 	if mech == kafka.MechanismNone || mech == kafka.MechanismOAuthBearer {
@@ -97,4 +96,76 @@ func checkSecurity(l *Loaded) []Problem {
 		}
 	}
 	return out
+}
+
+// oauthKeys are the settings only oauthbearer reads.
+var oauthKeys = []string{
+	"kafka.sasl.oauth.token_file", "kafka.sasl.oauth.token_url", "kafka.sasl.oauth.client_id",
+	"kafka.sasl.oauth.client_secret", "kafka.sasl.oauth.scopes",
+}
+
+// checkOAuth finds oauthbearer settings that cannot work: no token source,
+// both sources, a token endpoint without its credentials or with a URL
+// that is not one, client credentials without an endpoint, and a token
+// file that cannot be read.
+func checkOAuth(l *Loaded) []Problem {
+	v, src := l.Values, l.Sources
+	var out []Problem
+	bad := func(key, rule string) {
+		out = append(out, Problem{Key: key, Value: text(v[key]), Source: src[key], Rule: rule})
+	}
+	str := func(k string) string { s, _ := v[k].(string); return s }
+	file, endpoint := str("kafka.sasl.oauth.token_file"), str("kafka.sasl.oauth.token_url")
+	switch {
+	case file == "" && endpoint == "":
+		bad("kafka.sasl.oauth.token_file", "SASL oauthbearer needs a token file, or a token endpoint: set kafka.sasl.oauth.token_file, or kafka.sasl.oauth.token_url with kafka.sasl.oauth.client_id and kafka.sasl.oauth.client_secret")
+	case file != "" && endpoint != "":
+		bad("kafka.sasl.oauth.token_url", fmt.Sprintf("kafka.sasl.oauth.token_file is set too (from %s); set one of them", src["kafka.sasl.oauth.token_file"]))
+	case file != "":
+		if _, err := os.ReadFile(file); err != nil {
+			bad("kafka.sasl.oauth.token_file", fileRule(err))
+		} else if _, err := kafka.ReadToken(file); err != nil {
+			bad("kafka.sasl.oauth.token_file", "the file is empty")
+		}
+		for _, k := range []string{"kafka.sasl.oauth.client_id", "kafka.sasl.oauth.client_secret", "kafka.sasl.oauth.scopes"} {
+			if text(v[k]) != "" {
+				bad(k, "is used only with a token endpoint (kafka.sasl.oauth.token_url), not with kafka.sasl.oauth.token_file; leave it empty")
+			}
+		}
+	default:
+		if rule := tokenURLRule(endpoint); rule != "" {
+			p := Problem{Key: "kafka.sasl.oauth.token_url", Value: endpoint, Source: src["kafka.sasl.oauth.token_url"], Rule: rule}
+			if u, err := url.Parse(endpoint); err == nil && u.User != nil {
+				// A password in the URL must not be shown back.
+				u.User = url.User(u.User.Username())
+				p.Value = strings.Replace(u.String(), "@", ":"+Redacted+"@", 1)
+			}
+			out = append(out, p)
+		}
+		if str("kafka.sasl.oauth.client_id") == "" {
+			bad("kafka.sasl.oauth.client_id", "a token endpoint (kafka.sasl.oauth.token_url) needs a client id")
+		}
+		if str("kafka.sasl.oauth.client_secret") == "" {
+			bad("kafka.sasl.oauth.client_secret", fmt.Sprintf("a token endpoint (kafka.sasl.oauth.token_url) needs a client secret: set kafka.sasl.oauth.client_secret_file, %s or kafka.sasl.oauth.client_secret",
+				EnvName("kafka.sasl.oauth.client_secret")))
+		}
+	}
+	return out
+}
+
+// tokenURLRule says why u cannot be a token endpoint, or "" when it can:
+// an absolute http or https URL with a host and no user information (the
+// client's credentials have settings of their own, and a URL is shown in
+// errors).
+func tokenURLRule(u string) string {
+	p, err := url.Parse(u)
+	switch {
+	case err != nil:
+		return "is not a URL: " + strings.TrimPrefix(err.Error(), "parse "+strconv.Quote(u)+": ")
+	case p.Scheme != "https" && p.Scheme != "http", p.Host == "":
+		return "is not an http or https URL, e.g. https://login.example.com/oauth2/token"
+	case p.User != nil:
+		return "holds user information: set kafka.sasl.oauth.client_id and kafka.sasl.oauth.client_secret instead"
+	}
+	return ""
 }

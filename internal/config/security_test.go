@@ -138,6 +138,12 @@ func TestSecurityRules(t *testing.T) {
 	if err := os.WriteFile(emptyToken, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	secretFile := filepath.Join(dir, "client-secret")
+	if err := os.WriteFile(secretFile, []byte(testSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oauth := []string{"VELTRIX_KAFKA_SASL_MECHANISM=oauthbearer", "VELTRIX_KAFKA_SASL_OAUTH_TOKEN_URL=https://idp.example.com/oauth2/token",
+		"VELTRIX_KAFKA_SASL_OAUTH_CLIENT_ID=veltrix-pipeline", "VELTRIX_KAFKA_SASL_OAUTH_CLIENT_SECRET=" + testSecret, "VELTRIX_KAFKA_SASL_OAUTH_SCOPES=kafka,veltrix"}
 	tlsOn := "VELTRIX_KAFKA_TLS_ENABLED=true"
 	scram := []string{"VELTRIX_KAFKA_SASL_MECHANISM=scram-sha-256", "VELTRIX_KAFKA_SASL_USERNAME=alice", "VELTRIX_KAFKA_SASL_PASSWORD=" + testSecret}
 
@@ -180,6 +186,28 @@ func TestSecurityRules(t *testing.T) {
 			`kafka.sasl.oauth.token_file = "` + missing + `" (from env VELTRIX_KAFKA_SASL_OAUTH_TOKEN_FILE): file does not exist`},
 		{"token-empty", []string{"VELTRIX_KAFKA_SASL_MECHANISM=oauthbearer", "VELTRIX_KAFKA_SASL_OAUTH_TOKEN_FILE=" + emptyToken},
 			`kafka.sasl.oauth.token_file = "` + emptyToken + `" (from env VELTRIX_KAFKA_SASL_OAUTH_TOKEN_FILE): the file is empty`},
+		{"client-credentials", oauth, ""},
+		{"client-credentials-secret-file", append(oauth[:3:3], "VELTRIX_KAFKA_SASL_OAUTH_CLIENT_SECRET_FILE="+secretFile), ""},
+		{"oauthbearer-without-source", []string{"VELTRIX_KAFKA_SASL_MECHANISM=oauthbearer"},
+			`kafka.sasl.oauth.token_file = "" (from default): SASL oauthbearer needs a token file, or a token endpoint: set kafka.sasl.oauth.token_file, or kafka.sasl.oauth.token_url with kafka.sasl.oauth.client_id and kafka.sasl.oauth.client_secret`},
+		{"token-file-and-url", append(oauth, "VELTRIX_KAFKA_SASL_OAUTH_TOKEN_FILE="+token),
+			`kafka.sasl.oauth.token_url = "https://idp.example.com/oauth2/token" (from env VELTRIX_KAFKA_SASL_OAUTH_TOKEN_URL): kafka.sasl.oauth.token_file is set too (from env VELTRIX_KAFKA_SASL_OAUTH_TOKEN_FILE); set one of them`},
+		{"token-url-without-client-id", []string{oauth[0], oauth[1], oauth[3]},
+			`kafka.sasl.oauth.client_id = "" (from default): a token endpoint (kafka.sasl.oauth.token_url) needs a client id`},
+		{"token-url-without-secret", oauth[:3],
+			`kafka.sasl.oauth.client_secret = "" (from default): a token endpoint (kafka.sasl.oauth.token_url) needs a client secret: set kafka.sasl.oauth.client_secret_file, VELTRIX_KAFKA_SASL_OAUTH_CLIENT_SECRET or kafka.sasl.oauth.client_secret`},
+		{"token-url-not-a-url", append([]string{"VELTRIX_KAFKA_SASL_OAUTH_TOKEN_URL=idp.example.com/token"}, oauth[0], oauth[2], oauth[3]),
+			`kafka.sasl.oauth.token_url = "idp.example.com/token" (from env VELTRIX_KAFKA_SASL_OAUTH_TOKEN_URL): is not an http or https URL, e.g. https://login.example.com/oauth2/token`},
+		{"token-url-with-user", append([]string{"VELTRIX_KAFKA_SASL_OAUTH_TOKEN_URL=https://app:" + testSecret + "@idp.example.com/token"}, oauth[0], oauth[2], oauth[3]),
+			`kafka.sasl.oauth.token_url = "https://app:<redacted>@idp.example.com/token" (from env VELTRIX_KAFKA_SASL_OAUTH_TOKEN_URL): holds user information: set kafka.sasl.oauth.client_id and kafka.sasl.oauth.client_secret instead`},
+		{"client-id-with-token-file", []string{"VELTRIX_KAFKA_SASL_MECHANISM=oauthbearer", "VELTRIX_KAFKA_SASL_OAUTH_TOKEN_FILE=" + token, oauth[2]},
+			`kafka.sasl.oauth.client_id = "veltrix-pipeline" (from env VELTRIX_KAFKA_SASL_OAUTH_CLIENT_ID): is used only with a token endpoint (kafka.sasl.oauth.token_url), not with kafka.sasl.oauth.token_file; leave it empty`},
+		{"token-url-with-scram", append(scram, oauth[1]),
+			`kafka.sasl.oauth.token_url = "https://idp.example.com/oauth2/token" (from env VELTRIX_KAFKA_SASL_OAUTH_TOKEN_URL): is read only with kafka.sasl.mechanism=oauthbearer, not scram-sha-256`},
+		{"client-secret-without-mechanism", []string{oauth[3]},
+			`kafka.sasl.oauth.client_secret = "<redacted>" (from env VELTRIX_KAFKA_SASL_OAUTH_CLIENT_SECRET): is read only with kafka.sasl.mechanism=oauthbearer, not none`},
+		{"scopes-with-plain", []string{"VELTRIX_KAFKA_SASL_MECHANISM=plain", "VELTRIX_KAFKA_SASL_USERNAME=alice", "VELTRIX_KAFKA_SASL_PASSWORD=" + testSecret, oauth[4]},
+			`kafka.sasl.oauth.scopes = "kafka,veltrix" (from env VELTRIX_KAFKA_SASL_OAUTH_SCOPES): is read only with kafka.sasl.mechanism=oauthbearer, not plain`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "cert-unreadable" && os.Geteuid() == 0 {
@@ -228,5 +256,57 @@ func TestWarnings(t *testing.T) {
 	}
 	if w := l.Warnings(); len(w) != 0 {
 		t.Errorf("defaults warn: %v", w)
+	}
+}
+
+// TestOAuthClientCredentialsSettings: the token endpoint's settings land
+// in kafka.OAuthConfig, the client secret from its file with that file's
+// source, never shown by explain; a plain-http endpoint on another
+// machine is warned about, one on loopback is not.
+func TestOAuthClientCredentialsSettings(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "client-secret")
+	if err := os.WriteFile(secretFile, []byte(testSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"VELTRIX_KAFKA_SASL_MECHANISM=oauthbearer", "VELTRIX_KAFKA_SASL_OAUTH_CLIENT_ID=veltrix-pipeline",
+		"VELTRIX_KAFKA_SASL_OAUTH_CLIENT_SECRET_FILE=" + secretFile, "VELTRIX_KAFKA_SASL_OAUTH_SCOPES=kafka, veltrix"}
+	l, err := Load(Options{Environ: append(env, "VELTRIX_KAFKA_SASL_OAUTH_TOKEN_URL=https://idp.example.com/oauth2/token")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := l.Config.Kafka.SASL.OAuth
+	if o.TokenURL != "https://idp.example.com/oauth2/token" || o.ClientID != "veltrix-pipeline" || o.ClientSecret != testSecret ||
+		strings.Join(o.Scopes, "|") != "kafka|veltrix" {
+		t.Errorf("OAuth config %+v", o)
+	}
+	if src := l.Sources["kafka.sasl.oauth.client_secret"]; src.Name != "VELTRIX_KAFKA_SASL_OAUTH_CLIENT_SECRET_FILE" {
+		t.Errorf("client secret's source %v, want its file setting's", src)
+	}
+	for _, e := range l.Explain() {
+		if strings.Contains(e.Value, testSecret) {
+			t.Errorf("explain shows the secret in %s", e.Key)
+		}
+		if e.Key == "kafka.sasl.oauth.client_secret" && e.Value != Redacted {
+			t.Errorf("client secret explained as %q", e.Value)
+		}
+	}
+	if w := l.Warnings(); len(w) != 0 {
+		t.Errorf("https warns: %v", w)
+	}
+	for url, warns := range map[string]bool{
+		"http://idp.example.com/token":   true,
+		"http://10.0.0.7:8080/token":     true,
+		"http://127.0.0.1:8080/token":    false,
+		"http://localhost:8080/token":    false,
+		"http://[::1]:8080/oauth2/token": false,
+	} {
+		l, err := Load(Options{Environ: append(env, "VELTRIX_KAFKA_SASL_OAUTH_TOKEN_URL="+url)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := strings.Join(l.Warnings(), "\n")
+		if got := strings.Contains(w, "kafka.sasl.oauth.token_url="+url+" is plain http to another machine: the client secret and the tokens cross the network in clear; use https"); got != warns {
+			t.Errorf("%s: warned %v, want %v: %q", url, got, warns, w)
+		}
 	}
 }

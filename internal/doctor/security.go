@@ -94,7 +94,7 @@ func Security(in Input) []Finding {
 			Why: "kafka.tls.insecure_skip_verify=true: the brokers' certificates are not verified, so anyone on the path can pose as a broker and read the credentials and the events",
 			Fix: "kafka.tls.insecure_skip_verify=false"})
 	}
-	if mech == kafka.MechanismPlain && !k.TLS.Enabled {
+	if (mech == kafka.MechanismPlain || mech == kafka.MechanismOAuthBearer) && !k.TLS.Enabled {
 		// Loopback traffic never leaves the machine: a local test setup,
 		// but the same file deployed elsewhere would leak the password.
 		sev := Error
@@ -102,7 +102,8 @@ func Security(in Input) []Finding {
 			sev = Warn
 		}
 		out = append(out, Finding{Check: "security", Severity: sev,
-			Why: "SASL PLAIN without TLS: the password crosses the network in clear, readable by anyone on the path",
+			Why: "SASL " + strings.ToUpper(mech) + " without TLS: the " + map[string]string{kafka.MechanismPlain: "password", kafka.MechanismOAuthBearer: "bearer token"}[mech] +
+				" crosses the network in clear, readable by anyone on the path",
 			Fix: "kafka.tls.enabled=true"})
 	}
 	return out

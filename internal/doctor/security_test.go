@@ -46,6 +46,11 @@ func TestSecurity(t *testing.T) {
 		{"plain without tls, no brokers given", func(k *kafka.Config) {
 			k.SASL = kafka.SASLConfig{Mechanism: "plain", Username: "u", Password: "p"}
 		}, []want{{"security", Error, "password crosses the network in clear", "kafka.tls.enabled=true"}}},
+		{"oauthbearer without tls, remote", func(k *kafka.Config) {
+			k.Brokers = remote
+			k.SASL = kafka.SASLConfig{Mechanism: "oauthbearer"}
+		}, []want{{"security", Error, "SASL OAUTHBEARER without TLS: the bearer token crosses the network in clear", "kafka.tls.enabled=true"},
+			{"security", Warn, "reached in plaintext", "kafka.tls.enabled=true"}}},
 		{"plain without tls, loopback", func(k *kafka.Config) {
 			k.Brokers = local
 			k.SASL = kafka.SASLConfig{Mechanism: "plain", Username: "u", Password: "p"}

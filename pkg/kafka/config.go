@@ -63,12 +63,26 @@ type SASLConfig struct {
 	OAuth OAuthConfig `koanf:"oauth"`
 }
 
-// OAuthConfig is where an OAUTHBEARER token comes from.
+// OAuthConfig is where an OAUTHBEARER token comes from: a file
+// (TokenFile) or an OAuth 2.0 token endpoint, by the client credentials
+// grant (TokenURL); one of the two.
 type OAuthConfig struct {
 	// TokenFile holds the token (a JWT). It is read at every
 	// authentication, so a token rotated on disk (a Kubernetes projected
 	// service account token, say) is used by the next connection.
 	TokenFile string `koanf:"token_file"`
+	// TokenURL is the token endpoint of the identity provider. Tokens are
+	// fetched from it with ClientID and ClientSecret (RFC 6749 section
+	// 4.4), kept while they are valid and fetched anew shortly before
+	// they expire. An https endpoint is verified against the system's
+	// roots (SSL_CERT_FILE adds a private CA).
+	TokenURL string `koanf:"token_url"`
+	// ClientID and ClientSecret are the client's credentials at TokenURL.
+	ClientID     string `koanf:"client_id"`
+	ClientSecret string `koanf:"client_secret"`
+	// Scopes are requested with every token; none leaves them to the
+	// identity provider's defaults.
+	Scopes []string `koanf:"scopes"`
 }
 
 // TopicConfig describes the input topic and how veltrix creates topics.

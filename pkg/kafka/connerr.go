@@ -82,6 +82,13 @@ func classify(err error, cfg Config, h *connHook) error {
 	}
 	tlsErr := func(reason string) error { return &TLSError{Broker: broker, Reason: reason, Err: err} }
 
+	// The token endpoint refused before any broker was asked: the
+	// broker is not at fault, so the error names the endpoint, not it.
+	var te *TokenError
+	if errors.As(err, &te) && te.Final {
+		return te
+	}
+
 	switch {
 	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.UnsupportedSaslMechanism),
 		errors.Is(err, kerr.IllegalSaslState):
@@ -140,9 +147,10 @@ func classify(err error, cfg Config, h *connHook) error {
 // went away.
 type connHook struct {
 	mu         sync.Mutex
-	lastFailed string // the broker of the latest failed dial, read or write
-	saslBroker string // the broker of the latest SASL request written
-	saslErr    error  // the read error of a SASL request, if one failed
+	lastFailed string      // the broker of the latest failed dial, read or write
+	saslBroker string      // the broker of the latest SASL request written
+	saslErr    error       // the read error of a SASL request, if one failed
+	tokenErr   *TokenError // why the latest OAUTHBEARER token fetch failed; nil after a success
 }
 
 var (
@@ -204,4 +212,20 @@ func (h *connHook) sasl() (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.saslBroker, h.saslErr
+}
+
+// tokenFailed records the outcome of a token fetch: a *TokenError, or nil
+// for a token.
+func (h *connHook) tokenFailed(err error) {
+	var te *TokenError
+	errors.As(err, &te)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.tokenErr = te
+}
+
+func (h *connHook) token() *TokenError {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.tokenErr
 }

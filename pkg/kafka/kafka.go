@@ -20,6 +20,12 @@ var ErrNoBrokers = errors.New("no brokers configured (Config.Brokers is empty)")
 // veltrix makes is built from them, so all connect the same way. It reads
 // the files cfg.TLS names; an unreadable or malformed one is an error.
 func Options(cfg Config) ([]kgo.Opt, error) {
+	return options(cfg, nil)
+}
+
+// options is Options for a client made by Connect, whose hook h (when not
+// nil) also learns why the latest token fetch failed.
+func options(cfg Config, h *connHook) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
@@ -32,7 +38,11 @@ func Options(cfg Config) ([]kgo.Opt, error) {
 	if tc != nil {
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
-	mech, err := cfg.SASL.Build()
+	var tokenFailed func(error)
+	if h != nil {
+		tokenFailed = h.tokenFailed
+	}
+	mech, err := cfg.SASL.build(cfg.ConnectTimeout, tokenFailed)
 	if err != nil {
 		return nil, fmt.Errorf("building the SASL mechanism: %w", err)
 	}
@@ -49,11 +59,11 @@ func Connect(ctx context.Context, cfg Config, opts ...kgo.Opt) (*kgo.Client, err
 	if len(cfg.Brokers) == 0 {
 		return nil, ErrNoBrokers
 	}
-	shared, err := Options(cfg)
+	h := new(connHook)
+	shared, err := options(cfg, h)
 	if err != nil {
 		return nil, err
 	}
-	h := new(connHook)
 	cl, err := kgo.NewClient(append(append(shared, kgo.WithHooks(h)), opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("creating client: %w", err)
@@ -69,7 +79,8 @@ func Connect(ctx context.Context, cfg Config, opts ...kgo.Opt) (*kgo.Client, err
 // metadata request. A refused connection is retried until then, so a
 // pipeline started next to a broker that is still booting waits for it.
 // An answer that waiting cannot change — the credentials refused
-// (*AuthError), a TLS handshake failed (*TLSError) — is returned at once.
+// (*AuthError), a TLS handshake failed (*TLSError), the token endpoint
+// refused (*TokenError) — is returned at once.
 func Ping(ctx context.Context, cl *kgo.Client, cfg Config) error {
 	return ping(ctx, cl, cfg, nil)
 }
@@ -92,6 +103,17 @@ func ping(ctx context.Context, cl *kgo.Client, cfg Config, h *connHook) error {
 		}
 		select {
 		case <-pctx.Done():
+			// The brokers may be fine: the token endpoint never
+			// answered, so no connection could authenticate. The
+			// client may have retried that until the deadline, leaving
+			// err a bare deadline; the hook remembers why.
+			var te *TokenError
+			if h != nil && h.token() != nil {
+				return h.token()
+			}
+			if errors.As(err, &te) {
+				return te
+			}
 			ue := &UnreachableError{Brokers: cfg.Brokers, Timeout: cfg.ConnectTimeout.String(), Err: err}
 			if cfg.TLS.Enabled && errors.Is(err, context.DeadlineExceeded) {
 				// A plaintext listener may read a TLS hello as the start

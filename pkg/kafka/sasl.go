@@ -3,18 +3,31 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"golang.org/x/oauth2"
 )
 
 // Build returns the SASL mechanism of c, or nil for none. The credentials
-// are checked to be there, not to be right: only a broker can say that.
+// are checked to be there, not to be right: only a broker (or for
+// OAUTHBEARER by client credentials, the token endpoint) can say that.
+// A token endpoint is asked with a timeout of DefaultConfig's
+// ConnectTimeout; Options uses the Config's.
 func (c SASLConfig) Build() (sasl.Mechanism, error) {
+	return c.build(DefaultConfig().ConnectTimeout, nil)
+}
+
+// build is Build with the timeout of a request to the token endpoint,
+// and tokenFailed (when not nil) told the outcome of every token fetch:
+// the error, or nil.
+func (c SASLConfig) build(tokenTimeout time.Duration, tokenFailed func(error)) (sasl.Mechanism, error) {
 	switch c.Mechanism {
 	case "", MechanismNone:
 		return nil, nil
@@ -23,10 +36,22 @@ func (c SASLConfig) Build() (sasl.Mechanism, error) {
 			return nil, fmt.Errorf("SASL %s needs a username and a password (kafka.sasl.username, kafka.sasl.password)", c.Mechanism)
 		}
 	case MechanismOAuthBearer:
-		if c.OAuth.TokenFile == "" {
-			return nil, fmt.Errorf("SASL %s needs a token file (kafka.sasl.oauth.token_file)", c.Mechanism)
+		o := c.OAuth
+		switch {
+		case o.TokenFile != "" && o.TokenURL != "":
+			return nil, fmt.Errorf("SASL %s takes a token file (kafka.sasl.oauth.token_file) or a token endpoint (kafka.sasl.oauth.token_url), not both", c.Mechanism)
+		case o.TokenURL != "":
+			if o.ClientID == "" || o.ClientSecret == "" {
+				return nil, fmt.Errorf("SASL %s with a token endpoint needs a client id and a client secret (kafka.sasl.oauth.client_id, kafka.sasl.oauth.client_secret)", c.Mechanism)
+			}
+			if tokenTimeout <= 0 {
+				tokenTimeout = DefaultConfig().ConnectTimeout
+			}
+			return clientCredentials(newTokenSource(o, &http.Client{Timeout: tokenTimeout}, tokenEarlyExpiry), tokenFailed), nil
+		case o.TokenFile == "":
+			return nil, fmt.Errorf("SASL %s needs a token file (kafka.sasl.oauth.token_file) or a token endpoint (kafka.sasl.oauth.token_url)", c.Mechanism)
 		}
-		if _, err := ReadToken(c.OAuth.TokenFile); err != nil {
+		if _, err := ReadToken(o.TokenFile); err != nil {
 			return nil, err
 		}
 	default:
@@ -51,6 +76,24 @@ func (c SASLConfig) Build() (sasl.Mechanism, error) {
 		}
 		return oauth.Auth{Token: tok}, nil
 	}), nil
+}
+
+// clientCredentials is OAUTHBEARER with tokens from src. franz-go calls
+// the function for every connection and re-authentication; src hands out
+// its cached token until shortly before it expires, then fetches a new
+// one, so the endpoint is asked once per token lifetime, not per
+// connection. tokenFailed, when not nil, is told each outcome.
+func clientCredentials(src oauth2.TokenSource, tokenFailed func(error)) sasl.Mechanism {
+	return oauth.Oauth(func(context.Context) (oauth.Auth, error) {
+		tok, err := src.Token()
+		if tokenFailed != nil {
+			tokenFailed(err)
+		}
+		if err != nil {
+			return oauth.Auth{}, err
+		}
+		return oauth.Auth{Token: tok.AccessToken}, nil
+	})
 }
 
 // ReadToken reads an OAUTHBEARER token from path, without surrounding

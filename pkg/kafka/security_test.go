@@ -197,6 +197,10 @@ func checkBadInput(t *testing.T, cfg kafka.Config, want []string, waits bool, er
 		if !errors.As(err, &e) {
 			t.Errorf("want an *UnreachableError, got %T", err)
 		}
+	case *kafka.TokenError:
+		if !errors.As(err, &e) {
+			t.Errorf("want a *TokenError, got %T", err)
+		}
 	}
 	if !waits && took > cfg.ConnectTimeout/2 {
 		t.Errorf("took %s: an answer waiting cannot change must end Connect at once", took)
