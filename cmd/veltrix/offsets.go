@@ -36,6 +36,9 @@ offsets that skips or replays. Nothing changes without --execute. A reset
 needs a group with no live members (stop every processor of the group first),
 and never moves an offset outside the partition's [log start, end]: a target
 beyond either bound is clamped to it, and the plan says so.`,
+		Example: `  veltrix offsets show --brokers 127.0.0.1:9092 --group billing
+  veltrix offsets reset --brokers 127.0.0.1:9092 --group billing --topic events --to-datetime 2026-12-01T09:00:00Z
+  veltrix offsets reset --brokers 127.0.0.1:9092 --group billing --topic events --skip-halted --partitions 3 --execute`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newOffsetsShow(), newOffsetsReset())
