@@ -63,8 +63,11 @@ build_burrow() {
   log "built $BCACHE/burrow"
 }
 
+# The cache is valid for the pom it was resolved from.
+zk_stamp() { printf '%s %s\n' "$ZOOKEEPER_VERSION" "$(sha256sum "$SCRIPT_DIR/burrow/pom.xml" | cut -d' ' -f1)"; }
+
 fetch_zookeeper() {
-  [[ -f "$ZCACHE/.fetched" ]] && return 0
+  [[ -f "$ZCACHE/.fetched" && "$(cat "$ZCACHE/.fetched")" == "$(zk_stamp)" ]] && return 0
   mkdir -p "$ZCACHE"
   log "fetching ZooKeeper $ZOOKEEPER_VERSION jars into $ZCACHE/lib (first run only)"
   rm -rf "$ZCACHE/lib.tmp"
@@ -75,15 +78,16 @@ fetch_zookeeper() {
     die "mvn could not fetch ZooKeeper $ZOOKEEPER_VERSION (full output: $ZCACHE/mvn.log)"
   fi
   rm -rf "$ZCACHE/lib" && mv "$ZCACHE/lib.tmp" "$ZCACHE/lib"
-  touch "$ZCACHE/.fetched"
+  zk_stamp >"$ZCACHE/.fetched"
 }
 
 alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-wait_port() { # host:port timeout-seconds
+wait_port() { # host:port timeout-seconds pidfile
   local i
   for ((i = 0; i < $2 * 10; i++)); do
     (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null && return 0
+    alive "$3" || return 1
     sleep 0.1
   done
   return 1
@@ -105,7 +109,7 @@ EOF
     java -Xmx256m -cp "$ZCACHE/lib/*" org.apache.zookeeper.server.quorum.QuorumPeerMain "$RUN/zoo.cfg" \
       >"$RUN/zk.log" 2>&1 &
     echo $! >"$RUN/zk.pid"
-    wait_port "127.0.0.1:$ZPORT" 60 || { tail -n 30 "$RUN/zk.log" >&2; die "ZooKeeper did not listen on $ZPORT"; }
+    wait_port "127.0.0.1:$ZPORT" 60 "$RUN/zk.pid" || { tail -n 30 "$RUN/zk.log" >&2; die "ZooKeeper did not listen on $ZPORT"; }
   fi
   if ! alive "$RUN/burrow.pid"; then
     # Burrow's defaults except: its window (intervals) equals lag.window,
