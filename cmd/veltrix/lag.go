@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/server"
@@ -24,8 +27,8 @@ func newLag() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lag",
 		Short: "Offset lag, time lag and health of consumer groups: a Prometheus exporter or a terminal table",
-		Long: `lag watches every consumer group whose id matches --group (a regular
-expression; default all) and measures, per topic and partition:
+		Long: `lag watches every consumer group whose id matches --group and measures,
+per topic and partition:
 
   - offset lag: last stable offset minus the committed offset, never negative;
     a partition with no commit counts from lag.reset (earliest: the log start)
@@ -34,10 +37,17 @@ expression; default all) and measures, per topic and partition:
   - time lag: now minus the timestamp of the next record the group has to
     read (0 when caught up), exact when the producer is idle and growing
     while the group's consumers are down;
-  - health over the last lag.window polls: OK, WARN (lag rising while
-    committing), REWIND (committed offset went back), STALL (a member owns
-    the partition but the offset does not move while lag > 0), STOP (same,
-    with no member), ERR (offsets unreadable). A group is its worst partition.
+  - health: STOP (lag and nobody consuming: at the next poll for a group with
+    no members, after lag.window polls for an unowned partition), STALL (a
+    member owns the partition but its offset has not moved for lag.window
+    polls), WARN (time lag above lag.warn_time_lag, or lag rising over the
+    window while committing), REWIND (committed offset went back), ERR
+    (offsets unreadable), else OK. A group is its worst partition.
+
+--group is a Go regular expression matched anywhere in the group id, not
+anchored: 'billing' also matches 'old-billing-2'; write '^billing$' for
+exactly one group. When --once or --watch match no group, the groups that
+exist are listed and lag exits 1.
 
 Groups with no members keep reporting: the lag of a stopped group is the
 number that matters most.
@@ -45,9 +55,10 @@ number that matters most.
 By default lag is a Prometheus exporter on --serve (/metrics, /healthz, and
 /readyz once the first poll is done), polling every lag.interval. --once
 prints one table like kafka-consumer-groups --describe, plus TIME-LAG and
-STATUS, and exits (statuses need lag.window polls of history, so a single
-poll shows OK unless something is unreadable or went backwards); --watch
-reprints the table every lag.interval. --json prints the poll as JSON.`,
+STATUS and a TOTAL row, and exits (when a group has lag and no members it
+polls a second time, min(lag.interval, 2s) later, to see whether anyone
+commits); --watch reprints the table every lag.interval under a header with
+the time and the interval. --json prints the poll as JSON.`,
 		Example: `  veltrix lag --brokers 127.0.0.1:9092 --serve :9465
   veltrix lag --brokers 127.0.0.1:9092 --once --group '^billing'
   veltrix lag --brokers 127.0.0.1:9092 --watch --lag.interval 2s --lag.window 5
@@ -85,7 +96,15 @@ reprints the table every lag.interval. --json prints the poll as JSON.`,
 				if err != nil {
 					return err
 				}
-				return lagTable(ctx, mon, c.Lag.Interval, watch, asJSON, stdout)
+				existing := func(ctx context.Context) ([]string, error) {
+					listed, err := kadm.NewClient(cl).ListGroups(ctx)
+					if err != nil {
+						return nil, fmt.Errorf("listing groups: %w", err)
+					}
+					return listed.Groups(), nil
+				}
+				return lagTable(ctx, mon, lagTableOptions{interval: c.Lag.Interval, window: c.Lag.Window,
+					pattern: c.Lag.Groups, watch: watch, asJSON: asJSON, existing: existing}, stdout)
 			}
 
 			mon, err := lag.New(cl, c.Lag, lag.Options{Registerer: reg, Logger: log})
@@ -103,50 +122,95 @@ reprints the table every lag.interval. --json prints the poll as JSON.`,
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "poll once, print the table and exit")
-	cmd.Flags().BoolVar(&watch, "watch", false, "reprint the table every lag.interval until Ctrl-C")
+	cmd.Flags().BoolVar(&watch, "watch", false, "reprint the table every lag.interval, with the time and a total row, until Ctrl-C")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "with --once or --watch: print each poll as one JSON object")
 	config.AddFlags(cmd.Flags(), []string{"kafka.", "lag.", "log."})
 	return cmd
 }
 
+// lagTableOptions are lagTable's settings.
+type lagTableOptions struct {
+	interval time.Duration
+	window   int
+	pattern  string // lag.groups, for the header and the no-match message
+	watch    bool
+	asJSON   bool
+	// existing lists the group ids in the cluster, for the no-match message.
+	existing func(context.Context) ([]string, error)
+}
+
+// errNoGroupMatches is returned when the first poll of --once or --watch
+// found no group matching --group.
+var errNoGroupMatches = errors.New("no consumer group matches")
+
 // lagTable polls once, or every interval until ctx ends when watch is set,
-// and prints each poll.
-func lagTable(ctx context.Context, mon *lag.Monitor, interval time.Duration, watch, asJSON bool, w io.Writer) error {
-	clear := watch && !asJSON && isTerminal(w)
-	t := time.NewTicker(interval)
+// and prints each poll. When the first poll matches no group it lists the
+// groups that exist and returns errNoGroupMatches.
+func lagTable(ctx context.Context, mon *lag.Monitor, o lagTableOptions, w io.Writer) error {
+	clear := o.watch && !o.asJSON && isTerminal(w)
+	t := time.NewTicker(o.interval)
 	defer t.Stop()
-	for {
-		s, err := mon.Poll(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if !watch {
-				return err
-			}
+	for first := true; ; first = false {
+		poll := mon.Poll
+		if !o.watch {
+			poll = mon.Once
+		}
+		s, err := poll(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil
+		case err != nil && !o.watch:
+			return err
+		case err != nil:
 			fmt.Fprintln(w, "veltrix lag:", err)
-		} else {
+		case first && len(s.Groups) == 0:
+			return noGroupMatches(ctx, o, w)
+		default:
 			if clear {
 				fmt.Fprint(w, "\033[H\033[2J")
 			}
-			if asJSON {
+			switch {
+			case o.asJSON:
 				_ = json.NewEncoder(w).Encode(lagView(s))
-			} else {
+			case o.watch:
+				fmt.Fprintf(w, "veltrix lag  %s  every %s, window %d polls, groups matching %q\n\n",
+					s.At.Local().Format("2006-01-02 15:04:05"), o.interval, o.window, o.pattern)
+				printLagTable(w, s)
+			default:
 				printLagTable(w, s)
 			}
 		}
-		if !watch {
+		if !o.watch {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if !clear && !asJSON {
+			if !clear && !o.asJSON {
 				fmt.Fprintln(w)
 			}
 		}
 	}
+}
+
+// noGroupMatches says that --group matched nothing, lists the groups the
+// cluster has, and returns errNoGroupMatches.
+func noGroupMatches(ctx context.Context, o lagTableOptions, w io.Writer) error {
+	names, err := o.existing(ctx)
+	if err != nil {
+		return fmt.Errorf("%w %q (%w)", errNoGroupMatches, o.pattern, err)
+	}
+	slices.Sort(names)
+	if len(names) == 0 {
+		fmt.Fprintln(w, "the cluster has no consumer groups")
+	} else {
+		fmt.Fprintf(w, "groups in the cluster (%d):\n", len(names))
+		for _, n := range names {
+			fmt.Fprintln(w, " ", n)
+		}
+	}
+	return fmt.Errorf("%w %q (a regular expression matched anywhere in the id; ^name$ for one group)", errNoGroupMatches, o.pattern)
 }
 
 // printLagTable prints s like kafka-consumer-groups --describe, with
@@ -156,12 +220,21 @@ func printLagTable(w io.Writer, s *lag.Snapshot) {
 	fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tTIME-LAG\tSTATUS\tCLIENT-ID")
 	var notes []string
 	uncommitted := false
+	var (
+		parts, sum  int64
+		maxTL       time.Duration
+		worstStatus lag.Status
+	)
 	for _, g := range s.Groups {
+		worstStatus = max(worstStatus, g.Status)
+		maxTL = max(maxTL, g.MaxTimeLag(s.At))
 		if len(g.Partitions) == 0 {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t%s\t-\n", g.Name, g.Status)
 		}
 		lost := int64(0)
 		for _, p := range g.Partitions {
+			parts++
+			sum += p.Lag
 			cur, lagText := "-", strconv.FormatInt(p.Lag, 10)
 			if p.HasCommit {
 				cur = strconv.FormatInt(p.Committed, 10)
@@ -195,6 +268,9 @@ func printLagTable(w io.Writer, s *lag.Snapshot) {
 		case len(g.Members) == 0 && len(g.Partitions) > 0:
 			notes = append(notes, fmt.Sprintf("%s: no active members (state %s)", g.Name, state))
 		}
+	}
+	if len(s.Groups) > 0 {
+		fmt.Fprintf(tw, "TOTAL\t%d groups\t%d partitions\t\t\t%d\t%s\t%s\t\n", len(s.Groups), parts, sum, formatLag(maxTL), worstStatus)
 	}
 	_ = tw.Flush()
 	if uncommitted {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,9 @@ import (
 
 // TestLagCommand runs veltrix lag --once as a user would: the table and the
 // JSON show the committed offset, end, lag and a status for a group with no
-// members, and a bad --group pattern exits 2 before connecting.
+// members — STOP, not OK: --once takes the second sample that shows nobody
+// commits (issue 17: --once always said OK) —, and a bad --group pattern
+// exits 2 before connecting.
 func TestLagCommand(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
 		topic, grp := kafkatest.Name(t, "topic"), kafkatest.Name(t, "group")
@@ -64,7 +67,7 @@ func TestLagCommand(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 			t.Fatalf("not JSON: %v: %s", err, r.stdout)
 		}
-		if len(out.Groups) != 1 || out.Groups[0].Group != grp || out.Groups[0].SumLag != 4 || out.Groups[0].Status != "OK" {
+		if len(out.Groups) != 1 || out.Groups[0].Group != grp || out.Groups[0].SumLag != 4 || out.Groups[0].Status != "STOP" {
 			t.Fatalf("groups %+v", out.Groups)
 		}
 		p := out.Groups[0].Partitions
@@ -74,7 +77,7 @@ func TestLagCommand(t *testing.T) {
 		}
 
 		r = veltrix(t, 30*time.Second, "", "lag", "--once", "--brokers", brokers, "--group", "^"+grp+"$")
-		for _, want := range []string{"GROUP", "CURRENT-OFFSET", "LOG-END-OFFSET", "TIME-LAG", "STATUS", grp, "no active members"} {
+		for _, want := range []string{"GROUP", "CURRENT-OFFSET", "LOG-END-OFFSET", "TIME-LAG", "STATUS", grp, "STOP", "no active members", "TOTAL"} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("table lacks %q:\n%s", want, r.stdout)
 			}
@@ -83,5 +86,47 @@ func TestLagCommand(t *testing.T) {
 	r := veltrix(t, 10*time.Second, "", "lag", "--once", "--brokers", "127.0.0.1:1", "--group", "(")
 	if r.code != 2 || !strings.Contains(r.stderr, "lag.groups") {
 		t.Fatalf("bad pattern: exit %d, stderr %s", r.code, r.stderr)
+	}
+}
+
+// TestLagWatchAndNoMatch: --watch prints a header with the time and the
+// interval and a TOTAL row under each table; a --group that matches nothing
+// lists the groups that exist and exits 1 (issue 17: it printed "no
+// consumer groups match" and exited 0, or watched nothing forever).
+func TestLagWatchAndNoMatch(t *testing.T) {
+	brokers := kafkatest.Real(t)
+	topic, grp := kafkatest.Name(t, "topic"), kafkatest.Name(t, "group")
+	kafkatest.CreateTopic(t, brokers, topic, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	os := make(kadm.Offsets)
+	os.Add(kadm.Offset{Topic: topic, Partition: 0, At: 0, LeaderEpoch: -1})
+	if err := kadm.NewClient(cl).CommitAllOffsets(context.Background(), grp, os); err != nil {
+		t.Fatal(err)
+	}
+	b := strings.Join(brokers, ",")
+
+	r := veltrix(t, 30*time.Second, "", "lag", "--once", "--brokers", b, "--group", "^"+grp+"-nothing$")
+	if r.code != 1 || !strings.Contains(r.stdout, grp) || !strings.Contains(r.stderr, "no consumer group matches") {
+		t.Fatalf("no match: exit %d, want 1 listing %s\nstdout: %s\nstderr: %s", r.code, grp, r.stdout, r.stderr)
+	}
+	r = veltrix(t, 30*time.Second, "", "lag", "--watch", "--brokers", b, "--group", "^"+grp+"-nothing$")
+	if r.code != 1 || !strings.Contains(r.stdout, grp) {
+		t.Fatalf("--watch, no match: exit %d, want 1 listing %s\nstdout: %s\nstderr: %s", r.code, grp, r.stdout, r.stderr)
+	}
+
+	p := startVeltrix(t, "lag", "--watch", "--brokers", b, "--group", "^"+grp+"$", "--lag.interval", "200ms")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Two tables, each under its header and with a total row.
+	re := regexp.MustCompile(`(?s)veltrix lag  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  every 200ms.*TOTAL +1 groups +1 partitions +1 .*veltrix lag  \d{4}-.*TOTAL`)
+	if _, err := p.WaitOutput(ctx, re); err != nil {
+		t.Fatalf("--watch output lacks header and total rows: %v\n%s", err, p.Stdout())
 	}
 }

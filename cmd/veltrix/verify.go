@@ -30,7 +30,9 @@ are identified by the veltrix-producer and veltrix-seq headers that
 unidentified and not checked. Order is checked per producer and key.
 
 It exits 1 when an event was lost or reordered (and, with --no-duplicates,
-duplicated), so it can gate a script.`,
+duplicated), so it can gate a script, and when it checked nothing: the input
+is empty, or none of its records carries readable identity headers. Every
+topic is checked to exist before any is read.`,
 		Example: `  veltrix verify --brokers 127.0.0.1:9092 --input events --output events-out
   veltrix verify --brokers 127.0.0.1:9092 --input events --output events-out --dlq events.dlq --json`,
 		Args: cobra.NoArgs,
@@ -59,6 +61,15 @@ duplicated), so it can gate a script.`,
 				topic string
 				fn    func(*kgo.Record)
 			}{{input, c.Input}, {output, c.Output}, {dlq, c.DeadLetter}}
+			var topics []string
+			for _, s := range steps {
+				if s.topic != "" {
+					topics = append(topics, s.topic)
+				}
+			}
+			if err := verify.CheckTopics(ctx, topics, opts...); err != nil {
+				return fmt.Errorf("checking the topics before reading: %w", err)
+			}
 			for _, s := range steps {
 				if s.topic == "" {
 					continue
@@ -74,6 +85,9 @@ duplicated), so it can gate a script.`,
 				_ = json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
 			} else {
 				printReport(cmd.OutOrStdout(), rep)
+			}
+			if err := rep.Err(); err != nil {
+				return err
 			}
 			t := rep.Total
 			if t.Lost > 0 || t.OutOfOrder > 0 || (noDuplicates && t.Duplicated > 0) {
@@ -115,6 +129,7 @@ func printReport(w io.Writer, r verify.Report) {
 		}
 	}
 	if r.Unidentified > 0 || r.Strays > 0 {
-		fmt.Fprintf(w, "\n%d input records had no identity headers (not checked); %d output events were never in the input\n", r.Unidentified, r.Strays)
+		fmt.Fprintf(w, "\n%d input records had no readable identity headers (not checked; %d malformed); %d output events were never in the input\n",
+			r.Unidentified, r.Malformed, r.Strays)
 	}
 }

@@ -98,7 +98,10 @@ func statPanel(title, desc, unit string, w, h uint32, steps []dashboard.Threshol
 
 // tablePanel shows instant queries as rows, one column per label.
 func tablePanel(title, desc string, w, h uint32, qs ...*prometheus.DataqueryBuilder) *table.PanelBuilder {
-	p := table.NewPanelBuilder().Title(title).Description(desc).Datasource(ds).Span(w).Height(h)
+	// The SDK's default footer has a null reducer, which its own strict
+	// decoder (and Grafana's schema) rejects: the schema wants an array.
+	footer := common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{}).CountRows(false)
+	p := table.NewPanelBuilder().Title(title).Description(desc).Datasource(ds).Span(w).Height(h).Footer(footer)
 	for _, q := range refs(qs) {
 		p.WithTarget(q)
 	}

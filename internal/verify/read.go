@@ -1,14 +1,45 @@
 package verify
 
 import (
-	"time"
-
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// CheckTopics fails, naming every missing or unreadable one, unless all
+// of topics exist: verify checks them all before it reads any, so a typo in
+// the output topic is not reported after minutes of reading the input.
+func CheckTopics(ctx context.Context, topics []string, opts ...kgo.Opt) error {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("creating client: %w", err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("listing end offsets of %s: %w", strings.Join(topics, ", "), err)
+	}
+	var errs []error
+	for _, t := range topics {
+		ps, ok := ends[t]
+		if !ok {
+			errs = append(errs, fmt.Errorf("topic %s: not listed", t))
+			continue
+		}
+		for _, o := range ps {
+			if o.Err != nil {
+				errs = append(errs, fmt.Errorf("topic %s: %w", t, o.Err))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // ReadTopic reads topic from its start to the end offsets it has when the
 // call begins, calling fn for every record in partition offset order. It

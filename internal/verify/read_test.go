@@ -34,3 +34,23 @@ func TestReadTopicReportsTopicError(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckTopicsNamesMissing: CheckTopics names every missing topic and
+// passes the ones that exist, on both clusters.
+func TestCheckTopicsNamesMissing(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		have, miss1, miss2 := kafkatest.Name(t, "in"), kafkatest.Name(t, "out"), kafkatest.Name(t, "dlq")
+		kafkatest.CreateTopic(t, c.Brokers, have, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+		if err := CheckTopics(ctx, []string{have}, opts...); err != nil {
+			t.Fatalf("existing topic: %v", err)
+		}
+		err := CheckTopics(ctx, []string{have, miss1, miss2}, opts...)
+		if err == nil || !strings.Contains(err.Error(), miss1) || !strings.Contains(err.Error(), miss2) || strings.Contains(err.Error(), have) ||
+			!errors.Is(err, kerr.UnknownTopicOrPartition) {
+			t.Fatalf("CheckTopics = %v, want UNKNOWN_TOPIC_OR_PARTITION naming %s and %s only", err, miss1, miss2)
+		}
+	})
+}

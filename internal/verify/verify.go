@@ -5,6 +5,8 @@
 package verify
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -53,8 +55,33 @@ type Report struct {
 	Producers    []ProducerReport `json:"producers"`
 	ProblemKeys  []KeyReport      `json:"problem_keys"`  // keys with a loss, duplicate or reordering (at most MaxProblemKeys)
 	MoreProblems int              `json:"more_problems"` // problem keys beyond the list
+	InputRecords int64            `json:"input_records"` // records read from the input
 	Unidentified int64            `json:"unidentified"`  // input records without veltrix identity headers, not checked
+	Malformed    int64            `json:"malformed"`     // of those, records whose identity headers were present but unreadable
 	Strays       int64            `json:"strays"`        // output events that were never in the input
+}
+
+// ErrNothingChecked is returned by Report.Err when no input record carried
+// a readable identity: a report of 0 lost would say nothing.
+var ErrNothingChecked = errors.New("verify checked nothing")
+
+// Err returns an error wrapping ErrNothingChecked, saying why, when no
+// input event could be identified (an empty input, records without the
+// veltrix-producer and veltrix-seq headers, or with malformed ones); nil
+// otherwise. Delivery problems are in Total, not here.
+func (r Report) Err() error {
+	if r.Total.Produced > 0 {
+		return nil
+	}
+	switch {
+	case r.InputRecords == 0:
+		return fmt.Errorf("%w: the input has no records", ErrNothingChecked)
+	case r.Malformed > 0:
+		return fmt.Errorf("%w: none of the %d input records carried a readable identity (%d had malformed %s/%s headers); write the input with veltrix produce",
+			ErrNothingChecked, r.InputRecords, r.Malformed, event.HeaderProducer, event.HeaderSeq)
+	}
+	return fmt.Errorf("%w: none of the %d input records carried the identity headers %s and %s; write the input with veltrix produce",
+		ErrNothingChecked, r.InputRecords, event.HeaderProducer, event.HeaderSeq)
 }
 
 // MaxProblemKeys bounds Report.ProblemKeys.
@@ -72,7 +99,9 @@ type Checker struct {
 	dlq          map[event.ID]bool
 	lastSeq      map[keyID]uint64
 	outOfOrder   map[keyID]int64
+	inputs       int64
 	unidentified int64
+	malformed    int64
 	strays       int64
 }
 
@@ -84,9 +113,13 @@ func NewChecker() *Checker {
 
 // Input records one input record.
 func (c *Checker) Input(r *kgo.Record) {
+	c.inputs++
 	id, ok := event.Of(r)
 	if !ok {
 		c.unidentified++
+		if hasIdentityHeader(r) {
+			c.malformed++
+		}
 		return
 	}
 	c.in[id] = inEvent{key: string(r.Key)}
@@ -114,6 +147,17 @@ func (c *Checker) Output(r *kgo.Record) {
 		return
 	}
 	c.lastSeq[k] = id.Seq
+}
+
+// hasIdentityHeader says r carries one of the identity headers, so an
+// identity event.Of could not read is malformed rather than absent.
+func hasIdentityHeader(r *kgo.Record) bool {
+	for _, h := range r.Headers {
+		if h.Key == event.HeaderProducer || h.Key == event.HeaderSeq {
+			return true
+		}
+	}
+	return false
 }
 
 // DeadLetter records one dead-letter record.
@@ -150,7 +194,7 @@ func (c *Checker) Report() Report {
 	for k, n := range c.outOfOrder {
 		get(byKey, k).OutOfOrder += n
 	}
-	rep := Report{Unidentified: c.unidentified, Strays: c.strays}
+	rep := Report{InputRecords: c.inputs, Unidentified: c.unidentified, Malformed: c.malformed, Strays: c.strays}
 	for k, kc := range byKey {
 		if byProducer[k.producer] == nil {
 			byProducer[k.producer] = &Counts{}

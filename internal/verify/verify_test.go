@@ -1,7 +1,9 @@
 package verify
 
 import (
+	"errors"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -37,5 +39,35 @@ func TestChecker(t *testing.T) {
 	}
 	if len(r.ProblemKeys) != 2 {
 		t.Fatalf("problem keys %+v", r.ProblemKeys)
+	}
+}
+
+// TestReportErrNothingChecked: a verify that identified no input event
+// fails and says why, instead of reporting 0 lost (issue 17).
+func TestReportErrNothingChecked(t *testing.T) {
+	malformed := &kgo.Record{Headers: []kgo.RecordHeader{{Key: event.HeaderProducer, Value: []byte("p")}, {Key: event.HeaderSeq, Value: []byte("x1")}}}
+	for _, tc := range []struct {
+		name  string
+		input []*kgo.Record
+		want  string // "" for no error
+	}{
+		{"empty input", nil, "the input has no records"},
+		{"no identity headers", []*kgo.Record{{Value: []byte("a")}, {Value: []byte("b")}}, "none of the 2 input records carried the identity headers"},
+		{"malformed headers", []*kgo.Record{malformed}, "1 had malformed"},
+		{"one identified", []*kgo.Record{{Value: []byte("a")}, rec("p", 1, "k")}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewChecker()
+			for _, r := range tc.input {
+				c.Input(r)
+			}
+			err := c.Report().Err()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Err = %v, want nil", err)
+			case tc.want != "" && (!errors.Is(err, ErrNothingChecked) || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("Err = %v, want ErrNothingChecked saying %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -18,8 +18,13 @@ type Config struct {
 	// watched. "" watches only the groups named in Options.Groups.
 	Groups string `koanf:"groups"`
 	// Window is how many polls of each partition the health evaluator
-	// judges; STOP and STALL need this many polls without progress.
+	// judges for trends; a stuck owned partition is STALL, and a partition
+	// nobody owns in a group that has members STOP, after this many polls
+	// without progress (a group with no members is STOP at its next poll).
 	Window int `koanf:"window"`
+	// WarnTimeLag makes a partition whose time lag exceeds it WARN at once,
+	// whatever its trend; 0 turns the rule off.
+	WarnTimeLag time.Duration `koanf:"warn_time_lag"`
 	// Cluster is the value of the cluster label on every series.
 	Cluster string `koanf:"cluster"`
 	// Reset is where a group with no committed offset for a partition would
@@ -31,10 +36,11 @@ type Config struct {
 	Serve string `koanf:"serve"`
 }
 
-// DefaultConfig returns the defaults: every group polled every 10s, health
-// judged over 10 polls.
+// DefaultConfig returns the defaults: every group polled every 10s, trends
+// judged over 10 polls, WARN at once beyond 10s of time lag.
 func DefaultConfig() Config {
-	return Config{Interval: 10 * time.Second, Groups: ".*", Window: 10, Cluster: "default", Reset: "earliest", Serve: ":9465"}
+	return Config{Interval: 10 * time.Second, Groups: ".*", Window: 10, WarnTimeLag: 10 * time.Second,
+		Cluster: "default", Reset: "earliest", Serve: ":9465"}
 }
 
 // Validate reports every setting the monitor cannot work with, all at once.
@@ -49,6 +55,9 @@ func (c Config) Validate() error {
 	}
 	if c.Window < 2 {
 		bad("Window %d: want at least 2", c.Window)
+	}
+	if c.WarnTimeLag < 0 {
+		bad("WarnTimeLag %s: want 0 (off) or more", c.WarnTimeLag)
 	}
 	if c.Reset != "earliest" && c.Reset != "latest" {
 		bad("Reset %q: want earliest or latest", c.Reset)

@@ -18,6 +18,15 @@ func win(owned bool, pairs ...int64) []Sample {
 
 func TestEvaluate(t *testing.T) {
 	withErr := func(w []Sample, i int) []Sample { w[i].Err = true; return w }
+	// empty marks samples from..to (inclusive) as taken while the group had
+	// no members.
+	empty := func(w []Sample, from, to int) []Sample {
+		for i := from; i <= to; i++ {
+			w[i].Empty = true
+		}
+		return w
+	}
+	timeLag := func(w []Sample, d time.Duration) []Sample { w[len(w)-1].TimeLag = d; return w }
 	uncommitted := func(w []Sample) []Sample {
 		for i := range w {
 			w[i].HasCommit = false
@@ -52,10 +61,22 @@ func TestEvaluate(t *testing.T) {
 		{"older sample unreadable", withErr(win(false, 10, 5, 10, 5, 10, 5), 0), 3, OK},
 		{"err sample not compared for rewind", withErr(win(true, 30, 5, 0, 0, 31, 5), 1), 3, OK},
 		{"never committed, nobody consuming", uncommitted(win(false, 0, 50, 0, 50, 0, 50)), 3, Stop},
+		// Judged from what is known now (issue 17): a window of 10 would
+		// otherwise take 9 intervals to say STOP.
+		{"members left: STOP at the next poll", empty(win(true, 10, 5, 10, 7), 1, 1), 10, Stop},
+		{"empty, no commit between two polls: STOP", empty(win(false, 10, 5, 10, 7), 0, 1), 10, Stop},
+		{"empty, first poll: not judged yet", empty(win(false, 10, 5), 0, 0), 10, OK},
+		{"empty but committing (no group membership)", empty(win(false, 10, 5, 20, 7, 20, 9), 0, 2), 10, OK},
+		{"empty and caught up", empty(win(false, 10, 0, 10, 0), 0, 1), 10, OK},
+		{"unowned but the group has members: trend only", win(false, 10, 5, 10, 7), 10, OK},
+		{"time lag above the threshold: WARN at once", timeLag(win(true, 10, 5), 11*time.Second), 10, Warn},
+		{"time lag at the threshold", timeLag(win(true, 10, 5), 10*time.Second), 10, OK},
+		{"time lag high but STALL outranks WARN", timeLag(win(true, 10, 5, 10, 7, 10, 9), time.Minute), 3, Stall},
+		{"time lag high, lag fell inside the window", timeLag(win(true, 10, 0, 20, 5, 30, 9), time.Minute), 3, Warn},
 		{"commit deleted is not a rewind", append(win(false, 30, 0), Sample{Committed: 0, Lag: 30}), 3, OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Evaluate(tc.window, tc.size); got != tc.want {
+			if got := Evaluate(tc.window, Rules{Window: tc.size, WarnTimeLag: 10 * time.Second}); got != tc.want {
 				t.Errorf("Evaluate = %s, want %s", got, tc.want)
 			}
 		})
@@ -63,7 +84,7 @@ func TestEvaluate(t *testing.T) {
 }
 
 func TestHistoryWindow(t *testing.T) {
-	h := newHistory(3)
+	h := newHistory(Rules{Window: 3})
 	k := partKey{"g", "t", 0}
 	var got []Status
 	for _, s := range win(false, 10, 5, 10, 5, 10, 5, 20, 6, 30, 7) {

@@ -67,7 +67,7 @@ func New(cl *kgo.Client, cfg Config, opts Options) (*Monitor, error) {
 		return nil, err
 	}
 	m := &Monitor{cl: cl, adm: kadm.NewClient(cl), cfg: cfg, opts: opts,
-		hist: newHistory(cfg.Window), stamps: newStamps(cl), now: time.Now}
+		hist: newHistory(Rules{Window: cfg.Window, WarnTimeLag: cfg.WarnTimeLag}), stamps: newStamps(cl), now: time.Now}
 	if cfg.Groups != "" {
 		m.match = regexp.MustCompile(cfg.Groups) // Validate compiled it
 	}
@@ -121,6 +121,45 @@ func (m *Monitor) Poll(ctx context.Context) (*Snapshot, error) {
 	snap.Took = m.now().Sub(start)
 	m.latest.Store(snap)
 	return snap, nil
+}
+
+// onceGap is the longest Once waits between its two polls.
+const onceGap = 2 * time.Second
+
+// Once is a poll for a one-shot reader (veltrix lag --once): it polls, and
+// when a verdict needs a second sample — a group with lag and no members is
+// STOP only once a second poll shows that nobody committed meanwhile — it
+// polls again after min(interval, 2s) and returns that snapshot. Like Poll,
+// it must not run concurrently with Poll or Run.
+func (m *Monitor) Once(ctx context.Context) (*Snapshot, error) {
+	snap, err := m.Poll(ctx)
+	if err != nil || !needsSecond(snap) {
+		return snap, err
+	}
+	t := time.NewTimer(min(m.cfg.Interval, onceGap))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return snap, nil
+	case <-t.C:
+	}
+	return m.Poll(ctx)
+}
+
+// needsSecond says some partition of a group without members has lag: its
+// status depends on whether its committed offset moves.
+func needsSecond(s *Snapshot) bool {
+	for _, g := range s.Groups {
+		if g.State == "" || len(g.Members) > 0 {
+			continue
+		}
+		for _, p := range g.Partitions {
+			if p.Err == "" && p.Lag > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (m *Monitor) poll(ctx context.Context, at time.Time) (*Snapshot, error) {
@@ -193,6 +232,8 @@ func (m *Monitor) poll(ctx context.Context, at time.Time) (*Snapshot, error) {
 		if g.Err != "" {
 			continue
 		}
+		// Members are known only when the group could be described.
+		empty := g.State != "" && len(g.Members) == 0
 		for i := range g.Partitions {
 			p := &g.Partitions[i]
 			if p.Err == "" && p.Lag > 0 {
@@ -213,7 +254,7 @@ func (m *Monitor) poll(ctx context.Context, at time.Time) (*Snapshot, error) {
 			k := partKey{g.Name, p.Topic, p.Partition}
 			seen[k] = true
 			p.Status = m.hist.add(k, Sample{At: at, Committed: p.Committed, HasCommit: p.HasCommit,
-				Lag: p.Lag, Owned: p.Owner != "", Err: p.Err != ""})
+				Lag: p.Lag, TimeLag: p.TimeLag(at), Owned: p.Owner != "", Empty: empty, Err: p.Err != ""})
 			g.Status = worst(g.Status, p.Status)
 		}
 	}

@@ -329,7 +329,9 @@ func TestStatus(t *testing.T) {
 		name  string
 		steps []step
 	}{
-		{"stopped with lag", []step{{20, 5, lag.OK}, {0, -1, lag.OK}, {0, -1, lag.Stop}, {5, -1, lag.Stop}}},
+		// No members and no commit since the last poll: STOP at the second
+		// poll, not after the window (issue 17).
+		{"stopped with lag", []step{{20, 5, lag.OK}, {0, -1, lag.Stop}, {0, -1, lag.Stop}, {5, -1, lag.Stop}}},
 		{"slower than the producer", []step{{20, 5, lag.OK}, {20, 10, lag.OK}, {20, 15, lag.Warn}, {20, 20, lag.Warn}}},
 		{"caught up", []step{{20, 20, lag.OK}, {10, 30, lag.OK}, {0, -1, lag.OK}, {5, 35, lag.OK}}},
 		{"offsets reset backwards", []step{{20, 20, lag.OK}, {0, 3, lag.Rewind}, {0, -1, lag.Rewind}, {0, 20, lag.OK}}},
@@ -395,6 +397,65 @@ func TestStallWhileOwned(t *testing.T) {
 		})
 		if g = group(t, poll(t, m), grp); g.Status != lag.Stop {
 			t.Fatalf("after the member left: status %s, want STOP", g.Status)
+		}
+	})
+}
+
+// TestStopWithinOnePoll: with the default window of 10 polls, a group whose
+// last member leaves while lag exists is STOP at the first poll that sees
+// it empty — not after the window (issue 17: ≈100 s at the defaults).
+func TestStopWithinOnePoll(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		topic, grp := kafkatest.Name(t, "topic"), kafkatest.Name(t, "group")
+		kafkatest.CreateTopic(t, c.Brokers, topic, 1)
+		pr := producer(t, c.Brokers)
+		produce(t, pr, topic, 0, 10, nil)
+		commit(t, kadm.NewClient(pr), grp, topic, map[int32]int64{0: 2})
+		cons := client(t, c.Brokers, kgo.ConsumerGroup(grp), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit(), kgo.ClientID("leaving-member"))
+		m := newMonitor(t, c.Brokers, lag.DefaultConfig(), nil, grp)
+		kafkatest.Eventually(t, 15*time.Second, "the member owning the partition", func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			cons.PollFetches(ctx)
+			g := group(t, poll(t, m), grp)
+			return len(g.Partitions) == 1 && g.Partitions[0].Owner == "leaving-member"
+		})
+		if g := group(t, poll(t, m), grp); g.Status == lag.Stop {
+			t.Fatalf("owned by a live member: status %s", g.Status)
+		}
+		cons.Close()
+		var g lag.Group
+		kafkatest.Eventually(t, 15*time.Second, "the group to empty", func() bool {
+			g = group(t, poll(t, m), grp)
+			return len(g.Members) == 0
+		})
+		if g.Status != lag.Stop {
+			t.Fatalf("first poll after the last member left: status %s, want STOP (partitions %+v)", g.Status, g.Partitions)
+		}
+	})
+}
+
+// TestTimeLagWarnsAtOnce: a group 30 s behind in time is WARN at the first
+// poll when lag.warn_time_lag is 10 s, without a window of history, and OK
+// with the rule off (issue 17: the badge stayed OK at 25 s of time lag).
+func TestTimeLagWarnsAtOnce(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		topic, grp := kafkatest.Name(t, "topic"), kafkatest.Name(t, "group")
+		kafkatest.CreateTopic(t, c.Brokers, topic, 1)
+		pr := producer(t, c.Brokers)
+		old := time.Now().Add(-30 * time.Second)
+		produce(t, pr, topic, 0, 10, func(int) time.Time { return old })
+		commit(t, kadm.NewClient(pr), grp, topic, map[int32]int64{0: 2})
+		for _, tc := range []struct {
+			warn time.Duration
+			want lag.Status
+		}{{10 * time.Second, lag.Warn}, {0, lag.OK}} {
+			cfg := lag.DefaultConfig()
+			cfg.WarnTimeLag = tc.warn
+			g := group(t, poll(t, newMonitor(t, c.Brokers, cfg, nil, grp)), grp)
+			if g.Status != tc.want || len(g.Partitions) != 1 || !g.Partitions[0].TimeLagKnown {
+				t.Fatalf("warn_time_lag %s: status %s, want %s (partitions %+v)", tc.warn, g.Status, tc.want, g.Partitions)
+			}
 		}
 	})
 }
