@@ -1,5 +1,7 @@
-// Package docs holds veltrix's documentation; its test keeps the README's
-// layout table and the file map in architecture.md true to the tree.
+// Package docs holds veltrix's documentation; its tests keep the layout
+// table and the file map in architecture.md true to the tree, every
+// relative link in the Markdown files pointing at something that exists,
+// and the README's set-up commands the ones CI runs.
 package docs
 
 import (
@@ -16,21 +18,21 @@ import (
 // root is the repository, seen from this package.
 const root = ".."
 
-// TestLayoutTablesMatchTree fails when the README's layout table or the
-// file map in docs/architecture.md names a path that does not exist, or
-// leaves out a package directory. The README must name each package
-// directory itself; the file map may name the directory, a file in it or a
-// glob over its files.
+// TestLayoutTablesMatchTree fails when the layout table or the file map in
+// docs/architecture.md names a path that does not exist, or leaves out a
+// package directory. The layout table must name each package directory
+// itself; the file map may name the directory, a file in it or a glob over
+// its files.
 func TestLayoutTablesMatchTree(t *testing.T) {
 	pkgs := packageDirs(t)
 	for _, tc := range []struct {
 		file, section string
 		byFile        bool // a file or glob in the directory covers it
 	}{
-		{"README.md", "## Layout", false},
+		{"docs/architecture.md", "## Layout", false},
 		{"docs/architecture.md", "## File map", true},
 	} {
-		t.Run(tc.file, func(t *testing.T) {
+		t.Run(tc.file+tc.section, func(t *testing.T) {
 			entries := tableEntries(t, tc.file, tc.section)
 			if len(entries) == 0 {
 				t.Fatalf("%s: no table under %q", tc.file, tc.section)

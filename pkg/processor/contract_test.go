@@ -22,7 +22,7 @@ import (
 	"github.com/veltrix/veltrix/pkg/processor"
 )
 
-// The engine's failure contract (handler.go, README "Failures",
+// The engine's failure contract (handler.go, docs/delivery.md "Failures",
 // docs/architecture.md step 5), checked at package level: what the handler
 // sees (whole-batch retries with backoff, partial retries, isolation), what
 // on_failure does with what still fails, and what is committed. Until these
