@@ -76,6 +76,6 @@ Start with 'veltrix demo': it runs the whole pipeline on an embedded cluster.`,
 	}
 	root.PersistentFlags().StringP("config", "c", "", "YAML configuration file (see configs/reference.yaml for every key)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDemo(), newBroker(), newProduce(), newProcess(), newConfigCmd(), newVerify(), newLag(), newPlan())
+	root.AddCommand(newDemo(), newBroker(), newProduce(), newProcess(), newConfigCmd(), newVerify(), newLag(), newPlan(), newDLQ())
 	return root
 }

@@ -42,7 +42,7 @@ func TestReferenceListsEveryDefinition(t *testing.T) {
 			t.Errorf("reference lacks %q", row)
 		}
 	}
-	if n, want := len(pipelineDefinitions())+len(lagDefinitions()), 21+15; n != want {
+	if n, want := len(pipelineDefinitions())+len(lagDefinitions()), 22+15; n != want {
 		t.Errorf("%d definitions, want %d", n, want)
 	}
 }
