@@ -39,6 +39,7 @@ type Metrics struct {
 	BufferedRecs   *prometheus.GaugeVec     // group
 	BufferedBytes  *prometheus.GaugeVec     // group
 	Halted         *prometheus.GaugeVec     // group, topic
+	HaltedOffset   *prometheus.GaugeVec     // group, topic, partition; only while halted
 	Timeouts       *prometheus.CounterVec   // topic
 	Overdue        *prometheus.GaugeVec     // group, topic
 	DLQErrors      *prometheus.CounterVec   // topic
@@ -87,6 +88,9 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "buffered_bytes", Help: "Memory held by fetched, queued records not yet handled: key, value and headers plus the record's own overhead."}, []string{"group"}),
 		Halted: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace,
 			Name: "halted_partitions", Help: "Partitions stopped by on_failure=halt until restart."}, []string{"group", "topic"}),
+		HaltedOffset: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace,
+			Name: "halted_partition_offset", Help: "Offset of the record that halted the partition (on_failure=halt), for each partition halted on this process; the series exists only while it is halted here."},
+			[]string{"group", "topic", "partition"}),
 		Timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
 			Name: "handler_timeouts_total", Help: "Handler calls that exceeded handler.timeout; the batch is retried with backoff and never counted as a record failure."}, []string{"topic"}),
 		Overdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace,
@@ -96,7 +100,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Produced, m.ProduceErrors, m.Processed, m.Failed, m.Retries, m.BatchRecords,
 		m.HandlerSeconds, m.E2ESeconds, m.Commits, m.CommitErrors, m.Assigned, m.Rebalances,
-		m.PartitionLag, m.Paused, m.BufferedRecs, m.BufferedBytes, m.Halted, m.Timeouts, m.Overdue, m.DLQErrors)
+		m.PartitionLag, m.Paused, m.BufferedRecs, m.BufferedBytes, m.Halted, m.HaltedOffset, m.Timeouts, m.Overdue, m.DLQErrors)
 	return m
 }
 

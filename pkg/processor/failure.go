@@ -91,10 +91,11 @@ func (l *lane) process(recs []*kgo.Record, last *kgo.Record) bool {
 // partition is no longer this member's to halt.
 func (l *lane) haltPartition(r *kgo.Record, cause error, attempts int) {
 	p := l.p
-	if !l.halt() {
+	if !l.halt(Halt{Partition: r.Partition, Offset: r.Offset, Attempts: attempts, Err: cause.Error(), Since: time.Now()}) {
 		return
 	}
 	p.m.halted(1)
+	p.m.haltedAt(r.Partition, r.Offset)
 	p.dropQueued(l)
 	p.flow()
 	p.log.Error("partition halted: a record failed all attempts; nothing past it will be committed until restart",

@@ -99,7 +99,7 @@ func TestReleaseRechecksOwnership(t *testing.T) {
 // forever.
 func TestHaltedLaneDropsLateRecords(t *testing.T) {
 	p, l := flowProcessor(t, 100, 0)
-	l.halt()
+	l.halt(Halt{})
 	l.push([]*kgo.Record{{Value: make([]byte, 100)}, {Value: make([]byte, 100)}})
 	if n, _ := l.size(); n != 0 || p.bufRecs.Load() != 0 || p.bufBytes.Load() != 0 {
 		t.Fatalf("a halted lane queued %d records (%d buffered, %d bytes)", n, p.bufRecs.Load(), p.bufBytes.Load())

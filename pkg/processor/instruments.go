@@ -137,6 +137,7 @@ func (i *instruments) released(part int32) {
 	if i.m != nil {
 		i.assignedG.Dec()
 		i.m.PartitionLag.DeleteLabelValues(i.group, i.topic, partitionLabel(part))
+		i.m.HaltedOffset.DeleteLabelValues(i.group, i.topic, partitionLabel(part))
 	}
 }
 
@@ -162,6 +163,14 @@ func (i *instruments) buffered(recs, bytes int64) {
 func (i *instruments) halted(delta int) {
 	if i.m != nil {
 		i.haltedG.Add(float64(delta))
+	}
+}
+
+// haltedAt exports the offset part halted at; released removes it. Set,
+// not Add: a partition has one owner, and one lane halts at most once.
+func (i *instruments) haltedAt(part int32, offset int64) {
+	if i.m != nil {
+		i.m.HaltedOffset.WithLabelValues(i.group, i.topic, partitionLabel(part)).Set(float64(offset))
 	}
 }
 

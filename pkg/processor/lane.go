@@ -28,6 +28,7 @@ type lane struct {
 	qpayload  int64           // their key and value bytes, what batch.max_bytes bounds
 	paused    bool            // fetching is paused (or being paused) for this partition
 	halted    bool            // on_failure=halt stopped this partition until restart
+	haltedAt  Halt            // why, when halted
 	gone      bool            // released: the lane takes no records and no pause decisions
 	finished  kgo.EpochOffset // next offset after the last finished record
 	hasFinish bool
@@ -144,12 +145,14 @@ func (l *lane) discard() (recs, bytes int64) {
 	return recs, bytes
 }
 
-// halt marks the lane halted; it reports false when it already was.
-func (l *lane) halt() bool {
+// halt marks the lane halted at h; it reports false when it already was.
+func (l *lane) halt(h Halt) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	was := l.halted
-	l.halted = true
+	if !was {
+		l.halted, l.haltedAt = true, h
+	}
 	return !was
 }
 

@@ -6,10 +6,12 @@
 package processor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -124,6 +126,38 @@ func newProcessor(kcfg kafka.Config, topic string, cfg Config, h Handler, opts O
 		fetch:  newFetchSizer(cfg),
 		health: newHealth(log.With("group", cfg.Group.ID, "topic", topic), cfg),
 	}
+}
+
+// Halt is one partition stopped by on_failure=halt, as Halted reports it.
+type Halt struct {
+	Partition int32
+	Offset    int64     // the record that failed every attempt; nothing from it on is committed
+	Attempts  int       // handler attempts it failed
+	Err       string    // the handler's last error for it
+	Since     time.Time // when the partition halted
+}
+
+// Halted returns the partitions this member owns that are halted, in
+// partition order. A halted partition stays halted until this member
+// releases it (a restart, or a rebalance that moves it). Safe for
+// concurrent use.
+func (p *Processor) Halted() []Halt {
+	p.mu.Lock()
+	lanes := make([]*lane, 0, len(p.lanes))
+	for _, l := range p.lanes {
+		lanes = append(lanes, l)
+	}
+	p.mu.Unlock()
+	var out []Halt
+	for _, l := range lanes {
+		l.mu.Lock()
+		if l.halted && !l.gone {
+			out = append(out, l.haltedAt)
+		}
+		l.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b Halt) int { return cmp.Compare(a.Partition, b.Partition) })
+	return out
 }
 
 // Assigned returns the partitions this member owns now.
