@@ -153,7 +153,7 @@ func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
 	defer stopLag()
 	m.RegisterReady(group.Ready)
 	m.RegisterLive(func() bool { return group.Live() == nil })
-	srv, err := serveMetrics(l, reg, server.Probes{Ready: group.Readiness, Live: group.Live}, statusMux(ctx, reg, "veltrix demo · group "+c.Processor.Group.ID))
+	srv, err := serveMetrics(l, reg, server.Probes{Ready: group.Readiness, Live: group.Live}, statusMux(ctx, reg, "veltrix demo · group "+c.Processor.Group.ID, memberHalts(group)...))
 	if err != nil {
 		return err
 	}
@@ -339,4 +339,13 @@ func printSummary(w io.Writer, s demoSummary, asJSON bool) {
   max lag     %d events
   end-to-end  p50 %.1fms  p99 %.1fms
 `, s.Seconds, s.Produced, s.Acked, s.Processed, s.Lost, s.Duplicates, s.MaxLag, s.E2EP50Ms, s.E2EP99Ms)
+}
+
+// memberHalts is the Halted of every member of g, for the status page.
+func memberHalts(g *pipeline.Group) []func() []processor.Halt {
+	var out []func() []processor.Halt
+	for _, m := range g.Members() {
+		out = append(out, m.Halted)
+	}
+	return out
 }

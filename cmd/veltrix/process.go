@@ -83,7 +83,7 @@ session timeout moves nothing); a second signal exits at once.`,
 			defer stopLag()
 			m.RegisterReady(p.Ready)
 			m.RegisterLive(func() bool { return p.Live() == nil })
-			srv, err := serveMetrics(l, reg, server.Probes{Ready: p.Readiness, Live: p.Live}, statusMux(ctx, reg, "veltrix process · group "+c.Processor.Group.ID))
+			srv, err := serveMetrics(l, reg, server.Probes{Ready: p.Readiness, Live: p.Live}, statusMux(ctx, reg, "veltrix process · group "+c.Processor.Group.ID, p.Halted))
 			if err != nil {
 				return err
 			}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/veltrix/veltrix/pkg/processor"
 )
 
 var _ http.Handler = (*Page)(nil)
@@ -60,6 +61,8 @@ type Page struct {
 	started time.Time // the first gather: trends and commits are known from here
 	trends  map[groupKey]*trend
 	pointAt time.Time // the newest trend point
+
+	halts func() []processor.Halt // the processors' halted partitions, for their errors; nil: none
 }
 
 type groupKey struct{ cluster, group string }
@@ -68,6 +71,16 @@ type groupKey struct{ cluster, group string }
 // fill as it is viewed; Run fills them in the background as well.
 func New(g prometheus.Gatherer, title string) *Page {
 	return &Page{g: g, title: title, now: time.Now, trends: map[groupKey]*trend{}}
+}
+
+// ShowHaltErrors has the page show, next to each halted partition, the
+// handler's last error for it, from halts (Processor.Halted of the
+// processors in this process, which all read one topic). The offset comes
+// from the metrics either way; an error is too varied for a label.
+func (p *Page) ShowHaltErrors(halts func() []processor.Halt) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.halts = halts
 }
 
 // Run gathers every two seconds until ctx ends, so the sparklines hold
@@ -122,6 +135,19 @@ func (p *Page) View() (View, error) {
 		p.samples = append(p.samples, cur)
 	}
 	v := build(p.title, cur, base)
+	if p.halts != nil {
+		errs := map[int]string{}
+		for _, h := range p.halts() {
+			errs[int(h.Partition)] = h.Err
+		}
+		for i := range v.Groups {
+			for j := range v.Groups[i].Partitions {
+				if pt := &v.Groups[i].Partitions[j]; pt.Halted {
+					pt.HaltErr = errs[pt.Partition]
+				}
+			}
+		}
+	}
 	p.record(cur, v.Groups)
 	if w := worst(v.Groups); w >= 0 {
 		g := v.Groups[w]

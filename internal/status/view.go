@@ -95,6 +95,13 @@ type Partition struct {
 	Committed, End   int64   // -1 when unknown
 	Status           string
 	HasCommit, Known bool
+	// Halted says a processor in this process stopped the partition with
+	// on_failure=halt at HaltedAt, the record that failed every attempt
+	// (veltrix_halted_partition_offset); HaltErr is the handler's last
+	// error for it, when the page has the processor's Halted.
+	Halted   bool
+	HaltedAt int64
+	HaltErr  string
 }
 
 // FetchLag is veltrix_partition_lag_records: high watermark minus the
@@ -313,6 +320,7 @@ func build(title string, cur, prev *sample) View {
 		g.HasProcessor = cur.hasWhere("veltrix_partitions_assigned", where) || cur.hasWhere("veltrix_paused_partitions", where)
 		g.Paused = cur.sum("veltrix_paused_partitions", where)
 		g.Halted = cur.sum("veltrix_halted_partitions", where)
+		markHalted(cur, g)
 	}
 	if len(v.Groups) == 0 && cur.families["veltrix_partition_lag_records"] != nil {
 		for _, m := range cur.families["veltrix_partition_lag_records"].GetMetric() {
@@ -392,8 +400,43 @@ func groups(s *sample) []Group {
 // worstFirst orders partitions by status severity, then offset lag, then
 // time lag, all descending; then by topic and partition.
 func worstFirst(a, b Partition) int {
-	return cmp.Or(cmp.Compare(severity(b.Status), severity(a.Status)), cmp.Compare(b.Lag, a.Lag),
+	return cmp.Or(compareBool(b.Halted, a.Halted), cmp.Compare(severity(b.Status), severity(a.Status)), cmp.Compare(b.Lag, a.Lag),
 		cmp.Compare(nanLow(b.LagSeconds), nanLow(a.LagSeconds)), cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// markHalted marks g's partitions that a processor in this process halted,
+// from veltrix_halted_partition_offset, and puts them first.
+func markHalted(s *sample, g *Group) {
+	marked := false
+	for _, m := range s.families["veltrix_halted_partition_offset"].GetMetric() {
+		if label(m, "group") != g.Name {
+			continue
+		}
+		part, err := strconv.Atoi(label(m, "partition"))
+		if err != nil {
+			continue
+		}
+		for i := range g.Partitions {
+			p := &g.Partitions[i]
+			if p.Topic == label(m, "topic") && p.Partition == part {
+				p.Halted, p.HaltedAt, marked = true, int64(value(m)), true
+			}
+		}
+	}
+	if marked {
+		slices.SortFunc(g.Partitions, worstFirst)
+	}
 }
 
 // nanLow maps an unknown (NaN) time lag below every known one.

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/veltrix/veltrix/pkg/metrics"
+	"github.com/veltrix/veltrix/pkg/processor"
 )
 
 // lagSeries exports fixed lag monitor series under the real names, for a
@@ -454,6 +455,33 @@ func TestPageSelfContained(t *testing.T) {
 	for _, re := range []string{`<script[^>]+src=`, `<link\b`, `<img\b`, `url\(`, `@import`, `src="http`, `href="http`} {
 		if m := regexp.MustCompile(re).FindString(page); m != "" {
 			t.Errorf("the page loads an external asset: %q", m)
+		}
+	}
+}
+
+// TestHaltedPartitionShowsOffsetAndError: a partition halted here is shown
+// first, with the record it halted on (from veltrix_halted_partition_offset)
+// and the handler's error (from the processors' Halted).
+func TestHaltedPartitionShowsOffsetAndError(t *testing.T) {
+	f := newFixture(true)
+	f.m.Assigned.WithLabelValues("billing", "events").Set(2)
+	f.m.Halted.WithLabelValues("billing", "events").Set(1)
+	f.m.HaltedOffset.WithLabelValues("billing", "events", "1").Set(7)
+	f.page.ShowHaltErrors(func() []processor.Halt {
+		return []processor.Halt{{Partition: 1, Offset: 7, Attempts: 3, Err: "value is not JSON"}}
+	})
+	v, err := f.page.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := v.Groups[0].Partitions
+	if len(ps) < 2 || ps[0].Partition != 1 || !ps[0].Halted || ps[0].HaltedAt != 7 || ps[0].HaltErr != "value is not JSON" || ps[1].Halted {
+		t.Fatalf("partitions %+v, want partition 1 first, halted at 7 with its error", ps)
+	}
+	page := body(t, f.page)
+	for _, want := range []string{`data-halted-at="7"`, "HALTED at offset 7", `<div class="halt-err">value is not JSON</div>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
 		}
 	}
 }
