@@ -249,6 +249,10 @@ func printLagTable(w io.Writer, s *lag.Snapshot) {
 			} else if p.TimeLagKnown {
 				tl = formatLag(p.TimeLag(s.At))
 			}
+			if h := p.Halted; h != nil {
+				notes = append(notes, fmt.Sprintf("%s %s/%d: halted at offset %d since %s after %d attempts: %s (veltrix offsets reset --skip-halted moves past it)",
+					g.Name, p.Topic, p.Partition, h.Offset, h.Since.Format(time.RFC3339), h.Attempts, h.Err))
+			}
 			owner := p.Owner
 			if owner == "" {
 				owner = "-"

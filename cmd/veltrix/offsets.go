@@ -218,8 +218,10 @@ and REPLAYED count offsets, so transaction markers count too.
 --skip-halted: a partition stopped by processor.on_failure=halt has its
 committed offset at the record it halted on (the engine commits everything
 before that record, within processor.commit.interval, and nothing after).
-A stopped group cannot tell which partitions halted, so you name them; for
-each, the reset moves just past the first record a consumer reads from the
+A veltrix processor notes each halt in the commit of that record's offset, so
+without --partitions the reset takes the partitions noted as halted (veltrix
+lag shows them); --partitions names them yourself (a member killed before its
+commit, or another consumer). For each, the reset moves just past the first record a consumer reads from the
 committed offset: that record and only it is skipped, whatever markers or
 compaction gaps lie before it. The plan prints the record's offset: check it
 against the "partition halted" log line before --execute. A named partition
@@ -227,8 +229,9 @@ with no commit, no record at its committed offset, or a commit below the log
 start is refused.
 
 Exit codes: 2 for a mistake in the flags (no target or two, a bad time or one
-in the future, --skip-halted without --partitions); 1 when the cluster says
-no (unknown group or topic, live members, a partition the topic lacks).`,
+in the future); 1 when the cluster says no (unknown group or topic, live
+members, a partition the topic lacks, --skip-halted with no partition noted
+as halted).`,
 		Example: `  # what would replay the last hour? (dry run: nothing changes)
   veltrix offsets reset --brokers 127.0.0.1:9092 --group billing --topic orders --to-datetime 2026-03-01T13:00:00Z
 
@@ -257,10 +260,6 @@ no (unknown group or topic, live members, a partition the topic lacks).`,
 				if p < 0 {
 					return usageError{fmt.Errorf("--partitions %d: want partition numbers of 0 or more", p)}
 				}
-			}
-			if target.Kind == offsets.SkipHalted && len(parts) == 0 {
-				return usageError{fmt.Errorf("--skip-halted needs --partitions naming the halted partitions " +
-					"(the processor's \"partition halted\" log line names each one and its offset)")}
 			}
 			reg := prometheus.NewRegistry()
 			om := metrics.NewOffsets(reg)

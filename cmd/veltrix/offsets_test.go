@@ -131,7 +131,7 @@ func TestOffsetsCommand(t *testing.T) {
 			{append([]string{"offsets", "reset"}, base...), 2, "give one target"},
 			{append([]string{"offsets", "reset", "--to-datetime", "2999-01-01T00:00:00Z"}, base...), 2, "in the future"},
 			{append([]string{"offsets", "reset", "--to-datetime", "yesterday"}, base...), 2, "want an RFC 3339 time"},
-			{append([]string{"offsets", "reset", "--skip-halted"}, base...), 2, "needs --partitions"},
+			{append([]string{"offsets", "reset", "--skip-halted"}, base...), 1, "live member(s): still-running"},
 			{[]string{"offsets", "reset", "--to-earliest", "--brokers", brokers, "--topic", topic}, 2, "--group and --topic are required"},
 			{[]string{"offsets", "show", "--brokers", brokers, "--group", grp + "-nope"}, 1, "unknown group"},
 		} {

@@ -176,9 +176,16 @@ func TestSkipHaltedAfterRealHalt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		plan, err := Build(ctx, pl, st, topic, Target{Kind: SkipHalted}, []int32{0})
+		// The processor noted the halt in its commit: no --partitions needed.
+		if h := st.Partitions[0].Halted; h == nil || h.Offset != 7 || h.Err == "" {
+			t.Fatalf("partition 0 halted %+v, want the processor's note of offset 7", h)
+		}
+		plan, err := Build(ctx, pl, st, topic, Target{Kind: SkipHalted}, nil)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(plan.Rows) != 1 || plan.Rows[0].Partition != 0 {
+			t.Fatalf("skip-halted without partitions planned %+v, want partition 0 only", plan.Rows)
 		}
 		r := plan.Rows[0]
 		t.Logf("halted partition committed at %d; plan moves it to %d (%s)", r.From, r.To, r.Note)

@@ -275,7 +275,7 @@ func TestBadInput(t *testing.T) {
 		}{
 			{"future", Target{Kind: ToDatetime, Time: time.Now().Add(time.Hour)}, nil, "in the future"},
 			{"no such partition", Target{Kind: ToLatest}, []int32{2}, "has no partition 2 (it has 0-1)"},
-			{"skip-halted unnamed", Target{Kind: SkipHalted}, nil, "needs --partitions"},
+			{"skip-halted unnamed, none noted", Target{Kind: SkipHalted}, nil, "no partition of"},
 			{"skip-halted at the end", Target{Kind: SkipHalted}, []int32{0}, "no record there to have halted on"},
 			{"skip-halted without a commit", Target{Kind: SkipHalted}, []int32{1}, "has no committed offset"},
 			{"negative offset", Target{Kind: ToOffset, Offset: -1}, nil, "want an offset of 0 or more"},

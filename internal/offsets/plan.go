@@ -133,8 +133,18 @@ func Build(ctx context.Context, cl *kgo.Client, st *State, topic string, t Targe
 		return nil, &LiveMembersError{Group: st.Group, Members: st.Members}
 	}
 	if t.Kind == SkipHalted && len(parts) == 0 {
-		return nil, fmt.Errorf("--skip-halted needs --partitions naming the halted partitions " +
-			"(the processor's \"partition halted\" log line names each one and its offset)")
+		// A veltrix processor notes a halt in the commit of the halted
+		// record's offset (processor.HaltNote); without --partitions those
+		// are the partitions to skip.
+		for _, p := range st.Partitions {
+			if p.Topic == topic && p.Halted != nil {
+				parts = append(parts, p.Partition)
+			}
+		}
+		if len(parts) == 0 {
+			return nil, fmt.Errorf("no partition of %s is noted as halted in group %s's commits; name the halted partitions with --partitions "+
+				"(the processor's \"partition halted\" log line names each one and its offset)", topic, st.Group)
+		}
 	}
 	rows, err := rowsOf(st, topic, parts)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/veltrix/veltrix/pkg/processor"
 )
 
 // minPollTimeout bounds one poll when the interval is shorter.
@@ -352,6 +353,9 @@ func (m *Monitor) group(name string, described kadm.DescribedGroups, fetched kad
 			p.Err = fmt.Sprintf("fetching committed offset: %v", c.Err)
 		case committed && c.At >= 0:
 			p.Committed, p.HasCommit = c.At, true
+			if h, ok := processor.ParseHaltNote(c.Metadata); ok && h.Offset == c.At {
+				p.Halted = &Halt{Offset: h.Offset, Attempts: h.Attempts, Err: h.Err, Since: h.Since}
+			}
 		case m.cfg.Reset == "latest":
 			p.Committed = p.End
 		default:

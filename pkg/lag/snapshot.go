@@ -65,6 +65,18 @@ type Partition struct {
 	Owner  string `json:"owner,omitempty"`
 	Status Status `json:"status"`
 	Err    string `json:"error,omitempty"`
+	// Halted is the note a veltrix processor committed with the offset of
+	// the record that halted the partition (on_failure=halt), while the
+	// group's committed offset is still that record's; nil otherwise.
+	Halted *Halt `json:"halted,omitempty"`
+}
+
+// Halt is a halted partition as its member noted it in the commit.
+type Halt struct {
+	Offset   int64     `json:"offset"`
+	Attempts int       `json:"attempts"`
+	Err      string    `json:"error"`
+	Since    time.Time `json:"since"`
 }
 
 // TimeLag is how far behind the group is in time at now: now − the

@@ -29,6 +29,8 @@ type lane struct {
 	paused    bool            // fetching is paused (or being paused) for this partition
 	halted    bool            // on_failure=halt stopped this partition until restart
 	haltedAt  Halt            // why, when halted
+	haltNoted bool            // the halt's offset was committed with its note (halt.go)
+	firstOff  int64           // offset of the first record pushed, -1 before any
 	gone      bool            // released: the lane takes no records and no pause decisions
 	finished  kgo.EpochOffset // next offset after the last finished record
 	hasFinish bool
@@ -51,7 +53,7 @@ func newLane(p *Processor, part int32) *lane {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	return &lane{
-		p: p, part: part, ctx: ctx, cancel: cancel, commitOff: -1,
+		p: p, part: part, ctx: ctx, cancel: cancel, commitOff: -1, firstOff: -1,
 		signal: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}),
 		timer: t, e2e: p.m.e2eObserver(), progress: progress{at: time.Now()},
 	}
@@ -71,6 +73,9 @@ func (l *lane) push(recs []*kgo.Record) {
 	if l.halted || l.gone {
 		l.mu.Unlock()
 		return
+	}
+	if l.firstOff < 0 && len(recs) > 0 {
+		l.firstOff = recs[0].Offset
 	}
 	if len(l.queue) == l.head && l.progress.call.IsZero() {
 		// Work arrives at an idle lane: the no-progress clock starts now.
@@ -178,6 +183,9 @@ func (l *lane) finish(eo kgo.EpochOffset) {
 func (l *lane) uncommitted() (kgo.EpochOffset, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if eo, ok := l.haltCommit(); ok {
+		return eo, true
+	}
 	if !l.hasFinish || l.finished.Offset <= l.commitOff {
 		return kgo.EpochOffset{}, false
 	}
@@ -186,6 +194,9 @@ func (l *lane) uncommitted() (kgo.EpochOffset, bool) {
 
 func (l *lane) committed(off int64) {
 	l.mu.Lock()
+	if l.halted && off == l.haltedAt.Offset {
+		l.haltNoted = true
+	}
 	l.commitOff = max(l.commitOff, off)
 	l.mu.Unlock()
 }
