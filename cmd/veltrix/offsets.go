@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/offsets"
@@ -71,17 +73,11 @@ without, every partition the group has committed to or is assigned.`,
 			}
 			ctx, stop := signalContext(cmd.ErrOrStderr())
 			defer stop()
-			kc := l.Config.Kafka
-			kc.ClientID += "-offsets"
-			cl, err := kafka.Connect(ctx, kc)
+			cl, st, err := readGroup(ctx, l, group, topic)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			st, err := offsets.Read(ctx, cl, group, topic, l.Config.Lag)
-			if err != nil {
-				return err
-			}
 			if asJSON {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(showView(st))
 			}
@@ -272,17 +268,11 @@ as halted).`,
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			ctx, stop := signalContext(stderr)
 			defer stop()
-			kc := l.Config.Kafka
-			kc.ClientID += "-offsets"
-			cl, err := kafka.Connect(ctx, kc)
+			cl, st, err := readGroup(ctx, l, group, topic)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			st, err := offsets.Read(ctx, cl, group, topic, l.Config.Lag)
-			if err != nil {
-				return err
-			}
 			plan, err := offsets.Build(ctx, cl, st, topic, target, parts)
 			if err != nil {
 				return err
@@ -448,4 +438,22 @@ func resetView(p *offsets.Plan, executed bool, committed []offsets.Row) resetJSO
 		out.Partitions = append(out.Partitions, pj)
 	}
 	return out
+}
+
+// readGroup connects with the configured connection settings and reads
+// group's offsets on topic ("" for all its topics). The caller closes the
+// client.
+func readGroup(ctx context.Context, l *config.Loaded, group, topic string) (*kgo.Client, *offsets.State, error) {
+	kc := l.Config.Kafka
+	kc.ClientID += "-offsets"
+	cl, err := kafka.Connect(ctx, kc)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := offsets.Read(ctx, cl, group, topic, l.Config.Lag)
+	if err != nil {
+		cl.Close()
+		return nil, nil, err
+	}
+	return cl, st, nil
 }
