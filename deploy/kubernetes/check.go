@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -55,6 +56,10 @@ func ShutdownBound(c processor.Config) time.Duration {
 //     deploy.memory_limit too; the buffers pass config doctor's memory
 //     checks against it;
 //   - replicas and autoscaler maxima at most the input topic's partitions;
+//     autoscalers never to zero, following veltrix's recommendation for
+//     the scaled processors' own group and cluster one for one, waiting at
+//     least two rebalance timeouts before scaling down, and owning the
+//     count (no replicas in the workload);
 //   - secrets as files, never in the environment; every _FILE setting on
 //     a mounted volume;
 //   - one cluster label across the containers and the ServiceMonitor;
@@ -123,10 +128,10 @@ func (m *Manifests) Check(opts Options) []Problem {
 func (m *Manifests) workloads() []workload {
 	var ws []workload
 	for _, d := range m.Deployments {
-		ws = append(ws, workload{name: "Deployment/" + d.Name, replicas: ptrOr(d.Spec.Replicas, 1), selector: d.Spec.Selector, template: d.Spec.Template})
+		ws = append(ws, workload{name: "Deployment/" + d.Name, replicas: ptrOr(d.Spec.Replicas, 1), replicasSet: d.Spec.Replicas != nil, selector: d.Spec.Selector, template: d.Spec.Template})
 	}
 	for _, s := range m.StatefulSets {
-		ws = append(ws, workload{name: "StatefulSet/" + s.Name, replicas: ptrOr(s.Spec.Replicas, 1), selector: s.Spec.Selector, template: s.Spec.Template})
+		ws = append(ws, workload{name: "StatefulSet/" + s.Name, replicas: ptrOr(s.Spec.Replicas, 1), replicasSet: s.Spec.Replicas != nil, selector: s.Spec.Selector, template: s.Spec.Template})
 	}
 	return ws
 }
@@ -372,32 +377,83 @@ func (m *Manifests) checkClusterLabel(cs []veltrixContainer) []Problem {
 	return out
 }
 
-// partitionsOf returns the input topic's partitions as the processors of
-// the named workload see them (topic.partitions), 0 when unknown.
-func partitionsOf(cs []veltrixContainer, kind, name string) int {
-	for _, v := range cs {
+// processorOf returns the veltrix process container of the named
+// workload, nil when it runs none.
+func processorOf(cs []veltrixContainer, kind, name string) *veltrixContainer {
+	for i, v := range cs {
 		if v.command == "process" && v.w.name == kind+"/"+name {
-			return v.cfg.Topic.Partitions
+			return &cs[i]
 		}
 	}
-	return 0
+	return nil
 }
 
-// checkScaling checks the autoscalers: they scale a processor workload,
-// never above its topic's partitions and never to zero.
+// RecommendationMetric is what the autoscalers follow (pkg/autoscale).
+const RecommendationMetric = "veltrix_autoscale_recommended_replicas"
+
+// checkScaling checks the autoscalers: they scale a processor workload
+// that leaves its count to them, never above its topic's partitions and
+// never to zero, follow veltrix's recommendation for the workload's own
+// group and cluster one for one, and wait before scaling down.
 func (m *Manifests) checkScaling(cs []veltrixContainer) []Problem {
 	var out []Problem
+	target := func(name, kind, ref string, maxR int32) *veltrixContainer {
+		v := processorOf(cs, kind, ref)
+		switch {
+		case v == nil:
+			out = append(out, Problem{name, fmt.Sprintf("scales %s/%s, which runs no veltrix process in these manifests", kind, ref)})
+			return nil
+		case v.w.replicasSet:
+			out = append(out, Problem{name, fmt.Sprintf("%s sets replicas: every kubectl apply would reset the autoscaler's count; remove it", v.w.name)})
+		}
+		if p := v.cfg.Topic.Partitions; int(maxR) > p {
+			out = append(out, Problem{name, fmt.Sprintf("the maximum %d is above the topic's %d partitions", maxR, p)})
+		}
+		return v
+	}
+	window := func(name string, v *veltrixContainer, b *autoscalingv2.HorizontalPodAutoscalerBehavior) {
+		want := 2 * v.cfg.Processor.Group.RebalanceTimeout
+		var got time.Duration
+		if b != nil && b.ScaleDown != nil && b.ScaleDown.StabilizationWindowSeconds != nil {
+			got = time.Duration(*b.ScaleDown.StabilizationWindowSeconds) * time.Second
+		} else {
+			got = 5 * time.Minute // the HPA's default
+		}
+		if got < want {
+			out = append(out, Problem{name, fmt.Sprintf("scale-down stabilization window %s is under twice processor.group.rebalance_timeout (%s): each scale-down is a rebalance", got, want)})
+		}
+	}
 	for _, h := range m.HPAs {
 		name := "HorizontalPodAutoscaler/" + h.Name
-		parts := partitionsOf(cs, h.Spec.ScaleTargetRef.Kind, h.Spec.ScaleTargetRef.Name)
-		switch {
-		case parts == 0:
-			out = append(out, Problem{name, fmt.Sprintf("scales %s/%s, which runs no veltrix process in these manifests", h.Spec.ScaleTargetRef.Kind, h.Spec.ScaleTargetRef.Name)})
-		case int(h.Spec.MaxReplicas) > parts:
-			out = append(out, Problem{name, fmt.Sprintf("maxReplicas %d is above the topic's %d partitions", h.Spec.MaxReplicas, parts)})
-		}
 		if ptrOr(h.Spec.MinReplicas, 1) < 1 {
 			out = append(out, Problem{name, "minReplicas below 1"})
+		}
+		v := target(name, h.Spec.ScaleTargetRef.Kind, h.Spec.ScaleTargetRef.Name, h.Spec.MaxReplicas)
+		if v == nil {
+			continue
+		}
+		window(name, v, h.Spec.Behavior)
+		follows := false
+		for _, ms := range h.Spec.Metrics {
+			e := ms.External
+			if ms.Type != autoscalingv2.ExternalMetricSourceType || e == nil || e.Metric.Name != RecommendationMetric {
+				continue
+			}
+			follows = true
+			var labels map[string]string
+			if e.Metric.Selector != nil {
+				labels = e.Metric.Selector.MatchLabels
+			}
+			if labels["group"] != v.cfg.Processor.Group.ID || labels["cluster"] != v.cfg.Lag.Cluster {
+				out = append(out, Problem{name, fmt.Sprintf("follows the recommendation for group %q on cluster %q, but %s runs group %q on cluster %q",
+					labels["group"], labels["cluster"], v.w.name, v.cfg.Processor.Group.ID, v.cfg.Lag.Cluster)})
+			}
+			if e.Target.Type != autoscalingv2.AverageValueMetricType || e.Target.AverageValue == nil || e.Target.AverageValue.Value() != 1 {
+				out = append(out, Problem{name, "the recommendation's target must be AverageValue 1, so that the desired count is the recommended one"})
+			}
+		}
+		if !follows {
+			out = append(out, Problem{name, "does not follow " + RecommendationMetric})
 		}
 	}
 	for _, s := range m.ScaledObjects {
@@ -407,20 +463,40 @@ func (m *Manifests) checkScaling(cs []veltrixContainer) []Problem {
 			out = append(out, Problem{name, "no scaleTargetRef"})
 			continue
 		}
+		if ptrOr(s.Spec.MinReplicaCount, 0) < 1 || s.Spec.IdleReplicaCount != nil {
+			out = append(out, Problem{name, "can scale to zero: a broker replacement or a stale metric would stop the group; set minReplicaCount ≥ 1 and no idleReplicaCount"})
+		}
 		kind := ref.Kind
 		if kind == "" {
 			kind = "Deployment"
 		}
-		parts := partitionsOf(cs, kind, ref.Name)
-		maxR := ptrOr(s.Spec.MaxReplicaCount, 100) // KEDA's default
-		switch {
-		case parts == 0:
-			out = append(out, Problem{name, fmt.Sprintf("scales %s/%s, which runs no veltrix process in these manifests", kind, ref.Name)})
-		case int(maxR) > parts:
-			out = append(out, Problem{name, fmt.Sprintf("maxReplicaCount %d is above the topic's %d partitions", maxR, parts)})
+		v := target(name, kind, ref.Name, ptrOr(s.Spec.MaxReplicaCount, 100)) // 100: KEDA's default
+		if v == nil {
+			continue
 		}
-		if ptrOr(s.Spec.MinReplicaCount, 0) < 1 || s.Spec.IdleReplicaCount != nil {
-			out = append(out, Problem{name, "can scale to zero: a broker replacement or a stale metric would stop the group; set minReplicaCount ≥ 1 and no idleReplicaCount"})
+		var b *autoscalingv2.HorizontalPodAutoscalerBehavior
+		if a := s.Spec.Advanced; a != nil && a.HorizontalPodAutoscalerConfig != nil {
+			b = a.HorizontalPodAutoscalerConfig.Behavior
+		}
+		window(name, v, b)
+		follows := false
+		for _, tr := range s.Spec.Triggers {
+			q := tr.Metadata["query"]
+			if tr.Type != "prometheus" || !strings.Contains(q, RecommendationMetric) {
+				continue
+			}
+			follows = true
+			for _, l := range []string{fmt.Sprintf("group=%q", v.cfg.Processor.Group.ID), fmt.Sprintf("cluster=%q", v.cfg.Lag.Cluster)} {
+				if !strings.Contains(q, l) {
+					out = append(out, Problem{name, fmt.Sprintf("the query %s does not select %s, the scaled processors' own", q, l)})
+				}
+			}
+			if tr.Metadata["threshold"] != "1" || (tr.MetricType != "" && tr.MetricType != autoscalingv2.AverageValueMetricType) {
+				out = append(out, Problem{name, "the recommendation's threshold must be \"1\" with metricType AverageValue, so that the desired count is the recommended one"})
+			}
+		}
+		if !follows {
+			out = append(out, Problem{name, "no prometheus trigger follows " + RecommendationMetric})
 		}
 	}
 	return out

@@ -16,10 +16,11 @@ import (
 
 // workload is a Deployment or StatefulSet, as far as the checks go.
 type workload struct {
-	name     string // Kind/name
-	replicas int32
-	selector *metav1.LabelSelector
-	template corev1.PodTemplateSpec
+	name        string // Kind/name
+	replicas    int32
+	replicasSet bool // the manifest sets replicas (else an autoscaler does)
+	selector    *metav1.LabelSelector
+	template    corev1.PodTemplateSpec
 }
 
 // veltrixContainer is a container running veltrix, with the configuration
