@@ -28,6 +28,8 @@ and offset, the error, the attempts and the time (veltrix-dlq-*).
 
 'dlq inspect' lists them and counts them by error; 'dlq replay' sends them
 back once the handler or the data is fixed.`,
+		Example: `  veltrix dlq inspect --brokers 127.0.0.1:9092 --topic events.dlq --since 1h
+  veltrix dlq replay --brokers 127.0.0.1:9092 --topic events.dlq --execute`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newDLQInspect(), newDLQReplay())

@@ -17,6 +17,7 @@ import (
 
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/server"
+	"github.com/veltrix/veltrix/pkg/autoscale"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/lag"
 	"github.com/veltrix/veltrix/pkg/metrics"
@@ -111,6 +112,13 @@ the time and the interval. --json prints the poll as JSON.`,
 			if err != nil {
 				return err
 			}
+			scaler, err := autoscale.New(c.Autoscale, c.Lag.Interval)
+			if err != nil {
+				return err
+			}
+			if err := reg.Register(autoscale.NewCollector(mon, scaler)); err != nil {
+				return fmt.Errorf("registering the autoscale collector: %w", err)
+			}
 			srv, err := server.Start(c.Lag.Serve, reg, server.Probes{Ready: server.ReadyIf(mon.Ready, "no poll of the cluster has succeeded yet")}, statusMux(ctx, reg, "veltrix lag · cluster "+c.Lag.Cluster), server.Options{WebConfigFile: c.Metrics.WebConfigFile})
 			if err != nil {
 				return fmt.Errorf("%w (set --serve to another address)", err)
@@ -124,7 +132,7 @@ the time and the interval. --json prints the poll as JSON.`,
 	cmd.Flags().BoolVar(&once, "once", false, "poll once, print the table and exit")
 	cmd.Flags().BoolVar(&watch, "watch", false, "reprint the table every lag.interval, with the time and a total row, until Ctrl-C")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "with --once or --watch: print each poll as one JSON object")
-	config.AddFlags(cmd.Flags(), []string{"kafka.", "lag.", "log."})
+	config.AddFlags(cmd.Flags(), []string{"kafka.", "lag.", "autoscale.", "log."})
 	return cmd
 }
 

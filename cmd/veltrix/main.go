@@ -90,7 +90,7 @@ Start with 'veltrix demo': it runs the whole pipeline on an embedded cluster.`,
 	root.PersistentFlags().StringP("config", "c", "", "YAML configuration file (see configs/reference.yaml for every key)")
 	root.SetVersionTemplate("{{printf \"%s\" .Annotations.buildinfo}}")
 	root.Annotations = map[string]string{"buildinfo": readBuildInfo().String()}
-	root.AddCommand(newDemo(), newBroker(), newProduce(), newProcess(), newConfigCmd(), newVerify(), newLag(), newPlan(), newOffsets(), newDLQ())
+	root.AddCommand(newDemo(), newBroker(), newProduce(), newProcess(), newConfigCmd(), newVerify(), newLag(), newPlan(), newOffsets(), newDLQ(), newScale())
 	root.AddCommand(newVersion())
 	fitCLI(root)
 	return root

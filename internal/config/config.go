@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/veltrix/veltrix/internal/generate"
+	"github.com/veltrix/veltrix/pkg/autoscale"
 	"github.com/veltrix/veltrix/pkg/handler"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/lag"
@@ -30,6 +31,7 @@ type Config struct {
 	Broker          BrokerConfig     `koanf:"broker"`
 	Deploy          DeployConfig     `koanf:"deploy"`
 	Lag             lag.Config       `koanf:"lag"`
+	Autoscale       autoscale.Config `koanf:"autoscale"`
 }
 
 // ProducerSection is the producer.* keys, which two packages share: the

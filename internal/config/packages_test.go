@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/veltrix/veltrix/internal/generate"
+	"github.com/veltrix/veltrix/pkg/autoscale"
 	"github.com/veltrix/veltrix/pkg/handler"
 	"github.com/veltrix/veltrix/pkg/kafka"
 	"github.com/veltrix/veltrix/pkg/lag"
@@ -34,6 +35,7 @@ func TestDefaultsMatchPackages(t *testing.T) {
 		{"processor", c.Processor, processor.DefaultConfig(), processor.DefaultConfig().Validate()},
 		{"handler", c.Handler, handler.DefaultConfig(), handler.DefaultConfig().Validate()},
 		{"lag", c.Lag, lag.DefaultConfig(), lag.DefaultConfig().Validate()},
+		{"autoscale", c.Autoscale, autoscale.DefaultConfig(), autoscale.DefaultConfig().Validate()},
 	} {
 		if !reflect.DeepEqual(tc.schema, tc.pkg) {
 			t.Errorf("%s: the schema's defaults\n  %+v\ndiffer from DefaultConfig()\n  %+v", tc.name, tc.schema, tc.pkg)
@@ -56,8 +58,9 @@ var owners = map[string][]owner{
 		{reflect.TypeFor[producer.Config](), func(c Config) error { return c.Producer.Validate() }},
 		{reflect.TypeFor[generate.Config](), func(c Config) error { return c.Generate.Validate() }},
 	},
-	"handler": {{reflect.TypeFor[handler.Config](), func(c Config) error { return c.Handler.Validate() }}},
-	"lag":     {{reflect.TypeFor[lag.Config](), func(c Config) error { return c.Lag.Validate() }}},
+	"handler":   {{reflect.TypeFor[handler.Config](), func(c Config) error { return c.Handler.Validate() }}},
+	"lag":       {{reflect.TypeFor[lag.Config](), func(c Config) error { return c.Lag.Validate() }}},
+	"autoscale": {{reflect.TypeFor[autoscale.Config](), func(c Config) error { return c.Autoscale.Validate() }}},
 }
 
 // laxer are the settings whose package accepts more than the schema's

@@ -249,6 +249,19 @@ var Schema = []Setting{
 	{Key: "lag.serve", Kind: String, Default: ":9465", Flag: "serve",
 		Help: "veltrix lag: address for /metrics, /healthz and /readyz (ready after the first poll)."},
 
+	// The autoscaling recommendation (issue 14): exported by veltrix lag
+	// --serve, printed by veltrix scale.
+	{Key: "autoscale.target_drain_time", Kind: Duration, Default: "2m", Min: "1s", Max: "24h",
+		Help: "How soon the recommended members should work off the current lag, on top of keeping up with the input."},
+	{Key: "autoscale.target_utilization", Kind: Float, Default: "0.8", Min: "0.1", Max: "1", Unit: "fraction",
+		Help: "Share of a member's measured capacity the input may take at steady state; the rest is headroom for bursts."},
+	{Key: "autoscale.scale_down_delay", Kind: Duration, Default: "5m", Min: "0s", Max: "24h",
+		Help: "How long a lower member count must be wanted without interruption before the recommendation drops (each scale-down is a rebalance); scale-up is at once."},
+	{Key: "autoscale.min_replicas", Kind: Int, Default: "1", Min: "1", Max: "10000", Unit: "members",
+		Help: "Fewest members recommended; never 0, so a broker replacement or a metrics outage cannot scale the group away."},
+	{Key: "autoscale.max_replicas", Kind: Int, Default: "0", Min: "0", Max: "10000", Unit: "members",
+		Help: "Most members recommended; 0 means the input partitions, beyond which members sit idle."},
+
 	// Observability.
 	{Key: "metrics.addr", Kind: String, Default: ":9464", Flag: "metrics-addr",
 		Help: "Address for /metrics, /healthz and /readyz; empty disables the server; port 0 picks a free port."},

@@ -45,6 +45,8 @@ collectors (` + "`go_*`" + `, ` + "`process_*`" + `).
 		"Built at each scrape from the latest poll (none before the first one), so a deleted group's series vanish; "+
 		"an unknown value has no series rather than a marker value. Names follow kafka_exporter and "+
 		"kafka-lag-exporter. Details: [lag.md](lag.md).", lagDefinitions())
+	section("Autoscaling", "Exported by `veltrix lag --serve` for every group it watches, from the same polls. "+
+		"Details: [deployment.md](deployment.md#autoscaling).", describe(NewAutoscale(), "gauge"))
 	section("Offsets", "Counted by `veltrix offsets reset --execute` and written, added to what the file already counts, "+
 		"to `--metrics-file` for node_exporter's textfile collector. Details: [operations.md](operations.md).", offsetsDefinitions())
 	return b.String()
