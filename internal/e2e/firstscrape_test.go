@@ -203,6 +203,10 @@ var absentAtFirstScrape = map[string]string{
 	// Per owned partition, as of the last fetch that returned records of
 	// it: an idle partition has no fetched position to measure from.
 	"veltrix_partition_lag_records": "per partition: set by the first fetch with records",
+	// Per halted partition, its value the poison offset: the series is the
+	// halt, so a pipeline with none halted has none (the alert fires on
+	// presence, never on an increase).
+	"veltrix_halted_partition_offset": "per halted partition: exists only while it is halted",
 }
 
 // absentWhenReady: still not there once every command is ready and the
@@ -213,6 +217,10 @@ var absentWhenReady = map[string]string{
 	"kafka_consumergroup_current_offset": "no commit yet: the group has processed nothing",
 	// Per partition, as of the last fetch that returned records.
 	"veltrix_partition_lag_records": "per partition: set by the first fetch with records",
+	// Per halted partition, its value the poison offset: the series is the
+	// halt, so a pipeline with none halted has none (the alert fires on
+	// presence, never on an increase).
+	"veltrix_halted_partition_offset": "per halted partition: exists only while it is halted",
 }
 
 // matches reports whether s is a series of sel with group and topic put in
