@@ -9,7 +9,9 @@
 # With CI=true a test that cannot reach the real broker fails instead of
 # skipping. The broker's log stays in /tmp/veltrix-kafka/broker.log; the
 # secure broker's (scripts/kafka.sh start-secure, for the TLS and SASL tests
-# through VELTRIX_TEST_SECURE_BROKERS) in /tmp/veltrix-kafka-secure/.
+# through VELTRIX_TEST_SECURE_BROKERS) in /tmp/veltrix-kafka-secure/; the
+# three-node cluster's (start-cluster, for the broker-failure scenarios
+# through VELTRIX_TEST_CLUSTER) in /tmp/veltrix-kafka-cluster/node*/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +33,10 @@ trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
 secure=$(scripts/kafka.sh start-secure)
 trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true; scripts/kafka.sh stop-secure >/dev/null 2>&1 || true' EXIT
 export VELTRIX_TEST_SECURE_BROKERS="$secure"
+echo "== starting the three-broker Kafka cluster (for the broker-failure scenarios)"
+trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true; scripts/kafka.sh stop-secure >/dev/null 2>&1 || true; scripts/kafka.sh stop-cluster >/dev/null 2>&1 || true' EXIT
+cluster=$(scripts/kafka.sh start-cluster)
+export VELTRIX_TEST_CLUSTER="$cluster"
 
 echo "== go test (embedded cluster and real broker at $addr)"
 VELTRIX_TEST_BROKERS="$addr" go test -count=1 -timeout 15m "$@" ./...

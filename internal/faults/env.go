@@ -40,7 +40,12 @@ type Env struct {
 	// WipeBroker stops the broker and starts it again without its data
 	// (new topic IDs, no groups); nil where the cluster cannot be.
 	WipeBroker func() error
-	Log        func(format string, args ...any)
+	// Nodes is the three-node cluster's fault control (kill, stop,
+	// continue, restart one node); nil on a single-node cluster. Where it
+	// is set, topics are created with three replicas and
+	// min.insync.replicas 2.
+	Nodes *kafkatest.Nodes
+	Log   func(format string, args ...any)
 }
 
 // Result is one scenario run's measurements.
@@ -48,6 +53,7 @@ type Result struct {
 	Scenario     string  `json:"scenario"`
 	Cluster      string  `json:"cluster"`
 	Produced     int64   `json:"produced"`
+	Acked        int64   `json:"acknowledged"` // counted only where the scenario tracks acknowledgements (0 otherwise)
 	Delivered    int64   `json:"delivered"`
 	Lost         int64   `json:"lost"`
 	Duplicated   int64   `json:"duplicated"`
@@ -73,6 +79,7 @@ type run struct {
 	mu      sync.Mutex
 	members []*child.Process // every member that ever ran
 	seqBase atomic.Int64     // events produced by earlier produce calls (one runs at a time)
+	acked   *seqSet          // the events the brokers acknowledged, when tracked (trackAcks)
 	maxLag  int64
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -100,12 +107,24 @@ func newRunClient(env *Env, name string) (*kgo.Client, error) {
 		kgo.ProducerLinger(time.Millisecond), kgo.RecordDeliveryTimeout(5*time.Minute))
 }
 
-// createTopics creates the run's input, output and dead-letter topics.
+// createTopics creates the run's input, output and dead-letter topics: on
+// the three-node cluster with three replicas and min.insync.replicas 2, so
+// an acks=all write is on two brokers before it is acknowledged.
 func (r *run) createTopics() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	return kafkatest.CreateTopics(ctx, r.env.Brokers, 6, r.in, r.out, r.dlq)
+	if r.env.Nodes == nil {
+		return kafkatest.CreateTopics(ctx, r.env.Brokers, 6, r.in, r.out, r.dlq)
+	}
+	two := "2"
+	return kafkatest.CreateReplicatedTopics(ctx, []kgo.Opt{kgo.SeedBrokers(r.env.Brokers...)}, 6, 3,
+		map[string]*string{"min.insync.replicas": &two}, r.in, r.out, r.dlq)
 }
+
+// trackAcks makes produce remember every acknowledged event, and verify
+// count as lost those that left no trace: neither in the input (a broker
+// that lost an acknowledged write) nor in the output or dead letters.
+func (r *run) trackAcks() { r.acked = &seqSet{} }
 
 // reconnect replaces the run's client after the broker lost its data: a
 // client never adopts a recreated topic's new ID, so the old one could
@@ -296,6 +315,9 @@ func (r *run) produce(ctx context.Context, rate float64, count int64, poisonEver
 				return
 			}
 			acked++
+			if r.acked != nil {
+				r.acked.add(eid.Seq)
+			}
 		})
 		seq++
 	}
@@ -315,16 +337,40 @@ func (r *run) verify(res *Result) error {
 	defer cancel()
 	c := verify.NewChecker()
 	opts := []kgo.Opt{kgo.SeedBrokers(r.env.Brokers...)}
+	// With acknowledgements tracked, which events the input and the
+	// output or dead letters hold.
+	var input, handled seqSet
+	seen := func(set *seqSet, fn func(*kgo.Record)) func(*kgo.Record) {
+		if r.acked == nil {
+			return fn
+		}
+		return func(rec *kgo.Record) {
+			fn(rec)
+			if id, ok := event.Of(rec); ok {
+				set.add(id.Seq)
+			}
+		}
+	}
 	for _, s := range []struct {
 		topic string
 		fn    func(*kgo.Record)
-	}{{r.in, c.Input}, {r.out, c.Output}, {r.dlq, c.DeadLetter}} {
+	}{{r.in, seen(&input, c.Input)}, {r.out, seen(&handled, c.Output)}, {r.dlq, seen(&handled, c.DeadLetter)}} {
 		if _, err := verify.ReadTopic(ctx, s.topic, s.fn, opts...); err != nil {
 			return err
 		}
 	}
 	t := c.Report().Total
 	res.Produced, res.Delivered, res.Lost = t.Produced, t.Delivered, t.Lost
+	if r.acked != nil {
+		// The checker counts as lost what the input holds and the output
+		// lacks; an acknowledged event gone from the input is lost too.
+		res.Acked = r.acked.len()
+		r.acked.each(func(seq uint64) {
+			if !input.has(seq) && !handled.has(seq) {
+				res.Lost++
+			}
+		})
+	}
 	res.Duplicated, res.OutOfOrder, res.DeadLettered = t.Duplicated, t.OutOfOrder, t.DeadLettered
 	res.PeakRSSMiB = r.peakRSSMiB()
 	r.mu.Lock()

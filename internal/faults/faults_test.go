@@ -111,11 +111,38 @@ func TestFaults(t *testing.T) {
 			t.Run(sc.Name, func(t *testing.T) { check(t, sc, <-outs[i]) })
 		}
 	})
+	runClusterScenarios(t, bin)
 	if *report != "" {
 		if err := writeReport(*report, results, *full); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// runClusterScenarios runs the scenarios of ClusterScenarios chosen by
+// -faults.only on the three-node cluster (VELTRIX_TEST_CLUSTER), one at a
+// time: each loads all three brokers. Without the cluster they skip
+// loudly, or fail with CI=true.
+func runClusterScenarios(t *testing.T, bin string) {
+	var chosen []Scenario
+	for _, sc := range ClusterScenarios {
+		if *only == "" || strings.Contains(sc.Name, *only) {
+			chosen = append(chosen, sc)
+		}
+	}
+	if len(chosen) == 0 {
+		return
+	}
+	t.Run(clusterName, func(t *testing.T) {
+		nodes := kafkatest.RealCluster(t)
+		for _, sc := range chosen {
+			t.Run(sc.Name, func(t *testing.T) {
+				env := &Env{Bin: bin, Brokers: nodes.Brokers, Cluster: clusterName, Full: *full, Nodes: nodes, Log: t.Logf}
+				res, err := sc.Run(env)
+				check(t, sc, outcome{res: res, err: err})
+			})
+		}
+	})
 }
 
 // outcome is what running one scenario gave.

@@ -134,12 +134,18 @@ func CreateTopics(ctx context.Context, brokers []string, partitions int, topics 
 // CreateTopicsWith is CreateTopics with clients made from opts, which name
 // the seed brokers and how to connect (TLS, SASL: SecureCluster.ClientOpts).
 func CreateTopicsWith(ctx context.Context, opts []kgo.Opt, partitions int, topics ...string) error {
+	return CreateReplicatedTopics(ctx, opts, partitions, -1, nil, topics...)
+}
+
+// CreateReplicatedTopics is CreateTopicsWith with a replication factor (-1:
+// the cluster's default) and topic configs (e.g. min.insync.replicas).
+func CreateReplicatedTopics(ctx context.Context, opts []kgo.Opt, partitions int, replicas int16, configs map[string]*string, topics ...string) error {
 	adm, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("creating client: %w", err)
 	}
 	defer adm.Close()
-	resps, err := kadm.NewClient(adm).CreateTopics(ctx, int32(partitions), -1, nil, topics...)
+	resps, err := kadm.NewClient(adm).CreateTopics(ctx, int32(partitions), replicas, configs, topics...)
 	if err != nil {
 		return fmt.Errorf("creating topics %s: %w", strings.Join(topics, ", "), err)
 	}
