@@ -182,6 +182,13 @@ func (p *Processor) Assigned() []int32 {
 func (p *Processor) Run(ctx context.Context) error {
 	cl, err := kafka.Connect(ctx, p.kcfg, p.clientOptions()...)
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// Stopped while connecting. franz-go joins the group as soon
+			// as the client exists, so the first assignment (and Readied)
+			// may already have come while the ping waited: closing the
+			// client revoked it, with nothing fetched. A clean stop.
+			return nil
+		}
 		return err
 	}
 	p.cl = cl

@@ -47,3 +47,26 @@ func TestReadied(t *testing.T) {
 		<-p.Readied() // stays closed after Run
 	})
 }
+
+// TestStopRightAfterReadied: franz-go joins the group as soon as the client
+// exists, so the first assignment (and Readied) can come while Run still
+// waits for the cluster to answer its ping. A stop then is a clean stop:
+// Run returned context.Canceled from the connect instead (seen in CI).
+func TestStopRightAfterReadied(t *testing.T) {
+	fake := kafkatest.Fake(t)
+	brokers := fake.ListenAddrs()
+	topic := kafkatest.Name(t, "in")
+	kafkatest.CreateTopic(t, brokers, topic, 1)
+	h := processor.HandlerFunc(func(context.Context, *processor.Batch) error { return nil })
+	for i := range 30 {
+		p := mustNew(t, kcfg(brokers, "solo"), topic, testConfig(kafkatest.Name(t, "g")), h, processor.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- p.Run(ctx) }()
+		awaitReady(t, p, 30*time.Second)
+		cancel()
+		if err := <-errc; err != nil {
+			t.Fatalf("run %d: stopped right after Readied: %v, want nil (a clean stop)", i, err)
+		}
+	}
+}
