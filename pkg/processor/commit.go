@@ -71,7 +71,7 @@ func (p *Processor) commitOffsets(ctx context.Context, offsets map[int32]kgo.Epo
 			return errNewMember
 		}
 	}
-	ctx = p.withHaltNotes(ctx, offsets)
+	ctx = p.preCommit(ctx, offsets)
 	var cerr error
 	p.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{p.topic: offsets},
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {

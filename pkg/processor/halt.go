@@ -86,9 +86,16 @@ func (l *lane) haltCommit() (kgo.EpochOffset, bool) {
 	return kgo.EpochOffset{}, false
 }
 
-// withHaltNotes returns ctx carrying a pre-commit function that puts each
-// halt note of notes (by partition) on the commit of its offset.
-func (p *Processor) withHaltNotes(ctx context.Context, offsets map[int32]kgo.EpochOffset) context.Context {
+// preCommit returns ctx carrying the function franz-go calls just before
+// it sends the commit, with the member id and generation it will send:
+//   - it refuses a commit stamped with another member id than the one the
+//     lanes belong to. The check in commitOffsets runs before the call, and
+//     franz-go stamps a commit issued during a rejoin with the new session's
+//     id: a lane of the old membership then committed its older offset for
+//     a partition another member had moved past (the model test's p2: 256
+//     committed by its owner, rewound to 33);
+//   - it puts each halt note on the commit of its offset.
+func (p *Processor) preCommit(ctx context.Context, offsets map[int32]kgo.EpochOffset) context.Context {
 	notes := map[int32]string{}
 	p.mu.Lock()
 	for part, eo := range offsets {
@@ -103,10 +110,11 @@ func (p *Processor) withHaltNotes(ctx context.Context, offsets map[int32]kgo.Epo
 		l.mu.Unlock()
 	}
 	p.mu.Unlock()
-	if len(notes) == 0 {
-		return ctx
-	}
+	member := p.member.Load()
 	return kgo.PreCommitFnContext(ctx, func(req *kmsg.OffsetCommitRequest) error {
+		if member != nil && req.MemberID != *member {
+			return errNewMember
+		}
 		for i := range req.Topics {
 			t := &req.Topics[i]
 			if t.Topic != p.topic {
