@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/dlq"
@@ -61,13 +63,6 @@ topic.`,
   veltrix dlq inspect --brokers 127.0.0.1:9092 --topic events.dlq --json | jq '.by_error'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			if topic == "" {
-				return usageError{fmt.Errorf("--topic is required: the dead-letter topic to read")}
-			}
 			if limit < 0 {
 				return usageError{fmt.Errorf("--limit %d: want 0 (all) or more", limit)}
 			}
@@ -75,18 +70,12 @@ topic.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := signalContext(cmd.ErrOrStderr())
-			defer stop()
-			cl, err := kafka.Connect(ctx, l.Config.Kafka)
+			d, err := openDLQ(cmd, topic)
 			if err != nil {
 				return err
 			}
-			defer cl.Close()
-			opts, err := kafka.Options(l.Config.Kafka)
-			if err != nil {
-				return err
-			}
-			s, err := dlq.Inspect(ctx, cl, opts, topic, dlq.InspectConfig{Since: from, Limit: limit})
+			defer d.close()
+			s, err := dlq.Inspect(d.ctx, d.cl, d.opts, topic, dlq.InspectConfig{Since: from, Limit: limit})
 			if err != nil {
 				return fmt.Errorf("inspecting dead letters: %w", err)
 			}
@@ -137,16 +126,10 @@ same dead letters writes them twice. Use --since to take only newer ones.`,
   veltrix dlq replay --brokers 127.0.0.1:9092 --topic events.dlq --to events-retry --execute --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			if topic == "" {
-				return usageError{fmt.Errorf("--topic is required: the dead-letter topic to read")}
-			}
 			if maxReplays < 1 {
 				return usageError{fmt.Errorf("--max-replays %d: want at least 1", maxReplays)}
 			}
+			var err error
 			rc := dlq.ReplayConfig{To: to, MaxReplays: maxReplays, Execute: execute}
 			if filter != "" {
 				if rc.FilterError, err = regexp.Compile(filter); err != nil {
@@ -159,18 +142,12 @@ same dead letters writes them twice. Use --since to take only newer ones.`,
 			if to != "" && to == topic {
 				return usageError{fmt.Errorf("--to %q is the dead-letter topic itself", to)}
 			}
-			ctx, stop := signalContext(cmd.ErrOrStderr())
-			defer stop()
-			cl, err := kafka.Connect(ctx, l.Config.Kafka)
+			d, err := openDLQ(cmd, topic)
 			if err != nil {
 				return err
 			}
-			defer cl.Close()
-			opts, err := kafka.Options(l.Config.Kafka)
-			if err != nil {
-				return err
-			}
-			res, err := dlq.Replay(ctx, cl, opts, topic, rc)
+			defer d.close()
+			res, err := dlq.Replay(d.ctx, d.cl, d.opts, topic, rc)
 			if err != nil && res.Replayed == 0 && res.Failed == 0 {
 				// Nothing was written: the error is the whole story.
 				return fmt.Errorf("replaying dead letters: %w", err)
@@ -197,6 +174,42 @@ same dead letters writes them twice. Use --since to take only newer ones.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	config.AddFlags(cmd.Flags(), []string{"kafka.", "log."})
 	return cmd
+}
+
+// dlqConn is what inspect and replay share once their own flags are checked:
+// the dead-letter topic named, the configuration loaded, a client connected
+// and the options their readers are built from.
+type dlqConn struct {
+	ctx  context.Context
+	stop context.CancelFunc
+	cl   *kgo.Client
+	opts []kgo.Opt
+}
+
+func openDLQ(cmd *cobra.Command, topic string) (*dlqConn, error) {
+	l, err := loadConfig(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if topic == "" {
+		return nil, usageError{fmt.Errorf("--topic is required: the dead-letter topic to read")}
+	}
+	opts, err := kafka.Options(l.Config.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := signalContext(cmd.ErrOrStderr())
+	cl, err := kafka.Connect(ctx, l.Config.Kafka)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return &dlqConn{ctx: ctx, stop: stop, cl: cl, opts: opts}, nil
+}
+
+func (d *dlqConn) close() {
+	d.cl.Close()
+	d.stop()
 }
 
 // parseSince reads --since: a duration back from now, or an RFC 3339 time;
