@@ -108,6 +108,7 @@ the time and the interval. --json prints the poll as JSON.`,
 					pattern: c.Lag.Groups, watch: watch, asJSON: asJSON, existing: existing}, stdout)
 			}
 
+			started := time.Now()
 			mon, err := lag.New(cl, c.Lag, lag.Options{Registerer: reg, Logger: log})
 			if err != nil {
 				return err
@@ -119,7 +120,7 @@ the time and the interval. --json prints the poll as JSON.`,
 			if err := reg.Register(autoscale.NewCollector(mon, scaler)); err != nil {
 				return fmt.Errorf("registering the autoscale collector: %w", err)
 			}
-			srv, err := server.Start(c.Lag.Serve, reg, server.Probes{Ready: server.ReadyIf(mon.Ready, "no poll of the cluster has succeeded yet")}, statusMux(ctx, reg, "veltrix lag · cluster "+c.Lag.Cluster), server.Options{WebConfigFile: c.Metrics.WebConfigFile})
+			srv, err := server.Start(c.Lag.Serve, reg, server.Probes{Ready: mon.Fresh, Live: func() error { return mon.Polling(started) }}, statusMux(ctx, reg, "veltrix lag · cluster "+c.Lag.Cluster), server.Options{WebConfigFile: c.Metrics.WebConfigFile})
 			if err != nil {
 				return fmt.Errorf("%w (set --serve to another address)", err)
 			}

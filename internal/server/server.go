@@ -51,16 +51,6 @@ type Probes struct {
 	Live func() error
 }
 
-// ReadyIf makes a Probes.Ready from a bool func: not ready says why.
-func ReadyIf(ready func() bool, why string) func() error {
-	return func() error {
-		if ready() {
-			return nil
-		}
-		return errors.New(why)
-	}
-}
-
 // Start listens on addr and serves in the background:
 //   - /metrics: everything registered on g, in the Prometheus format;
 //   - /healthz: 200 "ok" while probes.Live passes, 503 with its reason;

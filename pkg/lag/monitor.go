@@ -56,7 +56,9 @@ type Monitor struct {
 	hist   *history
 	stamps *stamps
 	latest atomic.Pointer[Snapshot]
-	now    func() time.Time
+	// lastPoll holds the newest finished poll's pollResult (probes.go).
+	lastPoll atomic.Value
+	now      func() time.Time
 }
 
 // New builds a monitor that reads through cl, which the caller owns and
@@ -86,7 +88,8 @@ func New(cl *kgo.Client, cfg Config, opts Options) (*Monitor, error) {
 // Latest returns the newest snapshot, or nil before the first poll ends.
 func (m *Monitor) Latest() *Snapshot { return m.latest.Load() }
 
-// Ready reports whether a poll has completed.
+// Ready reports whether a poll has completed. Fresh also says whether the
+// newest one is recent.
 func (m *Monitor) Ready() bool { return m.latest.Load() != nil }
 
 // Run polls at once and then every Config.Interval until ctx is cancelled,
@@ -117,10 +120,12 @@ func (m *Monitor) Poll(ctx context.Context) (*Snapshot, error) {
 	start := m.now()
 	snap, err := m.poll(ctx, start)
 	if err != nil {
+		m.lastPoll.Store(pollResult{at: m.now(), err: err})
 		return nil, err
 	}
 	snap.Took = m.now().Sub(start)
 	m.latest.Store(snap)
+	m.lastPoll.Store(pollResult{at: m.now()})
 	return snap, nil
 }
 
