@@ -104,6 +104,8 @@ var Schema = []Setting{
 		Help: "File holding kafka.sasl.oauth.client_secret (a mounted Kubernetes Secret), read at start; a trailing newline is dropped."},
 	{Key: "kafka.sasl.oauth.scopes", Kind: List,
 		Help: "oauthbearer: scopes requested with every token from kafka.sasl.oauth.token_url, comma-separated; empty leaves them to the identity provider."},
+	{Key: "kafka.sasl.oauth.extensions", Kind: List,
+		Help: "oauthbearer: SASL extensions (RFC 7628) sent with every authentication, key=value, comma-separated; Confluent Cloud wants logicalCluster=lkc-...,identityPoolId=pool-.... Keys are letters only; values printable ASCII."},
 
 	// The topic events flow through.
 	{Key: "topic.name", Kind: String, Default: "events", Flag: "topic",

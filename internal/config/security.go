@@ -101,7 +101,7 @@ func checkSecurity(l *Loaded) []Problem {
 // oauthKeys are the settings only oauthbearer reads.
 var oauthKeys = []string{
 	"kafka.sasl.oauth.token_file", "kafka.sasl.oauth.token_url", "kafka.sasl.oauth.client_id",
-	"kafka.sasl.oauth.client_secret", "kafka.sasl.oauth.scopes",
+	"kafka.sasl.oauth.client_secret", "kafka.sasl.oauth.scopes", "kafka.sasl.oauth.extensions",
 }
 
 // checkOAuth finds oauthbearer settings that cannot work: no token source,
@@ -115,6 +115,11 @@ func checkOAuth(l *Loaded) []Problem {
 		out = append(out, Problem{Key: key, Value: text(v[key]), Source: src[key], Rule: rule})
 	}
 	str := func(k string) string { s, _ := v[k].(string); return s }
+	if ext, ok := v["kafka.sasl.oauth.extensions"].([]string); ok {
+		if _, err := kafka.ParseExtensions(ext); err != nil {
+			bad("kafka.sasl.oauth.extensions", strings.TrimPrefix(err.Error(), "SASL extension "))
+		}
+	}
 	file, endpoint := str("kafka.sasl.oauth.token_file"), str("kafka.sasl.oauth.token_url")
 	switch {
 	case file == "" && endpoint == "":

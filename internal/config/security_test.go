@@ -208,6 +208,12 @@ func TestSecurityRules(t *testing.T) {
 			`kafka.sasl.oauth.client_secret = "<redacted>" (from env VELTRIX_KAFKA_SASL_OAUTH_CLIENT_SECRET): is read only with kafka.sasl.mechanism=oauthbearer, not none`},
 		{"scopes-with-plain", []string{"VELTRIX_KAFKA_SASL_MECHANISM=plain", "VELTRIX_KAFKA_SASL_USERNAME=alice", "VELTRIX_KAFKA_SASL_PASSWORD=" + testSecret, oauth[4]},
 			`kafka.sasl.oauth.scopes = "kafka,veltrix" (from env VELTRIX_KAFKA_SASL_OAUTH_SCOPES): is read only with kafka.sasl.mechanism=oauthbearer, not plain`},
+		{"extension-bad-key", []string{"VELTRIX_KAFKA_SASL_MECHANISM=oauthbearer", "VELTRIX_KAFKA_SASL_OAUTH_TOKEN_FILE=" + token, "VELTRIX_KAFKA_SASL_OAUTH_EXTENSIONS=logicalCluster=lkc-1,pool-id=p"},
+			`kafka.sasl.oauth.extensions = "logicalCluster=lkc-1,pool-id=p" (from env VELTRIX_KAFKA_SASL_OAUTH_EXTENSIONS): "pool-id=p": the key must be letters only (RFC 7628)`},
+		{"extension-without-value", []string{"VELTRIX_KAFKA_SASL_MECHANISM=oauthbearer", "VELTRIX_KAFKA_SASL_OAUTH_TOKEN_FILE=" + token, "VELTRIX_KAFKA_SASL_OAUTH_EXTENSIONS=logicalCluster"},
+			`kafka.sasl.oauth.extensions = "logicalCluster" (from env VELTRIX_KAFKA_SASL_OAUTH_EXTENSIONS): "logicalCluster": want key=value`},
+		{"extensions-with-plain", []string{"VELTRIX_KAFKA_SASL_MECHANISM=plain", "VELTRIX_KAFKA_SASL_USERNAME=alice", "VELTRIX_KAFKA_SASL_PASSWORD=" + testSecret, "VELTRIX_KAFKA_SASL_OAUTH_EXTENSIONS=logicalCluster=lkc-1"},
+			`kafka.sasl.oauth.extensions = "logicalCluster=lkc-1" (from env VELTRIX_KAFKA_SASL_OAUTH_EXTENSIONS): is read only with kafka.sasl.mechanism=oauthbearer, not plain`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "cert-unreadable" && os.Geteuid() == 0 {

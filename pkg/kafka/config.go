@@ -83,6 +83,11 @@ type OAuthConfig struct {
 	// Scopes are requested with every token; none leaves them to the
 	// identity provider's defaults.
 	Scopes []string `koanf:"scopes"`
+	// Extensions are SASL extensions (RFC 7628) sent with every
+	// authentication, each "key=value": Confluent Cloud wants
+	// logicalCluster and identityPoolId. Keys are letters only and not
+	// "auth"; values are printable ASCII.
+	Extensions []string `koanf:"extensions"`
 }
 
 // TopicConfig describes the input topic and how veltrix creates topics.

@@ -12,7 +12,7 @@ import (
 // renewing tokens early before they expire: for the tests of package
 // kafka_test, which can use internal/kafkatest's token server.
 func TokenMechanism(o OAuthConfig, client *http.Client, early time.Duration) sasl.Mechanism {
-	return clientCredentials(newTokenSource(o, client, early), nil)
+	return clientCredentials(newTokenSource(o, client, early), nil, nil)
 }
 
 // Classify is classify without a connection hook.

@@ -47,7 +47,11 @@ func (c SASLConfig) build(tokenTimeout time.Duration, tokenFailed func(error)) (
 			if tokenTimeout <= 0 {
 				tokenTimeout = DefaultConfig().ConnectTimeout
 			}
-			return clientCredentials(newTokenSource(o, &http.Client{Timeout: tokenTimeout}, tokenEarlyExpiry), tokenFailed), nil
+			ext, err := ParseExtensions(o.Extensions)
+			if err != nil {
+				return nil, err
+			}
+			return clientCredentials(newTokenSource(o, &http.Client{Timeout: tokenTimeout}, tokenEarlyExpiry), ext, tokenFailed), nil
 		case o.TokenFile == "":
 			return nil, fmt.Errorf("SASL %s needs a token file (kafka.sasl.oauth.token_file) or a token endpoint (kafka.sasl.oauth.token_url)", c.Mechanism)
 		}
@@ -67,6 +71,10 @@ func (c SASLConfig) build(tokenTimeout time.Duration, tokenFailed func(error)) (
 		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism(), nil
 	}
 	path := c.OAuth.TokenFile
+	ext, err := ParseExtensions(c.OAuth.Extensions)
+	if err != nil {
+		return nil, err
+	}
 	// Called for every connection and re-authentication: a token rotated
 	// on disk is used from the next one, with no restart.
 	return oauth.Oauth(func(context.Context) (oauth.Auth, error) {
@@ -74,16 +82,47 @@ func (c SASLConfig) build(tokenTimeout time.Duration, tokenFailed func(error)) (
 		if err != nil {
 			return oauth.Auth{}, err
 		}
-		return oauth.Auth{Token: tok}, nil
+		return oauth.Auth{Token: tok, Extensions: ext}, nil
 	}), nil
+}
+
+// ParseExtensions reads OAuthConfig.Extensions ("key=value" each) into the
+// map franz-go sends, checking RFC 7628's rules: a key is letters only and
+// not "auth", a value printable ASCII (spaces and tabs allowed), no key
+// twice. franz-go sends what it is given, and a broker answers a malformed
+// extension with an authentication failure that does not say which.
+func ParseExtensions(kv []string) (map[string]string, error) {
+	if len(kv) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(kv))
+	for _, e := range kv {
+		k, v, ok := strings.Cut(e, "=")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("SASL extension %q: want key=value", e)
+		case k == "" || strings.IndexFunc(k, func(r rune) bool { return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') }) >= 0:
+			return nil, fmt.Errorf("SASL extension %q: the key must be letters only (RFC 7628)", e)
+		case k == "auth":
+			return nil, fmt.Errorf("SASL extension %q: the key auth is reserved for the token", e)
+		case v == "" || strings.IndexFunc(v, func(r rune) bool { return (r < 0x21 || r > 0x7e) && r != ' ' && r != '\t' }) >= 0:
+			return nil, fmt.Errorf("SASL extension %q: the value must be printable ASCII and not empty (RFC 7628)", e)
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("SASL extension %q: key %s given twice", e, k)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // clientCredentials is OAUTHBEARER with tokens from src. franz-go calls
 // the function for every connection and re-authentication; src hands out
 // its cached token until shortly before it expires, then fetches a new
 // one, so the endpoint is asked once per token lifetime, not per
-// connection. tokenFailed, when not nil, is told each outcome.
-func clientCredentials(src oauth2.TokenSource, tokenFailed func(error)) sasl.Mechanism {
+// connection. ext are the SASL extensions sent with each token.
+// tokenFailed, when not nil, is told each outcome.
+func clientCredentials(src oauth2.TokenSource, ext map[string]string, tokenFailed func(error)) sasl.Mechanism {
 	return oauth.Oauth(func(context.Context) (oauth.Auth, error) {
 		tok, err := src.Token()
 		if tokenFailed != nil {
@@ -92,7 +131,7 @@ func clientCredentials(src oauth2.TokenSource, tokenFailed func(error)) sasl.Mec
 		if err != nil {
 			return oauth.Auth{}, err
 		}
-		return oauth.Auth{Token: tok.AccessToken}, nil
+		return oauth.Auth{Token: tok.AccessToken, Extensions: ext}, nil
 	})
 }
 

@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -278,3 +279,51 @@ func TestOptionsFileErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestOAuthExtensions: kafka.sasl.oauth.extensions travel in the
+// OAUTHBEARER first message (RFC 7628: "\x01key=value", sorted by key),
+// malformed ones are refused before any connection, and the real secure
+// broker accepts a connection that sends them.
+func TestOAuthExtensions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte("tok"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ext := []string{"logicalCluster=lkc-1", "identityPoolId=pool-2"}
+	mech, err := kafka.SASLConfig{Mechanism: "oauthbearer", OAuth: kafka.OAuthConfig{TokenFile: path, Extensions: ext}}.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, msg, err := mech.Authenticate(context.Background(), "127.0.0.1:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "auth=Bearer tok\x01identityPoolId=pool-2\x01logicalCluster=lkc-1\x01\x01"; !strings.HasSuffix(string(msg), want) {
+		t.Fatalf("first message %q, want it to end %q", msg, want)
+	}
+	for _, bad := range []string{"noequals", "bad-key=x", "auth=x", "k=", "k=caf\u00e9", "k=a\x01b"} {
+		_, err := kafka.SASLConfig{Mechanism: "oauthbearer", OAuth: kafka.OAuthConfig{TokenFile: path, Extensions: []string{bad}}}.Build()
+		if err == nil || !strings.Contains(err.Error(), strconvQuote(bad)) {
+			t.Errorf("extension %q: Build() = %v, want an error naming it", bad, err)
+		}
+	}
+	if _, err := kafka.ParseExtensions([]string{"a=1", "a=2"}); err == nil || !strings.Contains(err.Error(), "given twice") {
+		t.Errorf("a key twice: %v", err)
+	}
+
+	s := kafkatest.Secure(t)
+	tok := filepath.Join(t.TempDir(), "jwt")
+	if err := os.WriteFile(tok, []byte(kafkatest.UnsecuredJWT(s.User, time.Hour)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := kafka.Config{Brokers: s.SASLSSL, ClientID: "oauth-ext", ConnectTimeout: 10 * time.Second,
+		TLS:  kafka.TLSConfig{Enabled: true, CAFile: s.CAFile},
+		SASL: kafka.SASLConfig{Mechanism: "oauthbearer", OAuth: kafka.OAuthConfig{TokenFile: tok, Extensions: ext}}}
+	cl, err := kafka.Connect(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("connecting with extensions: %v", err)
+	}
+	cl.Close()
+}
+
+func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
