@@ -46,6 +46,44 @@ func clusterRun(env *Env, name string) (*run, error) {
 	return r, nil
 }
 
+// clusterFlow is a cluster scenario under way: its run on a mended
+// cluster, its members, and events produced at the scenario's rate, with
+// the group committing on every input partition.
+type clusterFlow struct {
+	r             *run
+	members       []*child.Process
+	start         time.Time
+	stopProducing func() (int64, error)
+}
+
+// startClusterFlow makes a clusterRun named name, starts members members
+// (m0 …) and the producer, and returns once the group has committed on
+// every input partition.
+func startClusterFlow(env *Env, name string, members int, extra ...string) (*clusterFlow, error) {
+	r, err := clusterRun(env, name)
+	if err != nil {
+		return nil, err
+	}
+	f := &clusterFlow{r: r, start: time.Now(), stopProducing: func() (int64, error) { return 0, nil }}
+	if f.members, err = r.startMembers(members, "m", extra...); err != nil {
+		f.close()
+		return nil, err
+	}
+	f.stopProducing = producingUntil(r, env.pick(1000, 3000))
+	if err := flowing(r, 6, time.Minute); err != nil {
+		f.close()
+		return nil, err
+	}
+	env.Log("flowing %.1fs after the start", time.Since(f.start).Seconds())
+	return f, nil
+}
+
+// close stops producing, then every member and the run's probes.
+func (f *clusterFlow) close() {
+	_, _ = f.stopProducing()
+	f.r.close()
+}
+
 // inSync waits until three brokers are listed and every partition of the
 // run's topics (and of the group's offsets topic, once the group commits)
 // has all three replicas in sync, asking with fresh metadata requests.
@@ -258,22 +296,12 @@ func clusterPass(res Result, exited []string) bool {
 // and members find them by themselves.
 func leaderKill(env *Env) (Result, error) {
 	res := Result{Scenario: "cluster-leader-kill", Cluster: env.Cluster}
-	r, err := clusterRun(env, "leaderkill")
+	f, err := startClusterFlow(env, "leaderkill", 2)
 	if err != nil {
 		return res, err
 	}
-	defer r.close()
-	start := time.Now()
-	members, err := r.startMembers(2, "m")
-	if err != nil {
-		return res, err
-	}
-	stopProducing := producingUntil(r, env.pick(1000, 3000))
-	defer func() { _, _ = stopProducing() }()
-	if err := flowing(r, 6, time.Minute); err != nil {
-		return res, err
-	}
-	env.Log("flowing %.1fs after the start", time.Since(start).Seconds())
+	defer f.close()
+	r, members, start, stopProducing := f.r, f.members, f.start, f.stopProducing
 	time.Sleep(env.dur(2*time.Second, 10*time.Second))
 	victim, led, err := r.busiestLeader()
 	if err != nil {
@@ -332,22 +360,12 @@ func leaderKill(env *Env) (Result, error) {
 // every ISR once continued.
 func brokerHang(env *Env) (Result, error) {
 	res := Result{Scenario: "cluster-broker-hang", Cluster: env.Cluster}
-	r, err := clusterRun(env, "hang")
+	f, err := startClusterFlow(env, "hang", 2)
 	if err != nil {
 		return res, err
 	}
-	defer r.close()
-	start := time.Now()
-	members, err := r.startMembers(2, "m")
-	if err != nil {
-		return res, err
-	}
-	stopProducing := producingUntil(r, env.pick(1000, 3000))
-	defer func() { _, _ = stopProducing() }()
-	if err := flowing(r, 6, time.Minute); err != nil {
-		return res, err
-	}
-	env.Log("flowing %.1fs after the start", time.Since(start).Seconds())
+	defer f.close()
+	r, members, start, stopProducing := f.r, f.members, f.start, f.stopProducing
 	time.Sleep(env.dur(2*time.Second, 10*time.Second))
 	// The busiest leader that does not coordinate the group. A hung
 	// coordinator stalls the group for as long as it hangs (franz-go
@@ -422,22 +440,12 @@ func brokerHang(env *Env) (Result, error) {
 // the group took to commit past each restart's start on every partition.
 func brokerRollingRestart(env *Env) (Result, error) {
 	res := Result{Scenario: "cluster-rolling-restart", Cluster: env.Cluster}
-	r, err := clusterRun(env, "brokerroll")
+	f, err := startClusterFlow(env, "brokerroll", 2)
 	if err != nil {
 		return res, err
 	}
-	defer r.close()
-	start := time.Now()
-	members, err := r.startMembers(2, "m")
-	if err != nil {
-		return res, err
-	}
-	stopProducing := producingUntil(r, env.pick(1000, 3000))
-	defer func() { _, _ = stopProducing() }()
-	if err := flowing(r, 6, time.Minute); err != nil {
-		return res, err
-	}
-	env.Log("flowing %.1fs after the start", time.Since(start).Seconds())
+	defer f.close()
+	r, members, start, stopProducing := f.r, f.members, f.start, f.stopProducing
 	var worst time.Duration
 	var steps []string
 	for _, id := range []int32{1, 2, 3} {
