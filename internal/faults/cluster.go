@@ -312,6 +312,15 @@ func leaderKill(env *Env) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	// At full scale, veltrix lag and Kafka's ConsumerGroupCommand side by
+	// side from before the kill until every replica is back in sync (a
+	// JVM start per sample is too slow for CI's budget).
+	var lc *lagCompare
+	if env.Full {
+		lc = compareLag(r)
+		defer lc.close()
+		time.Sleep(5 * time.Second) // a sample or two before the kill
+	}
 	killed := time.Now()
 	if err := env.Nodes.Node(victim, "kill"); err != nil {
 		return res, err
@@ -331,6 +340,15 @@ func leaderKill(env *Env) (Result, error) {
 	}
 	back := time.Since(killed)
 	env.Log("every replica in sync %.1fs after the kill", back.Seconds())
+	lagNote, lagOK := "", true
+	if lc != nil {
+		v := judgeLag(lc.close())
+		// The two read up to a few seconds apart: the producer's rate
+		// times that is the tolerance on the peak total lag.
+		lagOK = v.ok(int64(env.pick(1000, 3000)) * 5)
+		lagNote = "; " + v.String()
+		env.Log("%s (first error %v)", v, v.firstErr)
+	}
 	time.Sleep(env.dur(time.Second, 10*time.Second))
 	if _, err := stopProducing(); err != nil {
 		return res, err
@@ -342,13 +360,13 @@ func leaderKill(env *Env) (Result, error) {
 	res.RecoverySec = rec.Seconds()
 	res.Notes = fmt.Sprintf("SIGKILL broker %d, leader of %d of 6 input partitions; acknowledged %d; recovery = every partition processed and committed past the kill; "+
 		"broker back on its data and every replica in sync %.0fs after the kill; members exited on their own: %d; group coordinator on broker %d; duplicates from: %s",
-		victim, led, res.Acked, back.Seconds(), len(exited), coord, memberEvents(members))
+		victim, led, res.Acked, back.Seconds(), len(exited), coord, memberEvents(members)) + lagNote
 	for _, e := range exited {
 		env.Log("%s", e)
 	}
 	// The controller notices a dead broker after its 9 s session; then
 	// leader election and the clients' metadata refresh.
-	res.Pass = clusterPass(res, exited) && rec <= 30*time.Second
+	res.Pass = clusterPass(res, exited) && rec <= 30*time.Second && lagOK
 	return res, nil
 }
 

@@ -113,13 +113,21 @@ func TestFaults(t *testing.T) {
 }
 
 // runClusterScenarios runs the scenarios of ClusterScenarios chosen by
-// -faults.only on the three-node cluster (VELTRIX_TEST_CLUSTER), one at a
+// -faults.only, and of ExtendedClusterScenarios at full scale or when
+// -faults.only names them, on the three-node cluster (VELTRIX_TEST_CLUSTER), one at a
 // time: each loads all three brokers. Without the cluster they skip
 // loudly, or fail with CI=true.
 func runClusterScenarios(t *testing.T, bin string) {
 	var chosen []Scenario
 	for _, sc := range ClusterScenarios {
 		if *only == "" || strings.Contains(sc.Name, *only) {
+			chosen = append(chosen, sc)
+		}
+	}
+	// The extended ones at full scale, or when -faults.only names them:
+	// CI's time budget holds the three above only.
+	for _, sc := range ExtendedClusterScenarios {
+		if *only == "" && *full || *only != "" && strings.Contains(sc.Name, *only) {
 			chosen = append(chosen, sc)
 		}
 	}

@@ -109,6 +109,11 @@ func (d *Dedicated) Wipe() error {
 	return d.run(false, "start")
 }
 
+// Script returns the path of scripts/kafka.sh, found above the test's
+// working directory, for tests that run Kafka's own tools through its
+// `tool` command.
+func Script() (string, error) { return scriptPath() }
+
 // scriptPath finds scripts/kafka.sh above the test's working directory
 // (the package directory, at any depth).
 func scriptPath() (string, error) {
