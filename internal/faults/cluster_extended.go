@@ -646,8 +646,8 @@ func rf1LeaderKill(env *Env) (Result, error) {
 	res.RecoverySec = rec.Seconds()
 	res.Notes = fmt.Sprintf("input at replication factor 1 (output and dead letters at 3); config doctor flagged it as an error with the fix: %v; "+
 		"SIGKILL broker %d holding input partitions %v (%d of the %d events acknowledged by then, %d not yet processed), their directories deleted, broker started again %.0fs later: "+
-		"those partitions took no writes and served no reads meanwhile (recovery = the other partitions committed past the kill); lost %d acknowledged events; produce error after the restart: %v; members exited on their own: %d",
-		flagged, victim, parts, held, ackedAtKill, unprocessed, unavailable.Seconds(), res.Lost, prodErr, len(exited))
+		"those partitions took no writes and served no reads meanwhile (recovery = the other partitions committed past the kill); the input lost %d acknowledged events (acknowledged %d, %d left in it); lost end to end (in neither input nor output): %d; produce error after the restart: %v; members exited on their own: %d",
+		flagged, victim, parts, held, ackedAtKill, unprocessed, unavailable.Seconds(), res.Acked-res.Produced, res.Acked, res.Produced, res.Lost, prodErr, len(exited))
 	for _, e := range exited {
 		env.Log("%s", e)
 	}
