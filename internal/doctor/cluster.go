@@ -24,6 +24,8 @@ type Topic struct {
 	Exists            bool
 	Partitions        int
 	ReplicationFactor int    // the fewest replicas of any partition
+	InSync            int    // the fewest in-sync replicas of any partition now
+	ShortPartition    int32  // a partition with InSync replicas in sync
 	MinInsyncReplicas int    // min.insync.replicas; 0 when unknown
 	RetentionMs       int64  // retention.ms; -1 keeps data forever
 	RetentionBytes    int64  // retention.bytes per partition; -1 is unbounded
@@ -52,10 +54,13 @@ func Inspect(ctx context.Context, cl *kgo.Client, topics []string) (*Cluster, er
 		if d, ok := described[name]; ok {
 			t.Exists = true
 			t.Partitions = len(d.Partitions)
-			t.ReplicationFactor = -1
+			t.ReplicationFactor, t.InSync = -1, -1
 			for _, p := range d.Partitions {
 				if t.ReplicationFactor < 0 || len(p.Replicas) < t.ReplicationFactor {
 					t.ReplicationFactor = len(p.Replicas)
+				}
+				if t.InSync < 0 || len(p.ISR) < t.InSync {
+					t.InSync, t.ShortPartition = len(p.ISR), p.Partition
 				}
 			}
 			existing = append(existing, name)

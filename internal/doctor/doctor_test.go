@@ -298,7 +298,9 @@ func TestDurability(t *testing.T) {
 		{"min isr above replicas", nil, topic(2, 3), []want{{"durability", Error, "NOT_ENOUGH_REPLICAS", "min.insync.replicas=1"}}},
 		{"one replica, one broker", nil, cluster(1, events(func(t *Topic) { t.ReplicationFactor, t.MinInsyncReplicas = 1, 1 })),
 			[]want{{"durability", Info, "fine for development", ""}}},
-		{"one replica, three brokers", nil, topic(1, 1), []want{{"durability", Warn, "single replica", "replication.factor=3"}}},
+		{"one replica, three brokers", nil, topic(1, 1), []want{{"durability", Error, "single replica on a 3-broker cluster", "replication.factor=3: reassign each of its 6 partitions to 3 brokers (kafka-reassign-partitions --execute with a plan listing 3 replicas per partition), then min.insync.replicas=2 (kafka-configs --alter --entity-type topics --entity-name events --add-config min.insync.replicas=2)"}}},
+		{"below min isr now", nil, cluster(3, events(func(t *Topic) { t.ReplicationFactor, t.MinInsyncReplicas, t.InSync = 3, 2, 1 })),
+			[]want{{"durability", Error, "fewer than min.insync.replicas=2: every acks=all write to it fails with NOT_ENOUGH_REPLICAS", "start the brokers that hold its other replicas, or wait until they catch up"}}},
 		{"min isr one", nil, topic(3, 1), []want{{"durability", Warn, "min.insync.replicas=1", "min.insync.replicas=2"}}},
 		{"min isr equals replicas", nil, topic(3, 3), []want{{"durability", Warn, "one broker down stops every acks=all write", "min.insync.replicas=2"}}},
 	} {

@@ -46,6 +46,44 @@ func clusterRun(env *Env, name string) (*run, error) {
 	return r, nil
 }
 
+// clusterFlow is a cluster scenario under way: its run on a mended
+// cluster, its members, and events produced at the scenario's rate, with
+// the group committing on every input partition.
+type clusterFlow struct {
+	r             *run
+	members       []*child.Process
+	start         time.Time
+	stopProducing func() (int64, error)
+}
+
+// startClusterFlow makes a clusterRun named name, starts members members
+// (m0 …) and the producer, and returns once the group has committed on
+// every input partition.
+func startClusterFlow(env *Env, name string, members int, extra ...string) (*clusterFlow, error) {
+	r, err := clusterRun(env, name)
+	if err != nil {
+		return nil, err
+	}
+	f := &clusterFlow{r: r, start: time.Now(), stopProducing: func() (int64, error) { return 0, nil }}
+	if f.members, err = r.startMembers(members, "m", extra...); err != nil {
+		f.close()
+		return nil, err
+	}
+	f.stopProducing = producingUntil(r, env.pick(1000, 3000))
+	if err := flowing(r, 6, time.Minute); err != nil {
+		f.close()
+		return nil, err
+	}
+	env.Log("flowing %.1fs after the start", time.Since(f.start).Seconds())
+	return f, nil
+}
+
+// close stops producing, then every member and the run's probes.
+func (f *clusterFlow) close() {
+	_, _ = f.stopProducing()
+	f.r.close()
+}
+
 // inSync waits until three brokers are listed and every partition of the
 // run's topics (and of the group's offsets topic, once the group commits)
 // has all three replicas in sync, asking with fresh metadata requests.
@@ -258,22 +296,12 @@ func clusterPass(res Result, exited []string) bool {
 // and members find them by themselves.
 func leaderKill(env *Env) (Result, error) {
 	res := Result{Scenario: "cluster-leader-kill", Cluster: env.Cluster}
-	r, err := clusterRun(env, "leaderkill")
+	f, err := startClusterFlow(env, "leaderkill", 2)
 	if err != nil {
 		return res, err
 	}
-	defer r.close()
-	start := time.Now()
-	members, err := r.startMembers(2, "m")
-	if err != nil {
-		return res, err
-	}
-	stopProducing := producingUntil(r, env.pick(1000, 3000))
-	defer func() { _, _ = stopProducing() }()
-	if err := flowing(r, 6, time.Minute); err != nil {
-		return res, err
-	}
-	env.Log("flowing %.1fs after the start", time.Since(start).Seconds())
+	defer f.close()
+	r, members, start, stopProducing := f.r, f.members, f.start, f.stopProducing
 	time.Sleep(env.dur(2*time.Second, 10*time.Second))
 	victim, led, err := r.busiestLeader()
 	if err != nil {
@@ -283,6 +311,15 @@ func leaderKill(env *Env) (Result, error) {
 	ends, err := endOffsets(r)
 	if err != nil {
 		return res, err
+	}
+	// At full scale, veltrix lag and Kafka's ConsumerGroupCommand side by
+	// side from before the kill until every replica is back in sync (a
+	// JVM start per sample is too slow for CI's budget).
+	var lc *lagCompare
+	if env.Full {
+		lc = compareLag(r)
+		defer lc.close()
+		time.Sleep(5 * time.Second) // a sample or two before the kill
 	}
 	killed := time.Now()
 	if err := env.Nodes.Node(victim, "kill"); err != nil {
@@ -303,6 +340,15 @@ func leaderKill(env *Env) (Result, error) {
 	}
 	back := time.Since(killed)
 	env.Log("every replica in sync %.1fs after the kill", back.Seconds())
+	lagNote, lagOK := "", true
+	if lc != nil {
+		v := judgeLag(lc.close())
+		// The two read up to a few seconds apart: the producer's rate
+		// times that is the tolerance on the peak total lag.
+		lagOK = v.ok(int64(env.pick(1000, 3000)) * 5)
+		lagNote = "; " + v.String()
+		env.Log("%s (first error %v)", v, v.firstErr)
+	}
 	time.Sleep(env.dur(time.Second, 10*time.Second))
 	if _, err := stopProducing(); err != nil {
 		return res, err
@@ -314,13 +360,13 @@ func leaderKill(env *Env) (Result, error) {
 	res.RecoverySec = rec.Seconds()
 	res.Notes = fmt.Sprintf("SIGKILL broker %d, leader of %d of 6 input partitions; acknowledged %d; recovery = every partition processed and committed past the kill; "+
 		"broker back on its data and every replica in sync %.0fs after the kill; members exited on their own: %d; group coordinator on broker %d; duplicates from: %s",
-		victim, led, res.Acked, back.Seconds(), len(exited), coord, memberEvents(members))
+		victim, led, res.Acked, back.Seconds(), len(exited), coord, memberEvents(members)) + lagNote
 	for _, e := range exited {
 		env.Log("%s", e)
 	}
 	// The controller notices a dead broker after its 9 s session; then
 	// leader election and the clients' metadata refresh.
-	res.Pass = clusterPass(res, exited) && rec <= 30*time.Second
+	res.Pass = clusterPass(res, exited) && rec <= 30*time.Second && lagOK
 	return res, nil
 }
 
@@ -332,22 +378,12 @@ func leaderKill(env *Env) (Result, error) {
 // every ISR once continued.
 func brokerHang(env *Env) (Result, error) {
 	res := Result{Scenario: "cluster-broker-hang", Cluster: env.Cluster}
-	r, err := clusterRun(env, "hang")
+	f, err := startClusterFlow(env, "hang", 2)
 	if err != nil {
 		return res, err
 	}
-	defer r.close()
-	start := time.Now()
-	members, err := r.startMembers(2, "m")
-	if err != nil {
-		return res, err
-	}
-	stopProducing := producingUntil(r, env.pick(1000, 3000))
-	defer func() { _, _ = stopProducing() }()
-	if err := flowing(r, 6, time.Minute); err != nil {
-		return res, err
-	}
-	env.Log("flowing %.1fs after the start", time.Since(start).Seconds())
+	defer f.close()
+	r, members, start, stopProducing := f.r, f.members, f.start, f.stopProducing
 	time.Sleep(env.dur(2*time.Second, 10*time.Second))
 	// The busiest leader that does not coordinate the group. A hung
 	// coordinator stalls the group for as long as it hangs (franz-go
@@ -422,22 +458,12 @@ func brokerHang(env *Env) (Result, error) {
 // the group took to commit past each restart's start on every partition.
 func brokerRollingRestart(env *Env) (Result, error) {
 	res := Result{Scenario: "cluster-rolling-restart", Cluster: env.Cluster}
-	r, err := clusterRun(env, "brokerroll")
+	f, err := startClusterFlow(env, "brokerroll", 2)
 	if err != nil {
 		return res, err
 	}
-	defer r.close()
-	start := time.Now()
-	members, err := r.startMembers(2, "m")
-	if err != nil {
-		return res, err
-	}
-	stopProducing := producingUntil(r, env.pick(1000, 3000))
-	defer func() { _, _ = stopProducing() }()
-	if err := flowing(r, 6, time.Minute); err != nil {
-		return res, err
-	}
-	env.Log("flowing %.1fs after the start", time.Since(start).Seconds())
+	defer f.close()
+	r, members, start, stopProducing := f.r, f.members, f.start, f.stopProducing
 	var worst time.Duration
 	var steps []string
 	for _, id := range []int32{1, 2, 3} {

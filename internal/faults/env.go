@@ -73,6 +73,7 @@ type run struct {
 	env          *Env
 	in, out, dlq string
 	group        string
+	inputRF1     bool // the input with one replica (the cluster-rf1-leader-kill counter-example)
 	adm          *kadm.Client
 	cl           *kgo.Client
 
@@ -85,14 +86,20 @@ type run struct {
 	wg      sync.WaitGroup
 }
 
-func newRun(env *Env, name string) (*run, error) {
+func newRun(env *Env, name string) (*run, error) { return newRunTopics(env, name, false) }
+
+// newRunRF1 is newRun with the input topic at replication factor 1 (and
+// min.insync.replicas 1) on the three-node cluster.
+func newRunRF1(env *Env, name string) (*run, error) { return newRunTopics(env, name, true) }
+
+func newRunTopics(env *Env, name string, inputRF1 bool) (*run, error) {
 	suffix := fmt.Sprintf("%s-%d", name, time.Now().UnixNano()%1e9)
 	cl, err := newRunClient(env, name)
 	if err != nil {
 		return nil, err
 	}
 	r := &run{env: env, in: "in-" + suffix, out: "out-" + suffix, dlq: "dlq-" + suffix, group: "g-" + suffix,
-		adm: kadm.NewClient(cl), cl: cl, stop: make(chan struct{})}
+		inputRF1: inputRF1, adm: kadm.NewClient(cl), cl: cl, stop: make(chan struct{})}
 	if err := r.createTopics(); err != nil {
 		cl.Close()
 		return nil, err
@@ -116,9 +123,15 @@ func (r *run) createTopics() error {
 	if r.env.Nodes == nil {
 		return kafkatest.CreateTopics(ctx, r.env.Brokers, 6, r.in, r.out, r.dlq)
 	}
-	two := "2"
-	return kafkatest.CreateReplicatedTopics(ctx, []kgo.Opt{kgo.SeedBrokers(r.env.Brokers...)}, 6, 3,
-		map[string]*string{"min.insync.replicas": &two}, r.in, r.out, r.dlq)
+	two, one := "2", "1"
+	opts := []kgo.Opt{kgo.SeedBrokers(r.env.Brokers...)}
+	if r.inputRF1 {
+		if err := kafkatest.CreateReplicatedTopics(ctx, opts, 6, 1, map[string]*string{"min.insync.replicas": &one}, r.in); err != nil {
+			return err
+		}
+		return kafkatest.CreateReplicatedTopics(ctx, opts, 6, 3, map[string]*string{"min.insync.replicas": &two}, r.out, r.dlq)
+	}
+	return kafkatest.CreateReplicatedTopics(ctx, opts, 6, 3, map[string]*string{"min.insync.replicas": &two}, r.in, r.out, r.dlq)
 }
 
 // trackAcks makes produce remember every acknowledged event, and verify

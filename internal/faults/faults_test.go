@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -45,19 +44,7 @@ func TestFaults(t *testing.T) {
 		// One dedicated real broker for broker-outage and then broker-wiped
 		// (the last to use it: it runs after, and wipes it), started once:
 		// a broker start costs a JVM start.
-		var dedicated struct {
-			once    sync.Once
-			brokers []string
-			restart func(time.Duration) error
-			wipe    func() error
-			err     error
-		}
-		dedicatedOnce := func() ([]string, func(time.Duration) error, func() error, error) {
-			dedicated.once.Do(func() {
-				dedicated.brokers, dedicated.restart, dedicated.wipe, dedicated.err = dedicatedBroker(cluster)
-			})
-			return dedicated.brokers, dedicated.restart, dedicated.wipe, dedicated.err
-		}
+		dedicatedOnce := sync.OnceValues(func() (*kafkatest.Dedicated, error) { return kafkatest.NewDedicated(cluster) })
 		run := func(sc Scenario, logf func(string, ...any)) outcome {
 			env := &Env{Bin: bin, Brokers: c.Brokers, Cluster: c.Name, Full: *full, Log: logf}
 			var err error
@@ -66,12 +53,18 @@ func TestFaults(t *testing.T) {
 				if !c.Real {
 					return outcome{skip: "the embedded cluster lives in this test process; an outage is tested on the real broker"}
 				}
-				env.Brokers, env.RestartBroker, _, err = dedicatedOnce()
+				var d *kafkatest.Dedicated
+				if d, err = dedicatedOnce(); err == nil {
+					env.Brokers, env.RestartBroker = d.Brokers, d.Restart
+				}
 			case "broker-wiped":
 				// The embedded cluster as its own process (veltrix
 				// broker), which keeps no data across a restart.
 				if c.Real {
-					env.Brokers, _, env.WipeBroker, err = dedicatedOnce()
+					var d *kafkatest.Dedicated
+					if d, err = dedicatedOnce(); err == nil {
+						env.Brokers, env.WipeBroker = d.Brokers, d.Wipe
+					}
 				} else {
 					env.Brokers, env.WipeBroker, err = brokerProcess(cluster, bin)
 				}
@@ -120,13 +113,21 @@ func TestFaults(t *testing.T) {
 }
 
 // runClusterScenarios runs the scenarios of ClusterScenarios chosen by
-// -faults.only on the three-node cluster (VELTRIX_TEST_CLUSTER), one at a
+// -faults.only, and of ExtendedClusterScenarios at full scale or when
+// -faults.only names them, on the three-node cluster (VELTRIX_TEST_CLUSTER), one at a
 // time: each loads all three brokers. Without the cluster they skip
 // loudly, or fail with CI=true.
 func runClusterScenarios(t *testing.T, bin string) {
 	var chosen []Scenario
 	for _, sc := range ClusterScenarios {
 		if *only == "" || strings.Contains(sc.Name, *only) {
+			chosen = append(chosen, sc)
+		}
+	}
+	// The extended ones at full scale, or when -faults.only names them:
+	// CI's time budget holds the three above only.
+	for _, sc := range ExtendedClusterScenarios {
+		if *only == "" && *full || *only != "" && strings.Contains(sc.Name, *only) {
 			chosen = append(chosen, sc)
 		}
 	}
@@ -191,66 +192,6 @@ func (b *logBuffer) lines() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]string(nil), b.l...)
-}
-
-// dedicatedBroker starts a real broker of this test's own, in a directory
-// and on free ports of its own, so stopping it disturbs no other test (nor
-// another checkout's run on the same machine), and returns functions that
-// restart it with its data (after down) and without it. It is stopped and
-// its data deleted when t ends.
-func dedicatedBroker(t *testing.T) ([]string, func(time.Duration) error, func() error, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	controllerPort, err := freePort()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	dir := fmt.Sprintf("%s/veltrix-kafka-faults-%d", os.TempDir(), port)
-	script := "../../scripts/kafka.sh"
-	run := func(keep bool, args ...string) error {
-		keepData := "0"
-		if keep {
-			keepData = "1"
-		}
-		cmd := exec.Command(script, args...)
-		cmd.Env = append(os.Environ(), "KAFKA_RUN_DIR="+dir, "KAFKA_PORT="+strconv.Itoa(port),
-			"KAFKA_CONTROLLER_PORT="+strconv.Itoa(controllerPort), "KAFKA_KEEP_DATA="+keepData)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("kafka.sh %v: %v\n%s", args, err, out)
-		}
-		if strings.Contains(string(out), "not started by this script") {
-			// Stopping it would be a no-op, and a scenario would pass
-			// without its fault.
-			return fmt.Errorf("kafka.sh %v: another broker answers on port %d:\n%s", args, port, out)
-		}
-		return nil
-	}
-	stopClean := func() {
-		_ = run(false, "stop")
-		_ = os.RemoveAll(dir)
-	}
-	stopClean()
-	t.Cleanup(stopClean)
-	if err := run(true, "start"); err != nil {
-		return nil, nil, nil, err
-	}
-	restart := func(down time.Duration) error {
-		if err := run(true, "stop"); err != nil {
-			return err
-		}
-		time.Sleep(down)
-		return run(true, "start")
-	}
-	wipe := func() error {
-		if err := run(false, "stop"); err != nil {
-			return err
-		}
-		return run(false, "start")
-	}
-	return []string{fmt.Sprintf("127.0.0.1:%d", port)}, restart, wipe, nil
 }
 
 // brokerProcess runs the embedded cluster as a `veltrix broker` process of

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Dedicated is a real Apache Kafka broker of one test's own, started by
@@ -27,17 +28,29 @@ type Dedicated struct {
 func StartDedicated(t testing.TB) *Dedicated {
 	t.Helper()
 	Real(t)
-	script, err := scriptPath()
+	d, err := NewDedicated(t)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return d
+}
+
+// NewDedicated starts a Dedicated broker and returns an error where
+// StartDedicated fails the test, so a caller off the test's goroutine can
+// use it; the caller checks first that the suite has a real broker. The
+// broker is stopped and its data deleted when t ends.
+func NewDedicated(t testing.TB) (*Dedicated, error) {
+	script, err := scriptPath()
+	if err != nil {
+		return nil, err
 	}
 	port, err := freePort()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	controllerPort, err := freePort()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("veltrix-kafka-dedicated-%d", port))
 	d := &Dedicated{Brokers: []string{fmt.Sprintf("127.0.0.1:%d", port)}}
@@ -67,9 +80,9 @@ func StartDedicated(t testing.TB) *Dedicated {
 	stopClean()
 	t.Cleanup(stopClean)
 	if err := d.run(true, "start"); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return d
+	return d, nil
 }
 
 // Stop stops the broker, keeping its data.
@@ -77,6 +90,29 @@ func (d *Dedicated) Stop() error { return d.run(true, "stop") }
 
 // Start starts the stopped broker again with its data, on the same port.
 func (d *Dedicated) Start() error { return d.run(true, "start") }
+
+// Restart stops the broker, waits down, and starts it again with its data.
+func (d *Dedicated) Restart(down time.Duration) error {
+	if err := d.Stop(); err != nil {
+		return err
+	}
+	time.Sleep(down)
+	return d.Start()
+}
+
+// Wipe stops the broker and starts it again without its data, as a broker
+// that lost its disk: new topic IDs, no groups.
+func (d *Dedicated) Wipe() error {
+	if err := d.run(false, "stop"); err != nil {
+		return err
+	}
+	return d.run(false, "start")
+}
+
+// Script returns the path of scripts/kafka.sh, found above the test's
+// working directory, for tests that run Kafka's own tools through its
+// `tool` command.
+func Script() (string, error) { return scriptPath() }
 
 // scriptPath finds scripts/kafka.sh above the test's working directory
 // (the package directory, at any depth).

@@ -25,6 +25,7 @@ type PartitionMetadata struct {
 	Partition int32
 	Leader    int32   // broker id; -1 while the partition has no leader
 	Replicas  []int32 // broker ids
+	ISR       []int32 // the replicas in sync, as the leader last told the controller
 	Err       error   // the broker's error for the partition, e.g. LEADER_NOT_AVAILABLE; nil when none
 }
 
@@ -201,7 +202,7 @@ func describe(ctx context.Context, cl *kgo.Client, topics []string) (map[string]
 		md := TopicMetadata{Name: name}
 		for _, p := range t.Partitions {
 			md.Partitions = append(md.Partitions, PartitionMetadata{Partition: p.Partition, Leader: p.Leader,
-				Replicas: slices.Clone(p.Replicas), Err: kerr.ErrorForCode(p.ErrorCode)})
+				Replicas: slices.Clone(p.Replicas), ISR: slices.Clone(p.ISR), Err: kerr.ErrorForCode(p.ErrorCode)})
 		}
 		slices.SortFunc(md.Partitions, func(a, b PartitionMetadata) int { return cmp.Compare(a.Partition, b.Partition) })
 		out[name] = answer{md: md}
