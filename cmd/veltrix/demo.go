@@ -70,8 +70,8 @@ lost events exits 1.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as one JSON object")
 	// The demo's generator runs for demo.duration, without a count, and
 	// with its own id: of its settings only rate, size and keys apply.
-	config.AddFlags(cmd.Flags(), append([]string{"demo.", "kafka.", "topic.", "processor.", "handler.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster",
-		"producer.rate", "producer.size", "producer.keys"}, config.ProducerKeys()...))
+	config.AddFlags(cmd.Flags(), append(append([]string{"demo.", "kafka.", "processor.", "handler.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster",
+		"producer.rate", "producer.size", "producer.keys"}, oneTopicKeys...), config.ProducerKeys()...))
 	return cmd
 }
 
@@ -89,6 +89,9 @@ type demoSummary struct {
 }
 
 func runDemo(cmd *cobra.Command, l *config.Loaded, asJSON bool) error {
+	if err := oneTopic(l, "demo"); err != nil {
+		return err
+	}
 	c := l.Config
 	stderr := cmd.ErrOrStderr()
 	log := newLogger(c.Log, stderr)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/doctor"
-	"github.com/veltrix/veltrix/internal/pipeline"
 	"github.com/veltrix/veltrix/pkg/kafka"
 )
 
@@ -95,7 +94,7 @@ kafka-configs). Exit codes: 0 no error-severity finding, 3 at least one,
 					return err
 				}
 				defer cl.Close()
-				if in.Cluster, err = doctor.Inspect(ctx, cl, pipeline.Topics(c)); err != nil {
+				if in.Cluster, err = doctor.InspectConfig(ctx, cl, c); err != nil {
 					return fmt.Errorf("inspecting the cluster: %w", err)
 				}
 				in.Certificates = append(in.Certificates, doctor.BrokerCertificates(ctx, kc)...)

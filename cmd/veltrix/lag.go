@@ -45,6 +45,12 @@ per topic and partition:
     window while committing), REWIND (committed offset went back), ERR
     (offsets unreadable), else OK. A group is its worst partition.
 
+--topic, --topic.names or --topic.pattern (one of them; the pattern matches
+whole names) keeps only those topics: each group's partitions of other
+topics are left out, and its totals and status count only the kept ones.
+Without them every topic a group commits to, is assigned or subscribes to is
+reported — all the topics of a group consuming several.
+
 --group is a Go regular expression matched anywhere in the group id, not
 anchored: 'billing' also matches 'old-billing-2'; write '^billing$' for
 exactly one group. When --once or --watch match no group, the groups that
@@ -63,7 +69,8 @@ the time and the interval. --json prints the poll as JSON.`,
 		Example: `  veltrix lag --brokers 127.0.0.1:9092 --serve :9465
   veltrix lag --brokers 127.0.0.1:9092 --once --group '^billing'
   veltrix lag --brokers 127.0.0.1:9092 --watch --lag.interval 2s --lag.window 5
-  veltrix lag --brokers 127.0.0.1:9092 --once --json`,
+  veltrix lag --brokers 127.0.0.1:9092 --once --json
+  veltrix lag --brokers 127.0.0.1:9092 --once --group '^billing$' --topic.pattern 'orders-.*'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, err := loadConfig(cmd)
@@ -78,6 +85,7 @@ the time and the interval. --json prints the poll as JSON.`,
 				return &config.Error{Problems: []config.Problem{{Key: "lag.groups", Value: c.Lag.Groups,
 					Source: l.Sources["lag.groups"], Rule: "want a regular expression: " + err.Error()}}}
 			}
+			topics := lagTopics(l)
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			log := newLogger(c.Log, stderr)
 			ctx, stop := signalContext(stderr)
@@ -93,7 +101,7 @@ the time and the interval. --json prints the poll as JSON.`,
 			defer cl.Close()
 
 			if once || watch {
-				mon, err := lag.New(cl, c.Lag, lag.Options{Logger: log})
+				mon, err := lag.New(cl, c.Lag, lag.Options{Logger: log, Topics: topics})
 				if err != nil {
 					return err
 				}
@@ -109,7 +117,7 @@ the time and the interval. --json prints the poll as JSON.`,
 			}
 
 			started := time.Now()
-			mon, err := lag.New(cl, c.Lag, lag.Options{Registerer: reg, Logger: log})
+			mon, err := lag.New(cl, c.Lag, lag.Options{Registerer: reg, Logger: log, Topics: topics})
 			if err != nil {
 				return err
 			}
@@ -133,8 +141,26 @@ the time and the interval. --json prints the poll as JSON.`,
 	cmd.Flags().BoolVar(&once, "once", false, "poll once, print the table and exit")
 	cmd.Flags().BoolVar(&watch, "watch", false, "reprint the table every lag.interval, with the time and a total row, until Ctrl-C")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "with --once or --watch: print each poll as one JSON object")
-	config.AddFlags(cmd.Flags(), []string{"kafka.", "lag.", "autoscale.", "log."})
+	config.AddFlags(cmd.Flags(), []string{"kafka.", "lag.", "autoscale.", "log.", "topic.name", "topic.names", "topic.pattern"})
 	return cmd
+}
+
+// lagTopics is lag's topic filter: topic.pattern (whole names), topic.names,
+// or topic.name when it was set (its default, events, filters nothing);
+// nil, every topic, when none of them was. The config rules already made
+// sure at most one is set and the pattern compiles.
+func lagTopics(l *config.Loaded) func(string) bool {
+	t := l.Config.Topic
+	switch {
+	case t.Pattern != "":
+		re := regexp.MustCompile("^(?:" + t.Pattern + ")$")
+		return re.MatchString
+	case len(t.Names) > 0:
+		return func(topic string) bool { return slices.Contains(t.Names, topic) }
+	case l.Sources["topic.name"].Layer != "default":
+		return func(topic string) bool { return topic == t.Name }
+	}
+	return nil
 }
 
 // lagTableOptions are lagTable's settings.

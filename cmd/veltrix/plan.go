@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/pipeline"
 	"github.com/veltrix/veltrix/internal/plan"
 	"github.com/veltrix/veltrix/pkg/kafka"
 )
@@ -100,6 +103,7 @@ bound and re-measure on the target hardware.`,
 			defer stop()
 
 			current := 0
+			var perTopic []string // with several input topics, each one's partitions now
 			if len(c.Kafka.Brokers) > 0 {
 				cl, err := kafka.Connect(ctx, c.Kafka)
 				if err != nil {
@@ -109,12 +113,26 @@ bound and re-measure on the target hardware.`,
 				// any other error for it (authorization, no leader) is
 				// reported: planning a new topic over an existing one
 				// would recommend too few partitions.
-				topics, err := kafka.DescribeTopics(ctx, cl, c.Topic.Name)
+				inputs := c.Topic.Inputs()
+				if c.Topic.Pattern != "" {
+					listed, err := kadm.NewClient(cl).ListTopics(ctx)
+					if err != nil {
+						cl.Close()
+						return fmt.Errorf("listing topics to match topic.pattern: %w", err)
+					}
+					inputs = pipeline.MatchTopics(c, listed.Names())
+				}
+				topics, err := kafka.DescribeTopics(ctx, cl, inputs...)
 				cl.Close()
 				if err != nil {
 					return fmt.Errorf("reading the topic's partitions to plan from: %w", err)
 				}
-				current = len(topics[c.Topic.Name].Partitions)
+				// A group shares the partitions of all its input topics:
+				// the plan counts their sum.
+				for _, t := range inputs {
+					current += len(topics[t].Partitions)
+					perTopic = append(perTopic, fmt.Sprintf("%s %d", t, len(topics[t].Partitions)))
+				}
 			}
 
 			var rep planReport
@@ -148,6 +166,10 @@ bound and re-measure on the target hardware.`,
 			})
 			if err != nil {
 				return usageError{err}
+			}
+			if c.Topic.Several() {
+				rep.Plan.Notes = append(rep.Plan.Notes, fmt.Sprintf("the input topics are %s; partitions counts them all together (now: %s), as the group shares them; topic.partitions is what each topic veltrix creates gets",
+					c.Topic.Describe(), strings.Join(perTopic, ", ")))
 			}
 			switch {
 			case asJSON:

@@ -95,7 +95,7 @@ session timeout moves nothing); a second signal exits at once.`,
 				where = "metrics at " + srv.URL() + ", status page at " + statusURL(srv)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "veltrix process: topic %s, group %s, handler %s, commit %s; %s\n",
-				c.Topic.Name, c.Processor.Group.ID, c.Handler.Name, c.Processor.Commit.Mode, where)
+				c.Topic.Describe(), c.Processor.Group.ID, c.Handler.Name, c.Processor.Commit.Mode, where)
 			if !quiet && isTerminal(cmd.ErrOrStderr()) {
 				st := &processStatus{w: cmd.ErrOrStderr(), assigned: p.Assigned, gather: reg, group: c.Processor.Group.ID}
 				go st.run(ctx)

@@ -45,6 +45,9 @@ On a terminal a progress bar shows rate and ETA (counted in events with
 			if err != nil {
 				return err
 			}
+			if err := oneTopic(l, "produce"); err != nil {
+				return err
+			}
 			c := l.Config
 			// The bar shares stderr with the logs and the signal handler's
 			// message; the guard keeps them off the bar's line.
@@ -120,6 +123,6 @@ On a terminal a progress bar shows rate and ETA (counted in events with
 	}
 	cmd.Flags().StringVar(&from, "from", "", "produce each line of this file as an event (- reads stdin) instead of generating")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as one JSON object: produced, acked, failed, seconds")
-	config.AddFlags(cmd.Flags(), []string{"kafka.", "topic.", "producer.", "metrics.", "log."})
+	config.AddFlags(cmd.Flags(), append([]string{"kafka.", "producer.", "metrics.", "log."}, oneTopicKeys...))
 	return cmd
 }

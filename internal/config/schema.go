@@ -109,7 +109,13 @@ var Schema = []Setting{
 
 	// The topic events flow through.
 	{Key: "topic.name", Kind: String, Default: "events", Flag: "topic",
-		Help: "The input topic: what produce writes to and process consumes."},
+		Help: "The input topic: what produce writes to and process consumes. For several, set topic.names or topic.pattern instead (exactly one of the three)."},
+	{Key: "topic.names", Kind: List,
+		Help: "Several input topics for process, comma-separated: one group consumes them all, a lane per topic and partition; lag reports only these. Excludes topic.name and topic.pattern."},
+	{Key: "topic.pattern", Kind: Regexp,
+		Help: "Input topics for process by regular expression, matched against the whole name and again every topic.refresh, so topics created later are consumed; lag reports only matching topics. Dead-letter and output topics are never consumed. Excludes topic.name and topic.names."},
+	{Key: "topic.refresh", Kind: Duration, Default: "30s", Min: "1s", Max: "1h",
+		Help: "With topic.pattern: how often the cluster's topics are listed again (the client's metadata refresh), so a new matching topic is consumed within this time."},
 	{Key: "topic.partitions", Kind: Int, Default: "6", Min: "1", Max: "10000", Unit: "partitions", Flag: "partitions",
 		Help: "Partitions when veltrix creates the topic; the most processor instances that can share the work."},
 	{Key: "topic.replication_factor", Kind: Int, Default: "-1", Min: "-1", Max: "32", Unit: "replicas",
@@ -203,7 +209,7 @@ var Schema = []Setting{
 	{Key: "handler.timeout", Kind: Duration, Default: "30s", Min: "1ms", Max: "1h", Field: "processor.handler_timeout",
 		Help: "A handler call that takes longer has its context cancelled and is retried with backoff (a slow downstream, not a failed record); the next call on the partition waits for it. Keep it below the rebalance timeout."},
 	{Key: "handler.output_topic", Kind: String, Flag: "output-topic",
-		Help: "Topic the forward handler writes to; keys, headers and timestamps (the source event time) are kept."},
+		Help: "Topic the forward handler writes to; keys, headers and timestamps (the source event time) are kept. {topic} in the name is replaced by each record's source topic ({topic}.out: orders to orders.out), for one output per input; without it every input goes to the one topic."},
 	{Key: "handler.forward.require_json", Kind: Bool, Default: "false",
 		Help: "forward handler: reject values that are not valid JSON (they go where on_failure says)."},
 	{Key: "handler.simulate.record_delay", Kind: Duration, Default: "0s", Min: "0s", Max: "1m",

@@ -16,6 +16,9 @@ import (
 type Cluster struct {
 	Brokers int              // brokers in the cluster
 	Topics  map[string]Topic // by name, for every topic asked about
+	// Inputs are the topics topic.pattern matched when the cluster was
+	// inspected (InspectConfig); nil without a pattern.
+	Inputs []string
 }
 
 // Topic is one topic as the cluster describes it.

@@ -3,8 +3,6 @@ package doctor
 import (
 	"fmt"
 	"strconv"
-
-	"github.com/veltrix/veltrix/internal/pipeline"
 )
 
 // Durability checks that an acknowledged write survives a broker loss:
@@ -32,7 +30,7 @@ func Durability(in Input) []Finding {
 	if in.Cluster == nil {
 		return out
 	}
-	for _, name := range pipeline.Topics(c) {
+	for _, name := range topics(in) {
 		t := in.Cluster.Topics[name]
 		if !t.Exists {
 			continue

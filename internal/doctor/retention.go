@@ -17,8 +17,19 @@ func Retention(in Input) []Finding {
 	if in.Cluster == nil {
 		return nil
 	}
+	var out []Finding
+	for _, name := range inputs(in) {
+		out = append(out, retention(in, name)...)
+	}
+	return out
+}
+
+// retention is Retention for one input topic. With several, each gets its
+// own finding at the full deploy.expected_rate: the rate is the group's,
+// and doctor cannot tell how it splits.
+func retention(in Input, name string) []Finding {
 	c := in.Config
-	t, ok := in.Cluster.Topics[c.Topic.Name]
+	t, ok := in.Cluster.Topics[name]
 	if !ok || !t.Exists {
 		return nil
 	}

@@ -2,22 +2,38 @@ package doctor
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/veltrix/veltrix/internal/pipeline"
 )
 
-// partitions returns the input topic's partition count — the live one
-// when the cluster was inspected and the topic exists, else topic.partitions
-// (what veltrix creates it with) — and a phrase naming where it came from.
+// partitions returns the input topics' partition count, summed over every
+// input (a group shares all its topics' partitions among its members): a
+// topic's live count when the cluster was inspected and it exists, else
+// topic.partitions (what veltrix creates it with). The phrase names where
+// the count came from. A pattern that matched nothing counts 0.
 func partitions(in Input) (int, string) {
-	if in.Cluster != nil {
-		if t, ok := in.Cluster.Topics[in.Config.Topic.Name]; ok && t.Exists {
-			return t.Partitions, fmt.Sprintf("topic %s has", t.Name)
+	names := inputs(in)
+	sum, live := 0, 0
+	for _, name := range names {
+		if in.Cluster != nil {
+			if t, ok := in.Cluster.Topics[name]; ok && t.Exists {
+				sum += t.Partitions
+				live++
+				continue
+			}
 		}
+		sum += in.Config.Topic.Partitions
 	}
-	return in.Config.Topic.Partitions, fmt.Sprintf("topic.partitions=%d creates", in.Config.Topic.Partitions)
+	switch {
+	case len(names) == 1 && live == 1:
+		return sum, fmt.Sprintf("topic %s has", names[0])
+	case len(names) == 1 || len(names) == 0 && in.Config.Topic.Pattern == "":
+		return in.Config.Topic.Partitions, fmt.Sprintf("topic.partitions=%d creates", in.Config.Topic.Partitions)
+	case live == len(names):
+		return sum, fmt.Sprintf("its %d input topics (%s) have", len(names), strings.Join(names, ", "))
+	}
+	return sum, fmt.Sprintf("its %d input topics (%s; missing ones created with topic.partitions=%d) have", len(names), strings.Join(names, ", "), in.Config.Topic.Partitions)
 }
 
 // TopicExists checks every topic the configuration uses on the live
@@ -30,7 +46,12 @@ func TopicExists(in Input) []Finding {
 	}
 	c := in.Config
 	var out []Finding
-	for _, name := range pipeline.Topics(c) {
+	if c.Topic.Pattern != "" && len(inputs(in)) == 0 {
+		out = append(out, Finding{Check: "topic", Severity: Warn,
+			Why: fmt.Sprintf("topic.pattern %q matches no topic of the cluster yet: process consumes nothing until one is created (it looks again every topic.refresh=%s)", c.Topic.Pattern, c.Topic.Refresh),
+			Fix: "topic.pattern=<a regular expression matching whole input topic names>"})
+	}
+	for _, name := range topics(in) {
 		t := in.Cluster.Topics[name]
 		switch {
 		case !t.Exists && !c.Topic.Create:
@@ -40,7 +61,7 @@ func TopicExists(in Input) []Finding {
 		case !t.Exists:
 			out = append(out, Finding{Check: "topic", Severity: Info,
 				Why: fmt.Sprintf("topic %s does not exist yet; veltrix will create it with topic.partitions=%d", name, c.Topic.Partitions)})
-		case name == c.Topic.Name && t.Partitions != c.Topic.Partitions:
+		case slices.Contains(inputs(in), name) && c.Topic.Pattern == "" && t.Partitions != c.Topic.Partitions:
 			out = append(out, Finding{Check: "topic", Severity: Info,
 				Why: fmt.Sprintf("topic %s has %d partitions; topic.partitions=%d only applies when veltrix creates a topic", name, t.Partitions, c.Topic.Partitions)})
 		}

@@ -74,7 +74,7 @@ func Connect(ctx context.Context, c config.Config, idSuffix string, opts Options
 		cl.Close()
 		return nil, err
 	}
-	return &Pipeline{c: c, opts: opts, cl: cl, h: h}, nil
+	return &Pipeline{c: c, opts: opts, cl: cl, h: withEnsureOutputs(h, cl, c)}, nil
 }
 
 // Client returns the pipeline's producer client. The pipeline owns it.

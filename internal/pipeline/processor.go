@@ -24,8 +24,13 @@ func (p *Pipeline) Processor(idSuffix string, h processor.Handler) (*processor.P
 func NewProcessor(c config.Config, idSuffix string, h processor.Handler, opts Options) (*processor.Processor, error) {
 	kc := c.Kafka
 	kc.ClientID = c.Kafka.ClientID + idSuffix
-	return processor.New(kc, c.Topic.Name, c.Processor, h, processor.Options{
+	topic, topics := c.Topic.Name, InputTopics(c)
+	if len(topics.Names) > 0 || topics.Pattern != "" {
+		topic = ""
+	}
+	return processor.New(kc, topic, c.Processor, h, processor.Options{
 		Metrics: opts.Metrics, Logger: opts.Logger,
 		ClientOpts: withHooks(producer.ClientOptions(c.Producer), opts.Metrics),
+		Topics:     topics,
 	})
 }

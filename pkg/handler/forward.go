@@ -69,12 +69,13 @@ func (f *Forward) Handle(ctx context.Context, b *processor.Batch) error {
 		mu   sync.Mutex
 		wg   sync.WaitGroup
 	)
+	topic := OutputTopic(f.topic, b.Topic)
 	for i, r := range b.Records {
 		if f.requireJSON && !json.Valid(r.Value) {
 			errs.Add(i, ErrNotJSON)
 			continue
 		}
-		out := &kgo.Record{Topic: f.topic, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}
+		out := &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}
 		wg.Add(1)
 		f.cl.Produce(ctx, out, func(_ *kgo.Record, err error) {
 			defer wg.Done()

@@ -3,7 +3,10 @@
 // turns an unreachable cluster into a clear error, and topic creation.
 package kafka
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Config is how veltrix reaches the cluster. Defaults and ranges are in
 // the config package's schema (keys kafka.*).
@@ -92,8 +95,15 @@ type OAuthConfig struct {
 
 // TopicConfig describes the input topic and how veltrix creates topics.
 type TopicConfig struct {
-	// Name is the input topic.
+	// Name is the input topic, unless Names or Pattern is set.
 	Name string `koanf:"name"`
+	// Names are several input topics, instead of Name.
+	Names []string `koanf:"names"`
+	// Pattern is a regular expression matching whole topic names: the
+	// input topics, instead of Name, found again every Refresh.
+	Pattern string `koanf:"pattern"`
+	// Refresh is how often Pattern is matched against the cluster again.
+	Refresh time.Duration `koanf:"refresh"`
 	// Partitions is used when veltrix creates a topic.
 	Partitions int `koanf:"partitions"`
 	// ReplicationFactor is used when veltrix creates a topic; -1 takes the
@@ -112,5 +122,32 @@ func DefaultConfig() Config {
 // DefaultTopicConfig returns the defaults: topic events, created when
 // missing with 6 partitions and the broker's replication factor.
 func DefaultTopicConfig() TopicConfig {
-	return TopicConfig{Name: "events", Partitions: 6, ReplicationFactor: -1, Create: true}
+	return TopicConfig{Name: "events", Partitions: 6, ReplicationFactor: -1, Create: true, Refresh: 30 * time.Second}
+}
+
+// Inputs returns the named input topics: Names, else Name; none for a
+// Pattern, whose topics only the cluster knows.
+func (t TopicConfig) Inputs() []string {
+	switch {
+	case t.Pattern != "":
+		return nil
+	case len(t.Names) > 0:
+		return t.Names
+	}
+	return []string{t.Name}
+}
+
+// Several reports whether Names or Pattern selects the input topics.
+func (t TopicConfig) Several() bool { return len(t.Names) > 0 || t.Pattern != "" }
+
+// Describe names the input topics for people: the topic, the names joined
+// by commas, or "pattern" and the pattern.
+func (t TopicConfig) Describe() string {
+	switch {
+	case t.Pattern != "":
+		return "pattern " + t.Pattern
+	case len(t.Names) > 0:
+		return strings.Join(t.Names, ",")
+	}
+	return t.Name
 }

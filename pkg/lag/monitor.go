@@ -42,6 +42,11 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Logger receives poll failures; nil discards them.
 	Logger *slog.Logger
+	// Topics, when not nil, keeps only the topics it accepts: a group's
+	// partitions of other topics are not reported, and its totals and
+	// status count only these. nil reports every topic a group commits to,
+	// is assigned, or subscribes to.
+	Topics func(topic string) bool
 }
 
 // Monitor polls consumer groups on an interval and keeps the latest
@@ -202,6 +207,9 @@ func (m *Monitor) poll(ctx context.Context, at time.Time) (*Snapshot, error) {
 			}
 		}
 	}
+	if m.opts.Topics != nil {
+		maps.DeleteFunc(topics, func(t string, _ bool) bool { return !m.opts.Topics(t) })
+	}
 	var start, end kadm.ListedOffsets
 	if len(topics) > 0 {
 		list := slices.Sorted(maps.Keys(topics))
@@ -331,6 +339,9 @@ func (m *Monitor) group(name string, described kadm.DescribedGroups, fetched kad
 		wanted[tp] = true
 	})
 	for tp := range wanted {
+		if m.opts.Topics != nil && !m.opts.Topics(tp.topic) {
+			continue
+		}
 		p := Partition{Topic: tp.topic, Partition: tp.partition, Owner: owners[tp]}
 		s, sok := start.Lookup(tp.topic, tp.partition)
 		e, eok := end.Lookup(tp.topic, tp.partition)

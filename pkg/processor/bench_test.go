@@ -62,7 +62,7 @@ func BenchmarkLaneTake(b *testing.B) {
 	}{{"metrics", true}, {"nometrics", false}} {
 		b.Run(tc.name, func(b *testing.B) {
 			p := benchProcessor(b, tc.metrics)
-			l := newLane(p, 0)
+			l := newLane(p, "t", 0)
 			recs := benchRecords(5000)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -92,8 +92,8 @@ func BenchmarkCommitTracking(b *testing.B) {
 	lanes := make([]*lane, parts)
 	p.mu.Lock()
 	for i := range lanes {
-		lanes[i] = newLane(p, int32(i))
-		p.lanes[int32(i)] = lanes[i]
+		lanes[i] = newLane(p, "t", int32(i))
+		p.lanes[topicPart{"t", int32(i)}] = lanes[i]
 	}
 	p.mu.Unlock()
 	last := &kgo.Record{}
@@ -103,7 +103,7 @@ func BenchmarkCommitTracking(b *testing.B) {
 		last.Offset = int64(i)
 		lanes[i%parts].complete(last)
 		if i%parts == parts-1 {
-			offsets := map[int32]kgo.EpochOffset{}
+			offsets := map[topicPart]kgo.EpochOffset{}
 			p.mu.Lock()
 			for part, l := range p.lanes {
 				if eo, ok := l.uncommitted(); ok {
@@ -141,8 +141,8 @@ func BenchmarkMetricsDone(b *testing.B) {
 func BenchmarkLaneProcess(b *testing.B) {
 	p := benchProcessor(b, true)
 	p.cfg.HandlerTimeout = 30 * time.Second
-	l := newLane(p, 0)
-	p.lanes[0] = l
+	l := newLane(p, "t", 0)
+	p.lanes[l.key()] = l
 	recs := benchRecords(5000)
 	b.ReportAllocs()
 	for b.Loop() {

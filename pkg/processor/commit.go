@@ -16,11 +16,11 @@ import (
 func (p *Processor) Commit(ctx context.Context) error {
 	p.commitMu.Lock()
 	defer p.commitMu.Unlock()
-	offsets := map[int32]kgo.EpochOffset{}
+	offsets := map[topicPart]kgo.EpochOffset{}
 	p.mu.Lock()
-	for part, l := range p.lanes {
+	for tp, l := range p.lanes {
 		if eo, ok := l.uncommitted(); ok {
-			offsets[part] = eo
+			offsets[tp] = eo
 		}
 	}
 	p.mu.Unlock()
@@ -58,9 +58,9 @@ func (p *Processor) commitLoop(ctx context.Context) {
 
 // commitOffsets commits offsets synchronously; p.commitMu must be held.
 // On success each lane's committed mark moves forward.
-func (p *Processor) commitOffsets(ctx context.Context, offsets map[int32]kgo.EpochOffset) error {
+func (p *Processor) commitOffsets(ctx context.Context, offsets map[topicPart]kgo.EpochOffset) error {
 	if len(offsets) > 0 && p.testHookCommit != nil {
-		p.testHookCommit(offsets)
+		p.testHookCommit(offsetsByTopic(offsets))
 	}
 	if len(offsets) == 0 || p.cl == nil {
 		return nil
@@ -73,7 +73,7 @@ func (p *Processor) commitOffsets(ctx context.Context, offsets map[int32]kgo.Epo
 	}
 	ctx = p.preCommit(ctx, offsets)
 	var cerr error
-	p.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{p.topic: offsets},
+	p.cl.CommitOffsetsSync(ctx, offsetsByTopic(offsets),
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 			if err != nil {
 				cerr = err
@@ -82,7 +82,7 @@ func (p *Processor) commitOffsets(ctx context.Context, offsets map[int32]kgo.Epo
 			for _, t := range resp.Topics {
 				for _, pr := range t.Partitions {
 					if e := kerr.ErrorForCode(pr.ErrorCode); e != nil && cerr == nil {
-						cerr = fmt.Errorf("partition %d: %w", pr.Partition, e)
+						cerr = fmt.Errorf("%s partition %d: %w", t.Topic, pr.Partition, e)
 					}
 				}
 			}
@@ -93,8 +93,8 @@ func (p *Processor) commitOffsets(ctx context.Context, offsets map[int32]kgo.Epo
 	}
 	p.m.commit()
 	p.mu.Lock()
-	for part, eo := range offsets {
-		if l, ok := p.lanes[part]; ok {
+	for tp, eo := range offsets {
+		if l, ok := p.lanes[tp]; ok {
 			l.committed(eo.Offset)
 		}
 	}

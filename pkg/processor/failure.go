@@ -56,13 +56,13 @@ func (l *lane) process(recs []*kgo.Record, last *kgo.Record) bool {
 		}
 		switch p.cfg.OnFailure {
 		case OnFailureSkip:
-			p.m.failed("skip")
-			p.log.Warn("skipping a record that failed all attempts", "partition", r.Partition, "offset", r.Offset, "attempts", attempts, "err", ferr)
+			l.m.failed("skip")
+			p.log.Warn("skipping a record that failed all attempts", "partition", l.label(), "offset", r.Offset, "attempts", attempts, "err", ferr)
 			continue
 		case OnFailureDLQ:
 			err := l.deadLetter(r, ferr, attempts)
 			if err == nil {
-				p.m.failed("dlq")
+				l.m.failed("dlq")
 				continue
 			}
 			if errors.Is(err, errStopped) {
@@ -71,8 +71,8 @@ func (l *lane) process(recs []*kgo.Record, last *kgo.Record) bool {
 			ferr = err
 		}
 		// halt, or a dead letter that could not be written.
-		p.m.failed("halt")
-		p.m.done(l.e2e, recs[:i], i-countBelow(failed, i), time.Now())
+		l.m.failed("halt")
+		l.m.done(l.e2e, recs[:i], i-countBelow(failed, i), time.Now())
 		if i > 0 {
 			l.complete(recs[i-1])
 		}
@@ -80,7 +80,7 @@ func (l *lane) process(recs []*kgo.Record, last *kgo.Record) bool {
 		return false
 	}
 	now := time.Now()
-	p.m.done(l.e2e, recs, len(recs)-len(failed), now)
+	l.m.done(l.e2e, recs, len(recs)-len(failed), now)
 	l.complete(last)
 	return true
 }
@@ -91,15 +91,15 @@ func (l *lane) process(recs []*kgo.Record, last *kgo.Record) bool {
 // partition is no longer this member's to halt.
 func (l *lane) haltPartition(r *kgo.Record, cause error, attempts int) {
 	p := l.p
-	if !l.halt(Halt{Partition: r.Partition, Offset: r.Offset, Attempts: attempts, Err: cause.Error(), Since: time.Now()}) {
+	if !l.halt(Halt{Topic: l.topic, Partition: r.Partition, Offset: r.Offset, Attempts: attempts, Err: cause.Error(), Since: time.Now()}) {
 		return
 	}
-	p.m.halted(1)
-	p.m.haltedAt(r.Partition, r.Offset)
+	l.m.halted(1)
+	l.m.haltedAt(r.Partition, r.Offset)
 	p.dropQueued(l)
 	p.flow()
 	p.log.Error("partition halted: a record failed all attempts; nothing past it will be committed until restart",
-		"partition", r.Partition, "offset", r.Offset, "attempts", attempts, "err", cause)
+		"partition", l.label(), "offset", r.Offset, "attempts", attempts, "err", cause)
 }
 
 // countBelow counts the failed indexes below i.
@@ -177,9 +177,9 @@ func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 		}
 		if errors.Is(err, errTimeout) {
 			timeouts++
-			p.m.timeout()
+			l.m.timeout()
 			p.log.Warn("handler call exceeded handler.timeout; retrying with backoff (the records are not counted as failed)",
-				"partition", l.part, "records", len(pending), "timeouts", timeouts, "timeout", p.cfg.HandlerTimeout)
+				"partition", l.label(), "records", len(pending), "timeouts", timeouts, "timeout", p.cfg.HandlerTimeout)
 			if err := l.sleep(backoff(p.cfg.Retry, timeouts)); err != nil {
 				return nil, err
 			}
@@ -189,7 +189,7 @@ func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 			break
 		}
 		attempt++
-		p.m.retry()
+		l.m.retry()
 		if err := l.sleep(backoff(p.cfg.Retry, attempt-1)); err != nil {
 			return nil, err
 		}
@@ -219,9 +219,9 @@ func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 // deadline does not wait for it (release never waits past its deadline).
 func (l *lane) call(recs []*kgo.Record) (err error) {
 	p := l.p
-	b := &Batch{Topic: p.topic, Partition: l.part, Records: recs}
+	b := &Batch{Topic: l.topic, Partition: l.part, Records: recs}
 	start := time.Now()
-	defer func() { p.m.handled(len(recs), time.Since(start)) }()
+	defer func() { l.m.handled(len(recs), time.Since(start)) }()
 	l.callStarted()
 	defer l.callReturned()
 	if p.cfg.HandlerTimeout <= 0 {
@@ -245,16 +245,16 @@ func (l *lane) call(recs []*kgo.Record) (err error) {
 			return
 		}
 		overdue = true
-		p.m.overdue(1)
+		l.m.overdue(1)
 		p.log.Warn("handler call still running past handler.timeout; its partition waits for it (the handler should return when its context is done)",
-			"partition", l.part, "timeout", p.cfg.HandlerTimeout)
+			"partition", l.label(), "timeout", p.cfg.HandlerTimeout)
 	})
 	err = safeHandle(ctx, p.h, b)
 	stop()
 	mu.Lock()
 	returned = true
 	if overdue {
-		p.m.overdue(-1)
+		l.m.overdue(-1)
 	}
 	mu.Unlock()
 	switch {
@@ -336,7 +336,7 @@ func DLQTopic(cfg Config, topic string) string {
 func (l *lane) deadLetter(r *kgo.Record, cause error, attempts int) error {
 	p := l.p
 	dl := &kgo.Record{
-		Topic: DLQTopic(p.cfg, p.topic),
+		Topic: DLQTopic(p.cfg, l.topic),
 		Key:   r.Key,
 		Value: r.Value,
 		Headers: append(append([]kgo.RecordHeader(nil), r.Headers...),
@@ -363,7 +363,7 @@ func (l *lane) deadLetter(r *kgo.Record, cause error, attempts int) error {
 		if l.ctx.Err() != nil {
 			return errStopped
 		}
-		p.m.dlqError()
+		l.m.dlqError()
 		if !retriableDLQ(err) || attempt >= max(p.cfg.Retry.MaxAttempts, 1) {
 			return fmt.Errorf("writing dead letter to %s failed after %d attempts (%w); the record failed with: %w", dl.Topic, attempt, err, cause)
 		}

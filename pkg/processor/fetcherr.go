@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// ErrTopicGone is returned by Run when the input topic stayed unreadable
+// ErrTopicGone is returned by Run when an input topic stayed unreadable
 // (UNKNOWN_TOPIC_ID or UNKNOWN_TOPIC_OR_PARTITION on every fetch) for longer
 // than processor.group.rebalance_timeout: it was deleted, or deleted and
 // recreated, for instance by a broker restarted without its data. The
@@ -39,22 +39,27 @@ type fetchErrors struct {
 
 	streaks map[fetchErrKey]*streak
 	backoff time.Duration
-	// unreadableSince is when the current run of unknown-topic errors
-	// began, zero when there is none; lastUnreadable is its latest error,
-	// lastUnreadableErr that error's text.
-	unreadableSince, lastUnreadable time.Time
-	lastUnreadableErr               string
+	// unread is each input topic's current run of unknown-topic errors: one
+	// topic's records do not say that another is readable.
+	unread map[string]*unreadRun
+}
+
+// unreadRun is a run of unknown-topic errors on one topic: when it began,
+// its latest error and that error's text.
+type unreadRun struct {
+	since, last time.Time
+	err         string
 }
 
 // fetchErrKey identifies a repeated error: the same text on one partition
 // (-1 for the whole topic).
 type fetchErrKey struct {
-	part int32
+	tp   topicPart
 	text string
 }
 
 func newFetchErrors(log *slog.Logger, topic string, goneAfter time.Duration) *fetchErrors {
-	return &fetchErrors{log: log, topic: topic, goneAfter: goneAfter, streaks: map[fetchErrKey]*streak{}}
+	return &fetchErrors{log: log, topic: topic, goneAfter: goneAfter, streaks: map[fetchErrKey]*streak{}, unread: map[string]*unreadRun{}}
 }
 
 // observe takes one poll's errors (partition and error, in order) and the
@@ -62,10 +67,10 @@ func newFetchErrors(log *slog.Logger, topic string, goneAfter time.Duration) *fe
 // a continuing one every streakRepeatLog with its count, and the end of a
 // streak with its total. It returns how long the poll loop should wait
 // before polling again (0: at once), and ErrTopicGone, wrapped with what to
-// do, once the topic has been unreadable for longer than goneAfter.
-func (f *fetchErrors) observe(now time.Time, errs []partError, withRecords map[int32]bool) (time.Duration, error) {
+// do, once a topic has been unreadable for longer than goneAfter.
+func (f *fetchErrors) observe(now time.Time, errs []partError, withRecords map[topicPart]bool) (time.Duration, error) {
 	for _, e := range errs {
-		k := fetchErrKey{e.part, e.err.Error()}
+		k := fetchErrKey{e.tp, e.err.Error()}
 		s, ok := f.streaks[k]
 		if !ok {
 			s = &streak{}
@@ -74,28 +79,37 @@ func (f *fetchErrors) observe(now time.Time, errs []partError, withRecords map[i
 		switch {
 		case !s.hit(now):
 		case s.n == 1:
-			f.log.Warn("fetch error; repeats of it are counted, not logged, until it stops", "partition", e.part, "err", e.err)
+			f.log.Warn("fetch error; repeats of it are counted, not logged, until it stops", "partition", f.partArg(e.tp), "err", e.err)
 		default:
-			f.log.Warn("fetch error still repeating", "partition", e.part, "err", e.err, "times", s.n, "since", s.took())
+			f.log.Warn("fetch error still repeating", "partition", f.partArg(e.tp), "err", e.err, "times", s.n, "since", s.took())
 		}
 		if unknownTopic(e.err) {
-			if f.unreadableSince.IsZero() || now.Sub(f.lastUnreadable) > fetchErrQuiet {
-				f.unreadableSince = now
+			u := f.unread[e.tp.topic]
+			if u == nil || now.Sub(u.last) > fetchErrQuiet {
+				u = &unreadRun{since: now}
+				f.unread[e.tp.topic] = u
 			}
-			f.lastUnreadable, f.lastUnreadableErr = now, fmt.Sprintf("partition %d: %v", e.part, e.err)
+			u.last, u.err = now, fmt.Sprintf("partition %d: %v", e.tp.part, e.err)
+			if e.tp.topic != f.topic {
+				u.err = fmt.Sprintf("topic %s %s", e.tp.topic, u.err)
+			}
 		}
 	}
-	if len(withRecords) > 0 {
-		f.unreadableSince = time.Time{}
+	topicRecords := map[string]bool{}
+	for tp := range withRecords {
+		topicRecords[tp.topic] = true
+	}
+	for t := range topicRecords {
+		delete(f.unread, t)
 	}
 	for k, s := range f.streaks {
-		recovered := withRecords[k.part] || k.part < 0 && len(withRecords) > 0
+		recovered := withRecords[k.tp] || k.tp.part < 0 && topicRecords[k.tp.topic]
 		if recovered || now.Sub(s.last) > fetchErrQuiet {
 			how := "fetching recovered"
 			if !recovered {
 				how = "fetch error stopped recurring"
 			}
-			f.log.Info(how, "partition", k.part, "err", k.text, "times", s.n, "for", s.took())
+			f.log.Info(how, "partition", f.partArg(k.tp), "err", k.text, "times", s.n, "for", s.took())
 			delete(f.streaks, k)
 		}
 	}
@@ -109,22 +123,45 @@ func (f *fetchErrors) observe(now time.Time, errs []partError, withRecords map[i
 		f.backoff = min(2*f.backoff, fetchBackoffMax)
 	}
 
-	if !f.unreadableSince.IsZero() && now.Sub(f.lastUnreadable) <= fetchErrQuiet &&
-		now.Sub(f.unreadableSince) >= f.goneAfter {
+	if t, u := f.longestUnread(); u != nil && now.Sub(u.last) <= fetchErrQuiet && now.Sub(u.since) >= f.goneAfter {
 		return f.backoff, fmt.Errorf("%w: topic %s has answered only unknown topic or topic id errors for %s "+
 			"(processor.group.rebalance_timeout %s); if a broker lost its data or the topic was recreated, the records "+
 			"of the old topic are gone and its committed offsets mean nothing for the new one: check what was lost, "+
 			"then restart this process to consume the topic as it exists now (from the group's committed offsets, "+
 			"else processor.start_offset)",
-			ErrTopicGone, f.topic, now.Sub(f.unreadableSince).Round(time.Second), f.goneAfter)
+			ErrTopicGone, t, now.Sub(u.since).Round(time.Second), f.goneAfter)
 	}
 	return f.backoff, nil
 }
 
+// longestUnread returns the topic unreadable for longest and its run; a
+// nil run when every topic is readable.
+func (f *fetchErrors) longestUnread() (string, *unreadRun) {
+	var (
+		topic string
+		run   *unreadRun
+	)
+	for t, u := range f.unread {
+		if run == nil || u.since.Before(run.since) || u.since.Equal(run.since) && t < topic {
+			topic, run = t, u
+		}
+	}
+	return topic, run
+}
+
 // partError is one fetch error of a poll.
 type partError struct {
-	part int32
-	err  error
+	tp  topicPart
+	err error
+}
+
+// partArg names tp in a log line: the partition number when tp is of the
+// processor's one input topic, topic/partition otherwise.
+func (f *fetchErrors) partArg(tp topicPart) any {
+	if tp.topic == f.topic {
+		return tp.part
+	}
+	return fmt.Sprintf("%s/%d", tp.topic, tp.part)
 }
 
 // unknownTopic reports whether err says the broker does not know the topic
@@ -136,15 +173,16 @@ func unknownTopic(err error) bool {
 // active reports whether observe has state that a poll without errors
 // still moves on (a streak to end, a backoff to reset).
 func (f *fetchErrors) active() bool {
-	return len(f.streaks) > 0 || f.backoff > 0 || !f.unreadableSince.IsZero()
+	return len(f.streaks) > 0 || f.backoff > 0 || len(f.unread) > 0
 }
 
 // unreadable returns the current run of unknown-topic errors: when it
 // began, its latest error and that error's text; a zero since when there
 // is none.
 func (f *fetchErrors) unreadable() (since, last time.Time, err string) {
-	if f.unreadableSince.IsZero() {
+	_, u := f.longestUnread()
+	if u == nil {
 		return time.Time{}, time.Time{}, ""
 	}
-	return f.unreadableSince, f.lastUnreadable, f.lastUnreadableErr
+	return u.since, u.last, u.err
 }

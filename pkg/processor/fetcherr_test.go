@@ -24,7 +24,7 @@ func TestFetchErrorsLoggedOnceAndBackedOff(t *testing.T) {
 	var wait time.Duration
 	for range 1000 {
 		var err error
-		wait, err = f.observe(now, []partError{{3, boom}}, nil)
+		wait, err = f.observe(now, []partError{{topicPart{"in", 3}, boom}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func TestFetchErrorsLoggedOnceAndBackedOff(t *testing.T) {
 	if !strings.Contains(logs.String(), "times=") {
 		t.Fatalf("the repeat line does not count: %s", logs.String())
 	}
-	wait, err := f.observe(now, nil, map[int32]bool{3: true})
+	wait, err := f.observe(now, nil, map[topicPart]bool{{"in", 3}: true})
 	if err != nil || wait != 0 {
 		t.Fatalf("records: wait %s, err %v; want 0, nil", wait, err)
 	}
@@ -59,9 +59,9 @@ func TestFetchErrorsTopicGone(t *testing.T) {
 		fmt.Errorf("wrapped: %w", kerr.UnknownTopicID)} {
 		f := newFetchErrors(slog.New(slog.DiscardHandler), "in", 5*time.Second)
 		now := time.Unix(1000, 0)
-		step := func(d time.Duration, recs map[int32]bool) error {
+		step := func(d time.Duration, recs map[topicPart]bool) error {
 			now = now.Add(d)
-			_, err := f.observe(now, []partError{{0, unknown}}, recs)
+			_, err := f.observe(now, []partError{{topicPart{"in", 0}, unknown}}, recs)
 			return err
 		}
 		for range 4 {
@@ -69,7 +69,7 @@ func TestFetchErrorsTopicGone(t *testing.T) {
 				t.Fatalf("%v: gone after %s", unknown, 4*time.Second)
 			}
 		}
-		if err := step(0, map[int32]bool{1: true}); err != nil { // another partition still reads
+		if err := step(0, map[topicPart]bool{{"in", 1}: true}); err != nil { // another partition still reads
 			t.Fatal(err)
 		}
 		for range 4 {
@@ -93,7 +93,7 @@ func TestFetchErrorsTopicGone(t *testing.T) {
 	now := time.Unix(1000, 0)
 	for range 100 {
 		now = now.Add(time.Second)
-		if _, err := f.observe(now, []partError{{0, kerr.NotLeaderForPartition}}, nil); err != nil {
+		if _, err := f.observe(now, []partError{{topicPart{"in", 0}, kerr.NotLeaderForPartition}}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -48,7 +48,7 @@ func (p *Processor) decideFlow() (again bool) {
 		lanes = append(lanes, l)
 	}
 	p.mu.Unlock()
-	var pause, resume []int32
+	var pause, resume []topicPart
 	for _, l := range lanes {
 		l.mu.Lock()
 		if l.gone {
@@ -61,10 +61,10 @@ func (p *Processor) decideFlow() (again bool) {
 		switch {
 		case !l.paused && over:
 			l.paused = true
-			pause = append(pause, l.part)
+			pause = append(pause, l.key())
 		case l.paused && under:
 			l.paused = false
-			resume = append(resume, l.part)
+			resume = append(resume, l.key())
 		}
 		l.mu.Unlock()
 	}
@@ -75,14 +75,14 @@ func (p *Processor) decideFlow() (again bool) {
 		p.pausedN.Add(int64(len(pause)))
 		p.m.paused(len(pause))
 		if p.cl != nil {
-			p.cl.PauseFetchPartitions(map[string][]int32{p.topic: pause})
+			p.cl.PauseFetchPartitions(partsByTopic(pause))
 		}
 	}
 	if len(resume) > 0 {
 		p.pausedN.Add(-int64(len(resume)))
 		p.m.paused(-len(resume))
 		if p.cl != nil {
-			p.cl.ResumeFetchPartitions(map[string][]int32{p.topic: resume})
+			p.cl.ResumeFetchPartitions(partsByTopic(resume))
 		}
 	}
 	return p.pausedN.Load() > 0 && p.bufBytes.Load() != total

@@ -17,8 +17,8 @@ func flowProcessor(t *testing.T, maxRecs, n int) (*Processor, *lane) {
 	t.Helper()
 	cfg := Config{Buffer: BufferConfig{MaxRecords: maxRecs, MaxBytes: 1 << 30}, Batch: BatchConfig{MaxRecords: n, MaxBytes: 1 << 30}}
 	p := newProcessor(kafkaConfigForTest(), "t", cfg, nil, Options{Metrics: metrics.New(prometheus.NewRegistry())})
-	l := newLane(p, 0)
-	p.lanes[0] = l
+	l := newLane(p, "t", 0)
+	p.lanes[l.key()] = l
 	recs := make([]*kgo.Record, n)
 	for i := range recs {
 		recs[i] = &kgo.Record{Partition: 0, Offset: int64(i), Value: make([]byte, 10)}
@@ -36,7 +36,7 @@ func TestFlowRaceNeverLeavesPartitionPaused(t *testing.T) {
 	p, l := flowProcessor(t, 10, 10)
 	inWindow, proceed := make(chan struct{}), make(chan struct{})
 	first := true
-	p.testHookFlow = func(pause, _ []int32) {
+	p.testHookFlow = func(pause, _ []topicPart) {
 		if first && len(pause) == 1 {
 			first = false
 			close(inWindow)
@@ -71,14 +71,14 @@ func TestReleaseRechecksOwnership(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	p := newProcessor(kafkaConfigForTest(), "t", Config{Commit: CommitConfig{Mode: "interval"}}, nil, Options{Metrics: metrics.New(reg)})
 	var committedParts []int32
-	p.testHookCommit = func(offsets map[int32]kgo.EpochOffset) {
-		for part := range offsets {
+	p.testHookCommit = func(offsets map[string]map[int32]kgo.EpochOffset) {
+		for part := range offsets["t"] {
 			committedParts = append(committedParts, part)
 		}
 	}
 	p.mu.Lock()
 	for part := range int32(2) {
-		l := p.startLane(part)
+		l := p.startLane(topicPart{"t", part})
 		l.finish(kgo.EpochOffset{Offset: 10})
 	}
 	p.mu.Unlock()

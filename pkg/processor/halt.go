@@ -95,17 +95,17 @@ func (l *lane) haltCommit() (kgo.EpochOffset, bool) {
 //     a partition another member had moved past (the model test's p2: 256
 //     committed by its owner, rewound to 33);
 //   - it puts each halt note on the commit of its offset.
-func (p *Processor) preCommit(ctx context.Context, offsets map[int32]kgo.EpochOffset) context.Context {
-	notes := map[int32]string{}
+func (p *Processor) preCommit(ctx context.Context, offsets map[topicPart]kgo.EpochOffset) context.Context {
+	notes := map[topicPart]string{}
 	p.mu.Lock()
-	for part, eo := range offsets {
-		l := p.lanes[part]
+	for tp, eo := range offsets {
+		l := p.lanes[tp]
 		if l == nil {
 			continue
 		}
 		l.mu.Lock()
 		if l.halted && !l.haltNoted && l.haltedAt.Offset == eo.Offset {
-			notes[part] = HaltNote(l.haltedAt)
+			notes[tp] = HaltNote(l.haltedAt)
 		}
 		l.mu.Unlock()
 	}
@@ -117,11 +117,8 @@ func (p *Processor) preCommit(ctx context.Context, offsets map[int32]kgo.EpochOf
 		}
 		for i := range req.Topics {
 			t := &req.Topics[i]
-			if t.Topic != p.topic {
-				continue
-			}
 			for j := range t.Partitions {
-				if note, ok := notes[t.Partitions[j].Partition]; ok {
+				if note, ok := notes[topicPart{t.Topic, t.Partitions[j].Partition}]; ok {
 					t.Partitions[j].Metadata = &note
 				}
 			}

@@ -349,7 +349,7 @@ func (p *Processor) wedged(now time.Time) string {
 	var (
 		worst     time.Duration
 		what      string
-		part      int32
+		part      any
 		more      int
 		wedgedAny bool
 	)
@@ -369,13 +369,13 @@ func (p *Processor) wedged(now time.Time) string {
 		}
 		wedgedAny = true
 		if d > worst {
-			worst, what, part = d, w, l.part
+			worst, what, part = d, w, l.label()
 		}
 	}
 	if !wedgedAny {
 		return ""
 	}
-	s := fmt.Sprintf("wedged: partition %d has made no progress for %s, longer than processor.group.rebalance_timeout (%s): %s",
+	s := fmt.Sprintf("wedged: partition %v has made no progress for %s, longer than processor.group.rebalance_timeout (%s): %s",
 		part, worst.Round(100*time.Millisecond), bound, what)
 	if more > 0 {
 		s += fmt.Sprintf(" (and %d more partitions)", more)

@@ -94,9 +94,9 @@ func TestHealthModel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newP()
-			l := newLane(p, 3)
+			l := newLane(p, p.topic, 3)
 			l.progress.at = t0
-			p.lanes[3] = l
+			p.lanes[l.key()] = l
 			if tc.setup != nil {
 				tc.setup(p, l)
 			}

@@ -34,21 +34,31 @@ var (
 	rebalanceKinds  = []string{"assigned", "revoked", "lost"}
 )
 
+// newInstruments returns the group's instruments and topic's; with topic ""
+// the group's only (a processor of several topics has one per topic too,
+// and calling a topic's method on it panics).
 func newInstruments(m *metrics.Metrics, group, topic string) *instruments {
 	i := &instruments{m: m, group: group, topic: topic}
 	if m == nil {
 		return i
 	}
-	i.processed = m.Processed.WithLabelValues(topic)
-	i.retries = m.Retries.WithLabelValues(topic)
 	i.commits = m.Commits.WithLabelValues(group)
 	i.commitErrs = m.CommitErrors.WithLabelValues(group)
-	i.batch = m.BatchRecords.WithLabelValues(topic)
-	i.handler = m.HandlerSeconds.WithLabelValues(topic)
-	i.assignedG = m.Assigned.WithLabelValues(group, topic)
 	i.pausedG = m.Paused.WithLabelValues(group)
 	i.recsG = m.BufferedRecs.WithLabelValues(group)
 	i.bytesG = m.BufferedBytes.WithLabelValues(group)
+	i.rebalances = map[string]prometheus.Counter{}
+	for _, k := range rebalanceKinds {
+		i.rebalances[k] = m.Rebalances.WithLabelValues(group, k)
+	}
+	if topic == "" {
+		return i
+	}
+	i.processed = m.Processed.WithLabelValues(topic)
+	i.retries = m.Retries.WithLabelValues(topic)
+	i.batch = m.BatchRecords.WithLabelValues(topic)
+	i.handler = m.HandlerSeconds.WithLabelValues(topic)
+	i.assignedG = m.Assigned.WithLabelValues(group, topic)
 	i.haltedG = m.Halted.WithLabelValues(group, topic)
 	i.overdueG = m.Overdue.WithLabelValues(group, topic)
 	i.timeouts = m.Timeouts.WithLabelValues(topic)
@@ -56,10 +66,6 @@ func newInstruments(m *metrics.Metrics, group, topic string) *instruments {
 	i.failedBy = map[string]prometheus.Counter{}
 	for _, o := range failureOutcomes {
 		i.failedBy[o] = m.Failed.WithLabelValues(topic, o)
-	}
-	i.rebalances = map[string]prometheus.Counter{}
-	for _, k := range rebalanceKinds {
-		i.rebalances[k] = m.Rebalances.WithLabelValues(group, k)
 	}
 	m.E2ESeconds.Observer(topic) // the series exists before the first lane
 	return i

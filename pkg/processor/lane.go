@@ -13,8 +13,10 @@ import (
 // lane is one owned partition: a queue filled by the poll loop and a
 // goroutine that hands the queue to the handler in batches, in order.
 type lane struct {
-	p    *Processor
-	part int32
+	p     *Processor
+	topic string
+	part  int32
+	m     *instruments // the topic's
 
 	// ctx is cancelled when the lane is abandoned (lost, or still busy at a
 	// drain timeout), which cancels a running handler call.
@@ -48,14 +50,15 @@ type lane struct {
 	e2e      *metrics.BatchObserver // this lane's own; nil without metrics
 }
 
-func newLane(p *Processor, part int32) *lane {
+func newLane(p *Processor, topic string, part int32) *lane {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := time.NewTimer(time.Hour)
 	t.Stop()
+	m := p.instrumentsFor(topic)
 	return &lane{
-		p: p, part: part, ctx: ctx, cancel: cancel, commitOff: -1, firstOff: -1,
+		p: p, topic: topic, part: part, m: m, ctx: ctx, cancel: cancel, commitOff: -1, firstOff: -1,
 		signal: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}),
-		timer: t, e2e: p.m.e2eObserver(), progress: progress{at: time.Now()},
+		timer: t, e2e: m.e2eObserver(), progress: progress{at: time.Now()},
 	}
 }
 
@@ -343,7 +346,7 @@ func (l *lane) fill(wait time.Duration) bool {
 func (l *lane) complete(last *kgo.Record) {
 	p := l.p
 	p.mu.Lock()
-	owned := p.lanes[l.part] == l
+	owned := p.lanes[l.key()] == l
 	if owned {
 		l.finish(kgo.EpochOffset{Epoch: last.LeaderEpoch, Offset: last.Offset + 1})
 	}
@@ -359,12 +362,12 @@ func (l *lane) complete(last *kgo.Record) {
 	// together share one round trip instead of queueing for one each.
 	p.mu.Lock()
 	_, ok := l.uncommitted()
-	owned = p.lanes[l.part] == l
-	offsets := map[int32]kgo.EpochOffset{}
+	owned = p.lanes[l.key()] == l
+	offsets := map[topicPart]kgo.EpochOffset{}
 	if ok && owned {
-		for part, o := range p.lanes {
+		for tp, o := range p.lanes {
 			if eo, ok := o.uncommitted(); ok {
-				offsets[part] = eo
+				offsets[tp] = eo
 			}
 		}
 	}
@@ -375,6 +378,6 @@ func (l *lane) complete(last *kgo.Record) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Rebalance.DrainTimeout+5*time.Second)
 	defer cancel()
 	if err := p.commitOffsets(ctx, offsets); err != nil {
-		p.log.Warn("batch commit failed; the next commit includes it", "partition", l.part, "err", err)
+		p.log.Warn("batch commit failed; the next commit includes it", "partition", l.label(), "err", err)
 	}
 }

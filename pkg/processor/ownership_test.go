@@ -16,8 +16,8 @@ import (
 func TestLateCompletionOfReleasedPartitionIsDropped(t *testing.T) {
 	p := newProcessor(kafkaConfigForTest(), "t", Config{Commit: CommitConfig{Mode: "interval"}, Rebalance: RebalanceConfig{DrainTimeout: 10 * time.Millisecond}}, nil, Options{})
 	p.mu.Lock()
-	l := newLane(p, 3)
-	p.lanes[3] = l
+	l := newLane(p, "t", 3)
+	p.lanes[l.key()] = l
 	p.mu.Unlock()
 	close(l.done) // no goroutine: the lane is driven by hand
 

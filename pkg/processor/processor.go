@@ -37,27 +37,33 @@ type Options struct {
 	// blocking, balancer, group timeouts, fetch sizes and partition
 	// callbacks are always the engine's.
 	ClientOpts []kgo.Opt
+	// Topics, when set, are the input topics instead of New's topic
+	// argument, which must then be "" (see Topics).
+	Topics Topics
 }
 
-// Processor consumes one topic as a member of a consumer group and hands
-// each partition's records to a Handler in batches.
+// Processor consumes one topic, or several (Options.Topics), as a member of
+// a consumer group and hands each partition's records to a Handler in
+// batches.
 type Processor struct {
-	kcfg  kafka.Config
-	cfg   Config
-	topic string
-	h     Handler
-	opts  Options
-	log   *slog.Logger
-	m     *instruments
+	kcfg   kafka.Config
+	cfg    Config
+	topic  string // the input topic; with several, their description
+	topics Topics // several input topics, when set
+	h      Handler
+	opts   Options
+	log    *slog.Logger
+	m      *instruments     // the group's, and the topic's with one topic
+	tm     topicInstruments // each topic's, with several (instrumentsFor)
 
 	cl *kgo.Client
 
 	// mu guards lanes. A lane in the map is owned by this member; removing
 	// it is what makes its late completions be ignored.
 	mu    sync.Mutex
-	lanes map[int32]*lane
+	lanes map[topicPart]*lane
 	// last is each partition's latest lane, owned or not (guarded by mu).
-	last map[int32]*lane
+	last map[topicPart]*lane
 
 	// commitMu serialises commits with each other and with releasing
 	// partitions, so a commit's snapshot never outlives ownership.
@@ -79,22 +85,28 @@ type Processor struct {
 	member atomic.Pointer[string]
 	// stale are partitions whose fetch positions outlived a rejoin as a
 	// new member (rejoin.go); guarded by mu.
-	stale map[int32]bool
+	stale map[topicPart]bool
 
 	// testHookFlow, when set, runs between a flow decision and its
 	// application to the client, so a test can widen that window.
-	testHookFlow func(pause, resume []int32)
+	testHookFlow func(pause, resume []topicPart)
 	// testHookCommit, when set, sees every commit's offsets (with or
 	// without a client).
-	testHookCommit func(offsets map[int32]kgo.EpochOffset)
+	testHookCommit func(offsets map[string]map[int32]kgo.EpochOffset)
 }
 
-// New returns a Processor for topic, or an error naming every problem with
-// cfg (see Config.Validate), a missing topic or handler, or a dead-letter
-// topic that is the input. It starts nothing; Run does the work.
+// New returns a Processor for topic (or opts.Topics), or an error naming
+// every problem with cfg (see Config.Validate), a missing topic or handler,
+// or a dead-letter topic that is the input. It starts nothing; Run does the
+// work.
 func New(kcfg kafka.Config, topic string, cfg Config, h Handler, opts Options) (*Processor, error) {
 	err := cfg.Validate()
 	switch {
+	case opts.Topics.set():
+		if terr := opts.Topics.validate(topic, cfg); terr != nil {
+			err = errors.Join(terr, err)
+		}
+		topic = describeTopics(topic, opts.Topics)
 	case topic == "":
 		err = errors.Join(errors.New("the topic is empty"), err)
 	case cfg.OnFailure == OnFailureDLQ && DLQTopic(cfg, topic) == topic:
@@ -116,20 +128,29 @@ func newProcessor(kcfg kafka.Config, topic string, cfg Config, h Handler, opts O
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Processor{
-		kcfg: kcfg, cfg: cfg, topic: topic, h: h, opts: opts,
+	mtopic := topic
+	if opts.Topics.set() {
+		mtopic = "" // the group's instruments only; each topic's in p.tm
+	}
+	p := &Processor{
+		kcfg: kcfg, cfg: cfg, topic: topic, topics: opts.Topics, h: h, opts: opts,
 		log:    log.With("group", cfg.Group.ID, "topic", topic),
-		m:      newInstruments(opts.Metrics, cfg.Group.ID, topic),
-		lanes:  map[int32]*lane{},
-		last:   map[int32]*lane{},
+		m:      newInstruments(opts.Metrics, cfg.Group.ID, mtopic),
+		lanes:  map[topicPart]*lane{},
+		last:   map[topicPart]*lane{},
 		closed: make(chan struct{}),
 		fetch:  newFetchSizer(cfg),
 		health: newHealth(log.With("group", cfg.Group.ID, "topic", topic), cfg),
 	}
+	for _, t := range opts.Topics.Names {
+		p.instrumentsFor(t) // every named topic's series exist from the first scrape
+	}
+	return p
 }
 
 // Halt is one partition stopped by on_failure=halt, as Halted reports it.
 type Halt struct {
+	Topic     string
 	Partition int32
 	Offset    int64     // the record that failed every attempt; nothing from it on is committed
 	Attempts  int       // handler attempts it failed
@@ -138,7 +159,7 @@ type Halt struct {
 }
 
 // Halted returns the partitions this member owns that are halted, in
-// partition order. A halted partition stays halted until this member
+// topic and partition order. A halted partition stays halted until this member
 // releases it (a restart, or a rebalance that moves it). Safe for
 // concurrent use.
 func (p *Processor) Halted() []Halt {
@@ -156,17 +177,35 @@ func (p *Processor) Halted() []Halt {
 		}
 		l.mu.Unlock()
 	}
-	slices.SortFunc(out, func(a, b Halt) int { return cmp.Compare(a.Partition, b.Partition) })
+	slices.SortFunc(out, func(a, b Halt) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
 	return out
 }
 
-// Assigned returns the partitions this member owns now.
+// Assigned returns the partitions this member owns now; with several
+// topics, of every topic (Owned tells them apart).
 func (p *Processor) Assigned() []int32 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]int32, 0, len(p.lanes))
-	for part := range p.lanes {
-		out = append(out, part)
+	for tp := range p.lanes {
+		out = append(out, tp.part)
+	}
+	return out
+}
+
+// Owned returns the partitions this member owns now, by topic, each
+// topic's in order.
+func (p *Processor) Owned() map[string][]int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string][]int32{}
+	for tp := range p.lanes {
+		out[tp.topic] = append(out[tp.topic], tp.part)
+	}
+	for _, ps := range out {
+		slices.Sort(ps)
 	}
 	return out
 }
@@ -236,39 +275,45 @@ func (p *Processor) Run(ctx context.Context) error {
 			case errors.Is(err, kerr.FencedInstanceID):
 				cancel(fmt.Errorf("%w: processor.group.instance_id=%q: %w", ErrFenced, p.cfg.Group.InstanceID, err))
 			default:
-				errs = append(errs, partError{part, err})
+				errs = append(errs, partError{topicPart{t, part}, err})
 			}
 		})
 		var wait time.Duration
 		if len(errs) > 0 || ferrs.active() {
-			withRecords := map[int32]bool{}
+			withRecords := map[topicPart]bool{}
 			fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 				if len(fp.Records) > 0 {
-					withRecords[fp.Partition] = true
+					withRecords[topicPart{fp.Topic, fp.Partition}] = true
 				}
 			})
 			var gone error
-			if wait, gone = ferrs.observe(time.Now(), errs, withRecords); gone != nil {
+			wait, gone = ferrs.observe(time.Now(), errs, withRecords)
+			// A topic a pattern matched may be deleted: the pattern
+			// simply stops matching it, and the others go on.
+			if gone != nil && p.topics.Pattern == "" {
 				cancel(gone)
 			}
-			p.health.setUnreadable(ferrs.unreadable())
+			if p.topics.Pattern == "" {
+				p.health.setUnreadable(ferrs.unreadable())
+			}
 		}
 		// Partitions kept across a rejoin as a new member have stale fetch
 		// positions: their records are dropped until the positions are set
 		// back to the group's committed offsets (rejoin.go).
 		resync := p.resync(ctx, cl)
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			if len(fp.Records) == 0 || resync[fp.Partition] {
+			tp := topicPart{fp.Topic, fp.Partition}
+			if len(fp.Records) == 0 || resync[tp] {
 				return
 			}
-			l := p.laneFor(fp.Partition)
+			l := p.laneFor(tp)
 			l.push(fp.Records)
 			last := fp.Records[len(fp.Records)-1].Offset
 			end := fp.HighWatermark
 			if readCommitted {
 				end = fp.LastStableOffset // records of open transactions cannot be read yet
 			}
-			p.m.lag(fp.Partition, end-last-1)
+			l.m.lag(fp.Partition, end-last-1)
 		})
 		p.flow()
 		p.fetch.resize(cl)
@@ -317,7 +362,6 @@ func (p *Processor) clientOptions() []kgo.Opt {
 	opts := append([]kgo.Opt(nil), p.opts.ClientOpts...)
 	opts = append(opts,
 		kgo.ConsumerGroup(c.Group.ID),
-		kgo.ConsumeTopics(p.topic),
 		kgo.ConsumeResetOffset(start),
 		kgo.FetchIsolationLevel(isolation),
 		// Transaction markers come back as control records, so a lane can
@@ -337,6 +381,7 @@ func (p *Processor) clientOptions() []kgo.Opt {
 		kgo.OnPartitionsLost(p.lost),
 		kgo.WithHooks(p.fetch, p.health),
 	)
+	opts = append(opts, p.consumeOptions()...)
 	if c.Group.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(c.Group.InstanceID))
 	}
@@ -358,29 +403,29 @@ func balancer(name string) kgo.GroupBalancer {
 // laneFor returns the lane of an owned partition. Fetches only carry owned
 // partitions (assignment is gated by BlockRebalanceOnPoll), so a missing lane
 // is created rather than its records dropped.
-func (p *Processor) laneFor(part int32) *lane {
+func (p *Processor) laneFor(tp topicPart) *lane {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	l, ok := p.lanes[part]
+	l, ok := p.lanes[tp]
 	if !ok {
-		l = p.startLane(part)
+		l = p.startLane(tp)
 	}
 	return l
 }
 
 // startLane creates and starts a lane; p.mu must be held.
-func (p *Processor) startLane(part int32) *lane {
-	l := newLane(p, part)
+func (p *Processor) startLane(tp topicPart) *lane {
+	l := newLane(p, tp.topic, tp.part)
 	// A lane abandoned with a handler call still running (lost, or busy at
 	// a drain deadline, with a handler ignoring its context) must finish
 	// that call before the partition's next lane calls the handler: the
 	// Handler contract holds across a partition's owner-ships too.
-	if prev := p.last[part]; prev != nil {
+	if prev := p.last[tp]; prev != nil {
 		l.after = prev.done
 	}
-	p.last[part] = l
-	p.lanes[part] = l
-	p.m.laneStarted()
+	p.last[tp] = l
+	p.lanes[tp] = l
+	l.m.laneStarted()
 	go l.run()
 	return l
 }

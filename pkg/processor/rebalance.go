@@ -10,20 +10,20 @@ import (
 // assigned starts a lane per newly assigned partition. It first drops,
 // as lost, every lane of an earlier membership (see rejoin.go).
 func (p *Processor) assigned(_ context.Context, cl *kgo.Client, parts map[string][]int32) {
-	p.checkMember(cl, parts[p.topic])
+	p.checkMember(cl, parts)
 	p.mu.Lock()
-	for _, part := range parts[p.topic] {
-		if _, ok := p.lanes[part]; !ok {
-			p.startLane(part)
+	eachPart(parts, func(tp topicPart) {
+		if _, ok := p.lanes[tp]; !ok {
+			p.startLane(tp)
 		}
-	}
+	})
 	p.mu.Unlock()
 	// A partition paused by a previous owner-ship of this member must not
 	// stay paused.
 	cl.ResumeFetchPartitions(parts)
 	// franz-go calls this at every session start, even with nothing new;
 	// only real changes count as rebalances.
-	if len(parts[p.topic]) > 0 {
+	if countParts(parts) > 0 {
 		p.m.rebalance("assigned")
 	}
 	p.health.join()
@@ -36,10 +36,10 @@ func (p *Processor) assigned(_ context.Context, cl *kgo.Client, parts map[string
 func (p *Processor) revoked(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
 	// franz-go calls this at the end of every session, even when nothing
 	// is revoked; only real revocations count.
-	if len(parts[p.topic]) == 0 {
+	if countParts(parts) == 0 {
 		return
 	}
-	p.release(p.lanesOf(parts[p.topic]), p.cfg.Rebalance.DrainTimeout, p.cfg.Commit.Mode != CommitManual)
+	p.release(p.lanesOf(parts), p.cfg.Rebalance.DrainTimeout, p.cfg.Commit.Mode != CommitManual)
 	p.m.rebalance("revoked")
 }
 
@@ -53,12 +53,12 @@ func (p *Processor) lost(_ context.Context, _ *kgo.Client, parts map[string][]in
 	p.health.lose(time.Now())
 	var lanes []*lane
 	p.mu.Lock()
-	for _, part := range parts[p.topic] {
-		if l, ok := p.lanes[part]; ok {
+	eachPart(parts, func(tp topicPart) {
+		if l, ok := p.lanes[tp]; ok {
 			lanes = append(lanes, l)
-			delete(p.lanes, part)
+			delete(p.lanes, tp)
 		}
-	}
+	})
 	p.mu.Unlock()
 	if len(lanes) == 0 {
 		return
@@ -71,12 +71,12 @@ func (p *Processor) lost(_ context.Context, _ *kgo.Client, parts map[string][]in
 // nothing for them, and returns once any commit in flight has finished, so
 // no commit carrying them is sent after it returns. It returns their
 // partitions.
-func (p *Processor) dropLost(lanes []*lane) []int32 {
-	parts := make([]int32, 0, len(lanes))
+func (p *Processor) dropLost(lanes []*lane) []topicPart {
+	parts := make([]topicPart, 0, len(lanes))
 	for _, l := range lanes {
 		l.stopNow()
 		p.forget(l)
-		parts = append(parts, l.part)
+		parts = append(parts, l.key())
 	}
 	p.commitMu.Lock()
 	p.commitMu.Unlock() //nolint:staticcheck // an empty critical section: wait out an in-flight commit
@@ -84,15 +84,15 @@ func (p *Processor) dropLost(lanes []*lane) []int32 {
 	return parts
 }
 
-func (p *Processor) lanesOf(parts []int32) []*lane {
+func (p *Processor) lanesOf(parts map[string][]int32) []*lane {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []*lane
-	for _, part := range parts {
-		if l, ok := p.lanes[part]; ok {
+	eachPart(parts, func(tp topicPart) {
+		if l, ok := p.lanes[tp]; ok {
 			out = append(out, l)
 		}
-	}
+	})
 	return out
 }
 
@@ -114,7 +114,7 @@ func (p *Processor) release(lanes []*lane, timeout time.Duration, commit bool) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	expired := false
-	var busy []int32
+	var busy []any
 	for _, l := range lanes {
 		if !expired {
 			select {
@@ -128,7 +128,7 @@ func (p *Processor) release(lanes []*lane, timeout time.Duration, commit bool) {
 		case <-l.done:
 		default:
 			l.stopNow()
-			busy = append(busy, l.part)
+			busy = append(busy, l.label())
 		}
 	}
 	if len(busy) > 0 {
@@ -137,16 +137,16 @@ func (p *Processor) release(lanes []*lane, timeout time.Duration, commit bool) {
 	}
 
 	p.commitMu.Lock()
-	offsets := map[int32]kgo.EpochOffset{}
+	offsets := map[topicPart]kgo.EpochOffset{}
 	owned := make([]*lane, 0, len(lanes))
 	p.mu.Lock()
 	for _, l := range lanes {
-		if p.lanes[l.part] != l {
+		if p.lanes[l.key()] != l {
 			continue
 		}
 		owned = append(owned, l)
 		if eo, ok := l.uncommitted(); ok {
-			offsets[l.part] = eo
+			offsets[l.key()] = eo
 		}
 	}
 	p.mu.Unlock()
@@ -162,8 +162,8 @@ func (p *Processor) release(lanes []*lane, timeout time.Duration, commit bool) {
 	for _, l := range owned {
 		// Only this lane: a newer lane of the partition (lost and
 		// assigned again meanwhile) stays.
-		if p.lanes[l.part] == l {
-			delete(p.lanes, l.part)
+		if p.lanes[l.key()] == l {
+			delete(p.lanes, l.key())
 			gone = append(gone, l)
 		}
 	}
@@ -171,14 +171,14 @@ func (p *Processor) release(lanes []*lane, timeout time.Duration, commit bool) {
 	p.mu.Unlock()
 	p.commitMu.Unlock()
 
-	parts := make([]int32, 0, len(owned))
+	parts := make([]topicPart, 0, len(owned))
 	for _, l := range owned {
 		l.stopNow()
 		p.forget(l)
-		parts = append(parts, l.part)
+		parts = append(parts, l.key())
 	}
 	if p.cl != nil && len(parts) > 0 {
-		p.cl.ResumeFetchPartitions(map[string][]int32{p.topic: parts})
+		p.cl.ResumeFetchPartitions(partsByTopic(parts))
 	}
 }
 
@@ -193,9 +193,9 @@ func (p *Processor) forget(l *lane) {
 		p.m.paused(-1)
 	}
 	if wasHalted {
-		p.m.halted(-1)
+		l.m.halted(-1)
 	}
-	p.m.released(l.part)
+	l.m.released(l.part)
 }
 
 // dropQueued empties a lane's queue and its share of the buffer accounting.

@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -36,28 +37,26 @@ var errNewMember = errors.New("not committing: this member rejoined the group un
 // checkMember records the session's member id and, when it changed, drops
 // the lanes of the earlier membership as lost. It runs in the assigned
 // callback.
-func (p *Processor) checkMember(cl *kgo.Client, added []int32) {
+func (p *Processor) checkMember(cl *kgo.Client, added map[string][]int32) {
 	mid, _ := cl.GroupMetadata()
 	prev := p.member.Swap(&mid)
 	if prev == nil || *prev == mid {
 		return
 	}
-	isAdded := map[int32]bool{}
-	for _, part := range added {
-		isAdded[part] = true
-	}
+	isAdded := map[topicPart]bool{}
+	eachPart(added, func(tp topicPart) { isAdded[tp] = true })
 	var lanes []*lane
 	p.mu.Lock()
-	for part, l := range p.lanes {
+	for tp, l := range p.lanes {
 		lanes = append(lanes, l)
-		delete(p.lanes, part)
-		if !isAdded[part] {
+		delete(p.lanes, tp)
+		if !isAdded[tp] {
 			// Kept by the client across the rejoin, at a stale position;
 			// added partitions start from the committed offset anyway.
 			if p.stale == nil {
-				p.stale = map[int32]bool{}
+				p.stale = map[topicPart]bool{}
 			}
-			p.stale[part] = true
+			p.stale[tp] = true
 		}
 	}
 	p.mu.Unlock()
@@ -67,7 +66,7 @@ func (p *Processor) checkMember(cl *kgo.Client, added []int32) {
 	parts := p.dropLost(lanes)
 	// A pause of the old lane must not outlive it: kept partitions are not
 	// among those assigned resumes.
-	cl.ResumeFetchPartitions(map[string][]int32{p.topic: parts})
+	cl.ResumeFetchPartitions(partsByTopic(parts))
 	p.log.Warn("rejoined the group as a new member (the coordinator had ended this member's session); partitions of the old membership dropped uncommitted and read again from the group's committed offsets",
 		"partitions", len(lanes), "member_id", mid)
 }
@@ -76,7 +75,7 @@ func (p *Processor) checkMember(cl *kgo.Client, added []int32) {
 // committed offsets and returns the partitions whose records this poll must
 // drop. It runs in the poll loop; a failed offset read is retried at the
 // next poll, the partitions staying stale meanwhile.
-func (p *Processor) resync(ctx context.Context, cl *kgo.Client) map[int32]bool {
+func (p *Processor) resync(ctx context.Context, cl *kgo.Client) map[topicPart]bool {
 	p.mu.Lock()
 	if len(p.stale) == 0 {
 		p.mu.Unlock()
@@ -93,32 +92,38 @@ func (p *Processor) resync(ctx context.Context, cl *kgo.Client) map[int32]bool {
 	}
 	var starts kadm.ListedOffsets
 	if err == nil {
+		var topics []string
+		for tp := range stale {
+			if !slices.Contains(topics, tp.topic) {
+				topics = append(topics, tp.topic)
+			}
+		}
 		if p.cfg.StartOffset == "latest" {
-			starts, err = adm.ListEndOffsets(ctx, p.topic)
+			starts, err = adm.ListEndOffsets(ctx, topics...)
 		} else {
-			starts, err = adm.ListStartOffsets(ctx, p.topic)
+			starts, err = adm.ListStartOffsets(ctx, topics...)
 		}
 	}
 	if err != nil {
 		p.log.Warn("reading committed offsets to reset partitions kept across a rejoin; retrying at the next poll", "err", err)
 		p.mu.Lock()
 		if p.stale == nil {
-			p.stale = map[int32]bool{}
+			p.stale = map[topicPart]bool{}
 		}
-		for part := range stale {
-			p.stale[part] = true
+		for tp := range stale {
+			p.stale[tp] = true
 		}
 		p.mu.Unlock()
 		return stale
 	}
-	set := map[int32]kgo.EpochOffset{}
-	for part := range stale {
-		if o, ok := committed.Lookup(p.topic, part); ok && o.At >= 0 {
-			set[part] = kgo.EpochOffset{Epoch: -1, Offset: o.At}
-		} else if o, ok := starts.Lookup(p.topic, part); ok {
-			set[part] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset}
+	set := map[topicPart]kgo.EpochOffset{}
+	for tp := range stale {
+		if o, ok := committed.Lookup(tp.topic, tp.part); ok && o.At >= 0 {
+			set[tp] = kgo.EpochOffset{Epoch: -1, Offset: o.At}
+		} else if o, ok := starts.Lookup(tp.topic, tp.part); ok {
+			set[tp] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset}
 		}
 	}
-	cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.topic: set})
+	cl.SetOffsets(offsetsByTopic(set))
 	return stale
 }
