@@ -378,6 +378,9 @@ func (p *Processor) startLane(part int32) *lane {
 	if prev := p.last[part]; prev != nil {
 		l.after = prev.done
 	}
+	if p.cfg.Ordering.concurrent() {
+		l.k = newKeyed(l)
+	}
 	p.last[part] = l
 	p.lanes[part] = l
 	p.m.laneStarted()
