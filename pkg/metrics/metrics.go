@@ -43,6 +43,11 @@ type Metrics struct {
 	Timeouts       *prometheus.CounterVec   // topic
 	Overdue        *prometheus.GaugeVec     // group, topic
 	DLQErrors      *prometheus.CounterVec   // topic
+	// Key and none ordering's offset window, per owned partition, sampled
+	// every second.
+	InFlight        *prometheus.GaugeVec // group, topic, partition
+	InFlightOldest  *prometheus.GaugeVec // group, topic, partition
+	InFlightWaiting *prometheus.GaugeVec // group, topic, partition
 }
 
 // Latency buckets from 1 ms to about 65 s, doubling.
@@ -97,10 +102,20 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "overdue_handler_calls", Help: "Handler calls still running past handler.timeout (a handler ignoring its context); their partitions wait for them."}, []string{"group", "topic"}),
 		DLQErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
 			Name: "dlq_errors_total", Help: "Dead-letter writes that failed, per attempt; after processor.retry.max_attempts failures the partition halts."}, []string{"topic"}),
+		InFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace,
+			Name: "inflight_records", Help: "Records of the partition taken into its offset window and not finished yet (processor.ordering key or none; sampled every second)."},
+			[]string{"group", "topic", "partition"}),
+		InFlightOldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace,
+			Name: "inflight_oldest_seconds", Help: "Age of the partition's lowest unfinished record, which holds its commit: time since it was taken into the offset window, 0 when none is unfinished (processor.ordering key or none; sampled every second)."},
+			[]string{"group", "topic", "partition"}),
+		InFlightWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace,
+			Name: "inflight_waiting_records", Help: "Records of the partition in its offset window waiting behind an earlier record of their sub-lane (the same key, or a key that hashes to the same sub-lane) (processor.ordering key or none; sampled every second)."},
+			[]string{"group", "topic", "partition"}),
 	}
 	reg.MustRegister(m.Produced, m.ProduceErrors, m.Processed, m.Failed, m.Retries, m.BatchRecords,
 		m.HandlerSeconds, m.E2ESeconds, m.Commits, m.CommitErrors, m.Assigned, m.Rebalances,
-		m.PartitionLag, m.Paused, m.BufferedRecs, m.BufferedBytes, m.Halted, m.HaltedOffset, m.Timeouts, m.Overdue, m.DLQErrors)
+		m.PartitionLag, m.Paused, m.BufferedRecs, m.BufferedBytes, m.Halted, m.HaltedOffset, m.Timeouts, m.Overdue, m.DLQErrors,
+		m.InFlight, m.InFlightOldest, m.InFlightWaiting)
 	return m
 }
 

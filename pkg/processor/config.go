@@ -38,6 +38,18 @@ type Config struct {
 	Rebalance RebalanceConfig `koanf:"rebalance"`
 	// ShutdownTimeout bounds the final drain and commit.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+
+	// Ordering is partition (the default; "" means it), key or none:
+	// which records of a partition may be handled concurrently.
+	Ordering Ordering `koanf:"ordering"`
+	// Concurrency is the most handler calls in flight per partition in key
+	// and none ordering (the number of sub-lanes); partition ordering
+	// ignores it.
+	Concurrency int `koanf:"concurrency"`
+	// MaxInFlight bounds, in key and none ordering, the records of a
+	// partition taken past its lowest unfinished offset: when that window
+	// is full, the partition's queue fills and its fetching pauses.
+	MaxInFlight int `koanf:"max_in_flight"`
 }
 
 // GroupConfig is the consumer group membership.
@@ -99,7 +111,8 @@ type RebalanceConfig struct {
 // DefaultConfig returns the defaults: group veltrix from the earliest
 // offset, read committed, batches of up to 500 records or 1MiB handed over
 // at once, commits every second, a 64MiB queue budget, three attempts per
-// batch, then halt.
+// batch, then halt; partition ordering (16 calls per partition and a window
+// of 5,000 records once key or none ordering is chosen).
 func DefaultConfig() Config {
 	return Config{
 		Group: GroupConfig{
@@ -118,6 +131,9 @@ func DefaultConfig() Config {
 		Retry:           RetryConfig{MaxAttempts: 3, InitialBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second},
 		HandlerTimeout:  30 * time.Second,
 		OnFailure:       OnFailureHalt,
+		Ordering:        OrderPartition,
+		Concurrency:     16,
+		MaxInFlight:     5000,
 		Rebalance:       RebalanceConfig{DrainTimeout: 10 * time.Second},
 		ShutdownTimeout: 30 * time.Second,
 	}
@@ -186,6 +202,11 @@ func (c Config) Validate() error {
 	if !c.OnFailure.valid() {
 		bad("OnFailure %q: want %s, %s or %s", c.OnFailure, OnFailureHalt, OnFailureSkip, OnFailureDLQ)
 	}
+	if !c.Ordering.valid() {
+		bad("Ordering %q: want %s, %s or %s", c.Ordering, OrderPartition, OrderKey, OrderNone)
+	}
+	atLeastN("Concurrency", int64(c.Concurrency), 1, "")
+	atLeastN("MaxInFlight", int64(c.MaxInFlight), 1, "")
 	atLeast("Rebalance.DrainTimeout", c.Rebalance.DrainTimeout, 0)
 	atLeast("ShutdownTimeout", c.ShutdownTimeout, 0)
 	if len(errs) > 0 {

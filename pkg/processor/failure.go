@@ -90,6 +90,10 @@ func (l *lane) process(recs []*kgo.Record, last *kgo.Record) bool {
 // committed until restart. A lane released meanwhile is left alone: the
 // partition is no longer this member's to halt.
 func (l *lane) haltPartition(r *kgo.Record, cause error, attempts int) {
+	if l.parent != nil {
+		l.parent.k.halt(r, cause, attempts) // a sub-lane halts its partition (keyed.go)
+		return
+	}
 	p := l.p
 	if !l.halt(Halt{Topic: l.topic, Partition: r.Partition, Offset: r.Offset, Attempts: attempts, Err: cause.Error(), Since: time.Now()}) {
 		return

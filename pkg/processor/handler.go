@@ -23,7 +23,11 @@ type Batch struct {
 // Contract:
 //   - Handle is called for one partition at a time, never concurrently for
 //     the same partition, in offset order; different partitions are handled
-//     concurrently, so Handle must be safe for concurrent use.
+//     concurrently, so Handle must be safe for concurrent use. With
+//     processor.ordering key that holds per key instead (a batch then holds
+//     records of several keys, each key's in offset order), and with none
+//     it holds for no record: up to processor.concurrency calls run per
+//     partition.
 //   - A nil error means every record is done: its offset may be committed.
 //   - A *RecordErrors error means exactly the records it names failed and
 //     the others are done; only the failed ones are retried. One that names

@@ -144,6 +144,21 @@ func (i *instruments) released(part int32) {
 		i.assignedG.Dec()
 		i.m.PartitionLag.DeleteLabelValues(i.group, i.topic, partitionLabel(part))
 		i.m.HaltedOffset.DeleteLabelValues(i.group, i.topic, partitionLabel(part))
+		i.m.InFlight.DeleteLabelValues(i.group, i.topic, partitionLabel(part))
+		i.m.InFlightOldest.DeleteLabelValues(i.group, i.topic, partitionLabel(part))
+		i.m.InFlightWaiting.DeleteLabelValues(i.group, i.topic, partitionLabel(part))
+	}
+}
+
+// window exports a partition's offset window (key and none ordering):
+// records in flight, the age of the oldest unfinished one, and records
+// waiting in sub-lane queues. Set, not Add: a partition has one owner.
+func (i *instruments) window(part int32, inflight int, oldest time.Duration, waiting int) {
+	if i.m != nil {
+		label := partitionLabel(part)
+		i.m.InFlight.WithLabelValues(i.group, i.topic, label).Set(float64(inflight))
+		i.m.InFlightOldest.WithLabelValues(i.group, i.topic, label).Set(oldest.Seconds())
+		i.m.InFlightWaiting.WithLabelValues(i.group, i.topic, label).Set(float64(waiting))
 	}
 }
 

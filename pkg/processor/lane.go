@@ -48,6 +48,12 @@ type lane struct {
 	batch    []*kgo.Record          // the buffer batches are copied into
 	after    <-chan struct{}        // the partition's previous lane's done, if any
 	e2e      *metrics.BatchObserver // this lane's own; nil without metrics
+
+	// In key and none ordering (keyed.go): k runs the partition's
+	// sub-lanes; a sub-lane's parent is the partition's lane, which its
+	// completions, halts and progress go to.
+	k      *keyed
+	parent *lane
 }
 
 func newLane(p *Processor, topic string, part int32) *lane {
@@ -174,10 +180,14 @@ func (l *lane) retire() (wasPaused, wasHalted bool) {
 	return wasPaused, wasHalted
 }
 
-// finish records that every record before eo.Offset is done.
+// finish records that every record before eo.Offset is done. It never
+// moves back: sub-lanes finish concurrently, and one holding an older
+// commit offset may get here after one holding a newer.
 func (l *lane) finish(eo kgo.EpochOffset) {
 	l.mu.Lock()
-	l.finished, l.hasFinish = eo, true
+	if !l.hasFinish || eo.Offset > l.finished.Offset {
+		l.finished, l.hasFinish = eo, true
+	}
 	l.mu.Unlock()
 }
 
@@ -218,6 +228,10 @@ func (l *lane) run() {
 		case <-l.stopCh:
 			return
 		}
+	}
+	if l.k != nil {
+		l.k.run()
+		return
 	}
 	for {
 		recs, last := l.take()
@@ -264,12 +278,24 @@ func (l *lane) take() (batch []*kgo.Record, last *kgo.Record) {
 	if l.stopped() {
 		return nil, nil
 	}
+	return l.takeQueued(cfg.MaxRecords)
+}
 
+// takeQueued takes up to limit queued records (fewer when
+// processor.batch.max_bytes is reached first) without waiting, as take
+// describes; last is nil when the queue is empty.
+func (l *lane) takeQueued(limit int) (batch []*kgo.Record, last *kgo.Record) {
+	cfg := l.p.cfg.Batch
 	l.mu.Lock()
 	var bytes, payload int64
 	n := 0
 	waiting := l.queue[l.head:]
-	for n < len(waiting) && n < cfg.MaxRecords {
+	if len(waiting) == 0 {
+		// Dropped meanwhile (a halt, or a release at a drain deadline).
+		l.mu.Unlock()
+		return nil, nil
+	}
+	for n < len(waiting) && n < limit {
 		pb := payloadBytes(waiting[n])
 		if n > 0 && payload+pb > cfg.MaxBytes {
 			break
@@ -340,15 +366,29 @@ func (l *lane) fill(wait time.Duration) bool {
 	}
 }
 
-// complete marks recs[:n] finished, when the lane still owns its partition,
-// and commits at once in batch mode. A lane that was released meanwhile
-// drops the completion: another member may own the partition now.
+// complete marks the records up to last finished. A sub-lane marks its
+// current batch's records in the partition's offset window, whose lowest
+// unfinished offset is then the partition's to commit (keyed.go).
 func (l *lane) complete(last *kgo.Record) {
+	if l.parent != nil {
+		if eo, ok := l.parent.k.finished(l, last); ok {
+			l.parent.completeAt(eo)
+		}
+		return
+	}
+	l.completeAt(kgo.EpochOffset{Epoch: last.LeaderEpoch, Offset: last.Offset + 1})
+}
+
+// completeAt marks every record before eo finished, when the lane still
+// owns its partition, and commits at once in batch mode. A lane that was
+// released meanwhile drops the completion: another member may own the
+// partition now.
+func (l *lane) completeAt(eo kgo.EpochOffset) {
 	p := l.p
 	p.mu.Lock()
 	owned := p.lanes[l.key()] == l
 	if owned {
-		l.finish(kgo.EpochOffset{Epoch: last.LeaderEpoch, Offset: last.Offset + 1})
+		l.finish(eo)
 	}
 	p.mu.Unlock()
 	if !owned || p.cfg.Commit.Mode != CommitBatch {

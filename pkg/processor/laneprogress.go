@@ -15,31 +15,54 @@ type progress struct {
 	// dead letter the cluster has not acknowledged yet (an outage is
 	// readiness's business, not liveness's).
 	waiting bool
+	// calls and waits count the sub-lanes calling and waiting on purpose
+	// (key and none ordering report to their partition's lane): call is
+	// zero and waiting false only when none is. Partition ordering counts
+	// to one.
+	calls, waits int
 }
 
 // callStarted records that a handler call starts.
 func (l *lane) callStarted() {
+	if l.parent != nil {
+		l = l.parent
+	}
 	now := time.Now()
 	l.mu.Lock()
-	l.progress.at, l.progress.call = now, now
+	l.progress.at = now
+	if l.progress.calls++; l.progress.calls == 1 {
+		l.progress.call = now
+	}
 	l.mu.Unlock()
 }
 
 // callReturned records that the running handler call returned.
 func (l *lane) callReturned() {
+	if l.parent != nil {
+		l = l.parent
+	}
 	l.mu.Lock()
-	l.progress.at, l.progress.call = time.Now(), time.Time{}
+	l.progress.at = time.Now()
+	if l.progress.calls--; l.progress.calls == 0 {
+		l.progress.call = time.Time{}
+	}
 	l.mu.Unlock()
 }
 
 // waitOnPurpose marks the lane waiting on purpose (on true) and the end of
 // the wait (on false), which counts as progress.
 func (l *lane) waitOnPurpose(on bool) {
+	if l.parent != nil {
+		l = l.parent
+	}
 	l.mu.Lock()
-	l.progress.waiting = on
-	if !on {
+	if on {
+		l.progress.waits++
+	} else {
+		l.progress.waits--
 		l.progress.at = time.Now()
 	}
+	l.progress.waiting = l.progress.waits > 0
 	l.mu.Unlock()
 }
 

@@ -108,3 +108,40 @@ func unmarshalWord[T ~string](dst *T, b []byte, words ...T) error {
 	}
 	return fmt.Errorf("%q: want one of %s", b, strings.Join(names, ", "))
 }
+
+// Ordering says which records of a partition may be handled concurrently.
+type Ordering string
+
+// The ordering modes.
+const (
+	// OrderPartition hands a partition's records to the handler in offset
+	// order, one call at a time per partition; "" means it.
+	OrderPartition Ordering = "partition"
+	// OrderKey hands records with the same key over in offset order, one
+	// call at a time per key; records of different keys run concurrently,
+	// up to Config.Concurrency calls per partition (keyed.go).
+	OrderKey Ordering = "key"
+	// OrderNone lets any record of a partition run concurrently with the
+	// others, up to Config.Concurrency calls per partition.
+	OrderNone Ordering = "none"
+)
+
+// MarshalText returns the mode's word.
+func (o Ordering) MarshalText() ([]byte, error) { return []byte(o), nil }
+
+// UnmarshalText reads partition, key or none ("" is partition).
+func (o *Ordering) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*o = ""
+		return nil
+	}
+	return unmarshalWord(o, b, OrderPartition, OrderKey, OrderNone)
+}
+
+func (o Ordering) valid() bool {
+	return o == "" || o == OrderPartition || o == OrderKey || o == OrderNone
+}
+
+// concurrent reports whether the mode runs a partition's records on
+// sub-lanes behind an offset window.
+func (o Ordering) concurrent() bool { return o == OrderKey || o == OrderNone }

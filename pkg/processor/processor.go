@@ -423,6 +423,9 @@ func (p *Processor) startLane(tp topicPart) *lane {
 	if prev := p.last[tp]; prev != nil {
 		l.after = prev.done
 	}
+	if p.cfg.Ordering.concurrent() {
+		l.k = newKeyed(l)
+	}
 	p.last[tp] = l
 	p.lanes[tp] = l
 	l.m.laneStarted()

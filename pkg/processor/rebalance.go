@@ -188,6 +188,9 @@ func (p *Processor) release(lanes []*lane, timeout time.Duration, commit bool) {
 func (p *Processor) forget(l *lane) {
 	wasPaused, wasHalted := l.retire()
 	p.dropQueued(l)
+	if l.k != nil {
+		l.k.forget()
+	}
 	if wasPaused {
 		p.pausedN.Add(-1)
 		p.m.paused(-1)

@@ -1,0 +1,274 @@
+package processor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/internal/kafkatest"
+	"github.com/veltrix/veltrix/pkg/processor"
+)
+
+// produceKeyed writes one record per key to part, in order, in one produce
+// call.
+func produceKeyed(t *testing.T, brokers []string, topic string, part int32, keys []string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, len(keys))
+	for i, k := range keys {
+		recs[i] = &kgo.Record{Topic: topic, Partition: part, Key: []byte(k), Value: []byte("v")}
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatalf("producing to %s/%d: %v", topic, part, err)
+	}
+}
+
+// orderLog is a handler recording, per partition and key, the offsets
+// handed over, the keys in two calls at once, the most calls of a partition
+// at once, and the offsets whose call returned.
+type orderLog struct {
+	mu       sync.Mutex
+	seen     map[string][]int64 // "part/key"
+	running  map[string]int
+	calls    map[int32]int
+	maxCalls int
+	overlap  []string
+	returned map[int32]map[int64]bool
+	fail     func(r *kgo.Record) error
+}
+
+func newOrderLog() *orderLog {
+	return &orderLog{seen: map[string][]int64{}, running: map[string]int{}, calls: map[int32]int{}, returned: map[int32]map[int64]bool{}}
+}
+
+func (o *orderLog) Handle(_ context.Context, b *processor.Batch) error {
+	keys := map[string]bool{}
+	o.mu.Lock()
+	o.calls[b.Partition]++
+	o.maxCalls = max(o.maxCalls, o.calls[b.Partition])
+	for _, r := range b.Records {
+		k := fmt.Sprintf("%d/%s", b.Partition, r.Key)
+		o.seen[k] = append(o.seen[k], r.Offset)
+		if !keys[k] {
+			keys[k] = true
+			if o.running[k]++; o.running[k] > 1 {
+				o.overlap = append(o.overlap, k)
+			}
+		}
+	}
+	o.mu.Unlock()
+	time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
+	var err error
+	if o.fail != nil {
+		for _, r := range b.Records {
+			if err = o.fail(r); err != nil {
+				break
+			}
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.calls[b.Partition]--
+	for k := range keys {
+		o.running[k]--
+	}
+	if err == nil {
+		if o.returned[b.Partition] == nil {
+			o.returned[b.Partition] = map[int64]bool{}
+		}
+		for _, r := range b.Records {
+			o.returned[b.Partition][r.Offset] = true
+		}
+	}
+	return err
+}
+
+// lowestOpen is the lowest offset of part below n whose call has not
+// returned successfully; n when none.
+func (o *orderLog) lowestOpen(part int32, n int64) int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for off := int64(0); off < n; off++ {
+		if !o.returned[part][off] {
+			return off
+		}
+	}
+	return n
+}
+
+func (o *orderLog) check(t *testing.T, conc int) {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.overlap) > 0 {
+		t.Fatalf("keys in two calls at once: %v", o.overlap[:min(5, len(o.overlap))])
+	}
+	for k, offs := range o.seen {
+		for i := 1; i < len(offs); i++ {
+			// A redelivery after a retry starts again at or before the
+			// failed record; a first delivery never skips back.
+			if offs[i] <= offs[i-1] && o.fail == nil {
+				t.Fatalf("key %s handed over out of order: %v", k, offs)
+			}
+		}
+	}
+	if o.maxCalls > conc {
+		t.Fatalf("%d calls of one partition at once; processor.concurrency is %d", o.maxCalls, conc)
+	}
+}
+
+func keyedConfig(t *testing.T, conc int) processor.Config {
+	cfg := testConfig(kafkatest.Name(t, "g"))
+	cfg.Ordering, cfg.Concurrency, cfg.MaxInFlight = processor.OrderKey, conc, 300
+	cfg.Batch.MaxRecords = 10
+	return cfg
+}
+
+// TestKeyOrdering runs key ordering on a real group: every record of 200
+// keys on 3 partitions handled, each key's records in offset order with no
+// two calls of a key at once, at most processor.concurrency calls per
+// partition, and the group's committed offset never past a record whose
+// call has not returned (sampled while it runs), reaching the end.
+func TestKeyOrdering(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		const parts, perPart, conc = 3, 1000, 8
+		topic := kafkatest.Name(t, "in")
+		kafkatest.CreateTopic(t, c.Brokers, topic, parts)
+		for part := range int32(parts) {
+			keys := make([]string, perPart)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("k%d", rand.IntN(200))
+			}
+			produceKeyed(t, c.Brokers, topic, part, keys)
+		}
+		cfg := keyedConfig(t, conc)
+		log := newOrderLog()
+		adm := kafkatest.Admin(t, c.Brokers)
+		runOne(t, c.Brokers, topic, cfg, log, processor.Options{}, func(*processor.Processor) bool {
+			done := true
+			for part := range int32(parts) {
+				at, err := committedAt(context.Background(), adm, cfg.Group.ID, topic, part)
+				if err != nil {
+					t.Logf("reading the commit: %v", err)
+					return false
+				}
+				if open := log.lowestOpen(part, perPart); at > open {
+					t.Fatalf("partition %d committed %d past offset %d, whose call has not returned", part, at, open)
+				}
+				done = done && at == perPart
+			}
+			return done
+		})
+		log.check(t, conc)
+		if log.maxCalls < 2 {
+			t.Fatalf("at most %d call per partition at once: no concurrency", log.maxCalls)
+		}
+	})
+}
+
+// TestKeyOrderingFailingKey: a key whose record keeps failing (retried)
+// does not hold the other keys; the commit stays at its record until it
+// succeeds, then reaches the end.
+func TestKeyOrderingFailingKey(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		topic := kafkatest.Name(t, "in")
+		kafkatest.CreateTopic(t, c.Brokers, topic, 1)
+		keys := make([]string, 400)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("k%d", i%40)
+		}
+		keys[50] = "bad"
+		produceKeyed(t, c.Brokers, topic, 0, keys)
+		cfg := keyedConfig(t, 8)
+		cfg.MaxInFlight = 1000
+		cfg.Retry = processor.RetryConfig{MaxAttempts: 100000, InitialBackoff: 5 * time.Millisecond, MaxBackoff: 5 * time.Millisecond}
+		heal := make(chan struct{})
+		log := newOrderLog()
+		log.fail = func(r *kgo.Record) error {
+			if string(r.Key) != "bad" {
+				return nil
+			}
+			select {
+			case <-heal:
+				return nil
+			default:
+				return errors.New("downstream refuses this key")
+			}
+		}
+		p := mustNew(t, kcfg(c.Brokers, "solo"), topic, cfg, log, processor.Options{})
+		stop := start(t, p, 60*time.Second)
+		adm := kafkatest.Admin(t, c.Brokers)
+		// The keys not sharing the bad key's sub-lane (about 7/8 of the 349
+		// records past it) are not held by it.
+		kafkatest.Eventually(t, 60*time.Second, "records of other keys handled past the failing one", func() bool {
+			log.mu.Lock()
+			defer log.mu.Unlock()
+			n := 0
+			for off := range log.returned[0] {
+				if off > 50 {
+					n++
+				}
+			}
+			return n >= 250
+		})
+		at, err := committedAt(context.Background(), adm, cfg.Group.ID, topic, 0)
+		if err != nil || at > 50 {
+			t.Fatalf("committed %d (%v) past the failing record at 50", at, err)
+		}
+		close(heal)
+		waitCommitted(t, adm, cfg.Group.ID, topic, map[int32]int64{0: 400}, "the end after the key healed", nil)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		log.check(t, 8)
+	})
+}
+
+// TestKeyOrderingHalt: with on_failure=halt, a key's record that fails
+// every attempt halts the partition at its offset: the group's commit
+// reaches that offset (the records below it, on other sub-lanes, finish)
+// and stops there, and Halted names it.
+func TestKeyOrderingHalt(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		topic := kafkatest.Name(t, "in")
+		kafkatest.CreateTopic(t, c.Brokers, topic, 1)
+		keys := make([]string, 300)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("k%d", i%30)
+		}
+		keys[120] = "bad"
+		produceKeyed(t, c.Brokers, topic, 0, keys)
+		cfg := keyedConfig(t, 8)
+		cfg.OnFailure = processor.OnFailureHalt
+		log := newOrderLog()
+		log.fail = func(r *kgo.Record) error {
+			if string(r.Key) == "bad" {
+				return errors.New("poison")
+			}
+			return nil
+		}
+		p := mustNew(t, kcfg(c.Brokers, "solo"), topic, cfg, log, processor.Options{})
+		stop := start(t, p, 60*time.Second)
+		adm := kafkatest.Admin(t, c.Brokers)
+		waitCommitted(t, adm, cfg.Group.ID, topic, map[int32]int64{0: 120}, "the commit at the halted record", func() bool {
+			hs := p.Halted()
+			return len(hs) == 1 && hs[0].Offset == 120
+		})
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if at, err := committedAt(context.Background(), adm, cfg.Group.ID, topic, 0); err != nil || at != 120 {
+			t.Fatalf("committed %d (%v) after the stop; want 120", at, err)
+		}
+	})
+}
