@@ -349,8 +349,10 @@ func TestLiveFailsOnWedgedLane(t *testing.T) {
 		release := make(chan struct{})
 		var hung atomic.Int32
 		hung.Store(-1)
+		var hungNanos atomic.Int64 // when the call hung: a loaded machine may notice late
 		h := processor.HandlerFunc(func(_ context.Context, b *processor.Batch) error {
 			if hung.CompareAndSwap(-1, b.Partition) {
+				hungNanos.Store(time.Now().UnixNano())
 				<-release // ignores its context, as a handler stuck on a read without a deadline
 			}
 			return nil
@@ -362,8 +364,8 @@ func TestLiveFailsOnWedgedLane(t *testing.T) {
 		get := probes(t, p)
 		awaitReady(t, p, 60*time.Second)
 		produce(t, c.Brokers, topic, 40)
-		kafkatest.Eventually(t, 30*time.Second, "a handler call hung", func() bool { return hung.Load() >= 0 })
-		hungAt := time.Now()
+		kafkatest.Eventually(t, 30*time.Second, "a handler call hung", func() bool { return hungNanos.Load() != 0 })
+		hungAt := time.Unix(0, hungNanos.Load())
 		var body string
 		kafkatest.Eventually(t, 20*time.Second, "/healthz 503", func() bool {
 			var code int
