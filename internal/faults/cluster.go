@@ -163,7 +163,7 @@ type prober struct {
 
 func (p *prober) committed() (map[int32]int64, error) {
 	if p.cl == nil {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(p.r.env.Brokers...), kgo.ClientID("faults-probe"))
+		cl, err := newRunClient(p.r.env, "probe") // dials as veltrix does: see newRunClient
 		if err != nil {
 			return nil, err
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/veltrix/veltrix/internal/event"
 	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/internal/verify"
+	"github.com/veltrix/veltrix/pkg/kafka"
 )
 
 // Env is where a scenario runs.
@@ -109,9 +110,20 @@ func newRunTopics(env *Env, name string, inputRF1 bool) (*run, error) {
 	return r, nil
 }
 
+// newRunClient is the run's client, for its producer and its reads. It
+// dials as veltrix's own clients do (kafka.Options): on the cluster, a
+// producer without the probing dialer keeps writing to a hung leader (a
+// timed-out produce is retried on the same broker, without a metadata
+// refresh), and the input would stop growing where the members cannot be
+// judged.
 func newRunClient(env *Env, name string) (*kgo.Client, error) {
-	return kgo.NewClient(kgo.SeedBrokers(env.Brokers...), kgo.ClientID("faults-"+name),
-		kgo.ProducerLinger(time.Millisecond), kgo.RecordDeliveryTimeout(5*time.Minute))
+	kc := kafka.DefaultConfig()
+	kc.Brokers, kc.ClientID = env.Brokers, "faults-"+name
+	opts, err := kafka.Options(kc)
+	if err != nil {
+		return nil, err
+	}
+	return kgo.NewClient(append(opts, kgo.ProducerLinger(time.Millisecond), kgo.RecordDeliveryTimeout(5*time.Minute))...)
 }
 
 // createTopics creates the run's input, output and dead-letter topics: on

@@ -16,7 +16,8 @@ import (
 var ErrNoBrokers = errors.New("no brokers configured (Config.Brokers is empty)")
 
 // Options returns the client options every veltrix client shares: the
-// brokers, the client id, the dial timeout, TLS and SASL. Every client
+// brokers, the client id, the dialer (dialer.go: connect timeout, TLS,
+// hung-broker probe) and SASL. Every client
 // veltrix makes is built from them, so all connect the same way. It reads
 // the files cfg.TLS names; an unreadable or malformed one is an error.
 func Options(cfg Config) ([]kgo.Opt, error) {
@@ -29,15 +30,14 @@ func options(cfg Config, h *connHook) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
-		kgo.DialTimeout(cfg.ConnectTimeout),
 	}
 	tc, err := cfg.TLS.Build()
 	if err != nil {
 		return nil, fmt.Errorf("building the TLS configuration: %w", err)
 	}
-	if tc != nil {
-		opts = append(opts, kgo.DialTLSConfig(tc))
-	}
+	// The dialer does TLS itself (kgo.DialTLSConfig and kgo.Dialer exclude
+	// each other) and bounds the dial by cfg.ConnectTimeout: see dialer.go.
+	opts = append(opts, kgo.Dialer(newProbingDialer(cfg, tc).DialContext))
 	var tokenFailed func(error)
 	if h != nil {
 		tokenFailed = h.tokenFailed
