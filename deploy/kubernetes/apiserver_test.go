@@ -203,7 +203,7 @@ func TestAPIServerDryRun(t *testing.T) {
 	}{
 		{"selector not matching the template", "dev", "Deployment/veltrix-processor", func(u map[string]any) {
 			set(u, map[string]any{"app.kubernetes.io/name": "other"}, "spec", "selector", "matchLabels")
-		}, "selector does not match template labels"},
+		}, "`selector` does not match template `labels`"},
 		{"maxSurge 0 with maxUnavailable 0", "dev", "Deployment/veltrix-processor", func(u map[string]any) {
 			set(u, int64(0), "spec", "strategy", "rollingUpdate", "maxSurge")
 			set(u, int64(0), "spec", "strategy", "rollingUpdate", "maxUnavailable")
