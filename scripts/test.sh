@@ -12,8 +12,19 @@
 # through VELTRIX_TEST_SECURE_BROKERS) in /tmp/veltrix-kafka-secure/; the
 # three-node cluster's (start-cluster, for the broker-failure scenarios
 # through VELTRIX_TEST_CLUSTER) in /tmp/veltrix-kafka-cluster/node*/.
+#
+# The real Kubernetes API server and etcd for deploy/kubernetes'
+# TestAPIServerDryRun (scripts/kube.sh) are built once per machine, into the
+# cache outside the repository: on a fresh machine about 13 minutes of two
+# cores, so the build starts first, in the background, and runs beside the
+# installs, the linters and the brokers' start; the tests wait for it. Its
+# log is /tmp/veltrix-kube-build.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+kube_log=/tmp/veltrix-kube-build.log
+scripts/kube.sh build >"$kube_log" 2>&1 &
+kube_build=$!
 
 scripts/deps.sh
 
@@ -37,6 +48,13 @@ echo "== starting the three-broker Kafka cluster (for the broker-failure scenari
 trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true; scripts/kafka.sh stop-secure >/dev/null 2>&1 || true; scripts/kafka.sh stop-cluster >/dev/null 2>&1 || true' EXIT
 cluster=$(scripts/kafka.sh start-cluster)
 export VELTRIX_TEST_CLUSTER="$cluster"
+
+echo "== waiting for the Kubernetes API server build (scripts/kube.sh, log in $kube_log)"
+if ! wait "$kube_build"; then
+  tail -n 30 "$kube_log"; echo "scripts/kube.sh build failed"; exit 1
+fi
+VELTRIX_KUBE_ASSETS=$(scripts/kube.sh dir)
+export VELTRIX_KUBE_ASSETS
 
 echo "== go test (embedded cluster and real broker at $addr)"
 VELTRIX_TEST_BROKERS="$addr" go test -count=1 -timeout 15m "$@" ./...

@@ -32,7 +32,7 @@ type doctorReport struct {
 
 func newDoctor() *cobra.Command {
 	var asJSON bool
-	var cgroupRoot string
+	var cgroupRoot, manifests string
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check the configuration against the cluster, the deployment and the memory limit",
@@ -55,6 +55,9 @@ see in the settings alone:
                insecure_skip_verify, SASL PLAIN without TLS
   certificate  CA, client and broker certificates expired or expiring
                within 30 days                                   [broker: live]
+  manifests    the Kubernetes manifests (--manifests DIR, a kustomization
+               or YAML files): autoscaler maxima vs partitions, the
+               processors' grace period vs shutdown_timeout + final commit
 
 Live checks run when brokers are given (--brokers or kafka.brokers); doctor
 only reads from the cluster. The memory limit is deploy.memory_limit, or
@@ -81,6 +84,11 @@ kafka-configs). Exit codes: 0 no error-severity finding, 3 at least one,
 				return err
 			}
 			in := doctor.Input{Config: c, Memory: mem}
+			if manifests != "" {
+				if in.Manifests, err = doctor.ReadManifests(manifests); err != nil {
+					return err
+				}
+			}
 			if in.Certificates, err = doctor.ReadCertificates(c.Kafka.TLS); err != nil {
 				return err
 			}
@@ -128,6 +136,7 @@ kafka-configs). Exit codes: 0 no error-severity finding, 3 at least one,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the findings as one JSON object")
+	cmd.Flags().StringVar(&manifests, "manifests", "", "check the Kubernetes manifests in this directory too (a kustomization, e.g. deploy/kubernetes/overlays/production, or YAML files)")
 	cmd.Flags().StringVar(&cgroupRoot, "cgroup-root", doctor.CgroupRoot, "where the cgroup file system is mounted (for tests)")
 	_ = cmd.Flags().MarkHidden("cgroup-root")
 	config.AddFlags(cmd.Flags(), allPrefixes)

@@ -40,7 +40,7 @@ func (p Problem) String() string { return p.Object + ": " + p.Rule }
 // terminationGracePeriodSeconds must be longer, or the kubelet kills the
 // process before its commit and the next owner handles that work again.
 func ShutdownBound(c processor.Config) time.Duration {
-	return c.ShutdownTimeout + max(c.ShutdownTimeout, 5*time.Second)
+	return doctor.ShutdownBound(c) // config doctor --manifests checks the same
 }
 
 // Check returns every broken invariant of a rendered overlay, none when

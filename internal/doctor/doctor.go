@@ -55,6 +55,9 @@ type Input struct {
 	Certificates []Certificate
 	// Now is when expiry is judged; zero means the current time.
 	Now time.Time
+	// Manifests are the Kubernetes manifests to check (ReadManifests), nil
+	// when none were given.
+	Manifests *Manifests
 }
 
 // Check is one check: it reads the input and returns its findings, none
@@ -75,6 +78,7 @@ var Checks = []Check{
 	Retention,
 	Security,
 	CertificateExpiry,
+	ManifestLimits,
 }
 
 // Run runs every check and returns the findings, errors first.

@@ -179,6 +179,14 @@ func TestRecommendationOnCluster(t *testing.T) {
 			r := newRig(t, c)
 			var rec autoscale.Recommendation
 			for range 4 {
+				// 18 records/s in, the member commits 12/s: half as much
+				// again is needed, so 2 members, not the cap.
+				rec = r.round(30, 20, nil)
+			}
+			if rec.Replicas != 2 {
+				t.Fatalf("1.5 times what one member does: recommended %d, want 2\n%s", rec.Replicas, strings.Join(rec.Reasons, "\n"))
+			}
+			for range 6 {
 				// 60 records/s in, the member commits 12/s: five times short.
 				rec = r.round(100, 20, nil)
 			}

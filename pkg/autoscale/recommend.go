@@ -41,6 +41,10 @@ type Recommendation struct {
 	InputRate   float64 `json:"input_rate"`
 	ConsumeRate float64 `json:"consume_rate"`
 	Capacity    float64 `json:"capacity_per_member"`
+	// PartitionCapacity is the measured records/s per partition once more
+	// members did not raise the group's rate (a latency-bound handler); 0
+	// while members are the bound (capacity.go).
+	PartitionCapacity float64 `json:"capacity_per_partition,omitempty"`
 	// Reasons say, in order, how Replicas came about.
 	Reasons []string `json:"reasons"`
 }
@@ -72,8 +76,12 @@ type state struct {
 	measured bool      // capacity was measured behind, not only a lower bound
 	below    time.Time // since when a lower count has been wanted; zero: not
 	belowMax int       // the highest count wanted since below
-	rec      Recommendation
-	have     bool // rec holds a recommendation
+	down     int       // a scale-down decided, until the members follow; 0 none
+	// totals is the group's records/s while behind, by member count, over
+	// windows without a membership change (capacity.go).
+	totals map[int]float64
+	rec    Recommendation
+	have   bool // rec holds a recommendation
 }
 
 type poll struct {
@@ -229,7 +237,15 @@ func (r *Recommender) compute(st *state, g lag.Group, at time.Time) Recommendati
 			timeLag = max(timeLag, p.TimeLag(at))
 		}
 	}
+	// A window in which members joined or left measures the rebalance
+	// pauses too: no capacity is learnt from it.
+	steady := true
+	for _, p := range st.polls {
+		steady = steady && len(p.g.Members) == rec.Members
+	}
 	switch {
+	case !steady:
+		say("the members changed within the window: no capacity measured from it")
 	case timeLag >= saturatedTimeLag && per > 0:
 		if !st.measured {
 			st.capacity, st.measured = per, true
@@ -246,6 +262,31 @@ func (r *Recommender) compute(st *state, g lag.Group, at time.Time) Recommendati
 	if st.capacity == 0 {
 		return hold("no member capacity measured yet (nothing consumed)")
 	}
+	if saturated && steady && rec.ConsumeRate > 0 {
+		st.observeTotal(rec.Members, rec.ConsumeRate)
+	}
+	active := rec.Partitions - len(rec.Stalled)
+	partCap, evidence := st.partitionBound(active)
+	drain := float64(rec.Lag) / r.cfg.TargetDrainTime.Seconds()
+	if partCap > 0 {
+		// Latency-bound: the count that reaches the rate needed, or else
+		// the fewest reaching the most the partitions give.
+		rec.PartitionCapacity = partCap
+		member := st.memberCeiling()
+		rate := func(n int) float64 { return groupRate(n, active, member, partCap) }
+		say("more members did not raise the group's rate (%s): each partition does at most %.0f records/s, a member at most %.0f; with %s the group does %.0f records/s",
+			evidence, partCap, member, Members(rec.Members), rate(rec.Members))
+		var ok bool
+		if rec.ForInput, ok = fewestFor(rec.InputRate/r.cfg.TargetUtilization, rec.Partitions, rate); !ok {
+			say("no count keeps up with %.0f records/s: the partitions are the bound (a faster handler, more concurrency per partition or more partitions are); %s already do the most", rec.InputRate, Members(rec.ForInput))
+		}
+		rec.ForDrain, _ = fewestFor(rec.InputRate+drain, rec.Partitions, rate)
+		rec.ForDrain = max(rec.ForDrain, rec.ForInput)
+		say("keeping up at %.0f%% utilization takes %d; draining %d records within %s as well takes %d",
+			100*r.cfg.TargetUtilization, rec.ForInput, rec.Lag, r.cfg.TargetDrainTime, rec.ForDrain)
+		r.decide(st, &rec, say, at)
+		return rec
+	}
 
 	rec.ForInput = int(math.Ceil(rec.InputRate / (st.capacity * r.cfg.TargetUtilization)))
 	if !st.measured && !saturated && rec.ForInput > rec.Members {
@@ -255,13 +296,23 @@ func (r *Recommender) compute(st *state, g lag.Group, at time.Time) Recommendati
 		say("the capacity is only a lower bound and the group keeps up: %s suffice", Members(rec.Members))
 		rec.ForInput = rec.Members
 	}
-	if !st.measured && !saturated {
-		rec.ForDrain = min(rec.ForDrain, rec.Members)
-	}
-	drain := float64(rec.Lag) / r.cfg.TargetDrainTime.Seconds()
 	rec.ForDrain = int(math.Ceil((rec.InputRate + drain) / st.capacity))
 	say("keeping up at %.0f%% utilization takes %d; draining %d records within %s as well takes %d",
 		100*r.cfg.TargetUtilization, rec.ForInput, rec.Lag, r.cfg.TargetDrainTime, rec.ForDrain)
+	if !st.measured && !saturated && rec.ForDrain > rec.Members {
+		// The same lower bound: what commit intervals leave behind in a
+		// group that keeps up is no reason to add members.
+		say("the capacity is only a lower bound and the group keeps up: %s drain it", Members(rec.Members))
+		rec.ForDrain = rec.Members
+	}
+	r.decide(st, &rec, say, at)
+	return rec
+}
+
+// decide turns ForInput and ForDrain into the recommendation: at most the
+// partitions with lag for draining, the minimum and maximum, a useful
+// count, and the scale-down delay.
+func (r *Recommender) decide(st *state, rec *Recommendation, say func(string, ...any), at time.Time) {
 	if limit := max(rec.ForInput, rec.PartitionsWithLag); rec.ForDrain > limit {
 		say("only %d partitions have lag: more members than that do not drain faster; %d", rec.PartitionsWithLag, limit)
 		rec.ForDrain = limit
@@ -283,10 +334,25 @@ func (r *Recommender) compute(st *state, g lag.Group, at time.Time) Recommendati
 
 	// Hysteresis: up at once, down only after a lower count has been
 	// wanted for the whole delay, to the highest count wanted meanwhile.
+	// A scale-down once decided is asked for until the members follow:
+	// an autoscaler with its own stabilization window (the manifests'
+	// HPA) follows only a count that lasts, and going back to the members'
+	// count at the next poll restarted the delay forever.
+	if st.down > 0 && (rec.Members <= st.down || want > st.down) {
+		st.down = 0
+	}
 	switch {
 	case want >= rec.Members:
-		st.below = time.Time{}
+		st.below, st.down = time.Time{}, 0
 		rec.Replicas = want
+	case st.down > 0:
+		rec.Replicas = st.down
+		// The delay of a further step down runs meanwhile.
+		if st.below.IsZero() {
+			st.below, st.belowMax = at, want
+		}
+		st.belowMax = max(st.belowMax, want)
+		say("%d would do; scaling down to %d, decided after autoscale.scale_down_delay, until the members follow", want, st.down)
 	case r.cfg.ScaleDownDelay == 0:
 		rec.Replicas = want
 	case st.below.IsZero():
@@ -300,12 +366,11 @@ func (r *Recommender) compute(st *state, g lag.Group, at time.Time) Recommendati
 			say("%d would do for %s of autoscale.scale_down_delay (%s)", st.belowMax, waited.Round(time.Second), r.cfg.ScaleDownDelay)
 		} else {
 			rec.Replicas = st.belowMax
-			st.below = time.Time{}
+			st.below, st.down = time.Time{}, st.belowMax
 			say("%d has been enough for %s: scaling down", st.belowMax, waited.Round(time.Second))
 		}
 	}
 	say("recommended: %d (now %d)", rec.Replicas, rec.Members)
-	return rec
 }
 
 // Useful returns the member counts that lower the most partitions any

@@ -35,6 +35,9 @@ type cluster struct {
 	members    int
 	partitions []lag.Partition
 	start      time.Time
+	// partitionCap bounds each partition's records/s (a latency-bound
+	// handler); 0: only the members' capacity bounds it.
+	partitionCap float64
 }
 
 // newCluster has six partitions.
@@ -68,6 +71,9 @@ func (c *cluster) step(in, capacity float64, stuck ...int32) *lag.Snapshot {
 		} else {
 			p.Status = lag.OK
 			share := int64(budget / float64(live))
+			if c.partitionCap > 0 {
+				share = min(share, int64(c.partitionCap*d.Seconds()))
+			}
 			p.Committed = min(p.End, p.Committed+share)
 		}
 		p.Lag = p.End - p.Committed
@@ -273,5 +279,66 @@ func TestNoFlapping(t *testing.T) {
 	}
 	if changes > 2 {
 		t.Errorf("%d changes of the count in 10 minutes of noisy steady load", changes)
+	}
+}
+
+// TestLatencyBoundNotScaledToPartitions: a handler that does at most
+// 100 records/s per partition (a remote call per record) on members that
+// could compute 1000/s. One member over 6 partitions does 600/s; two do the
+// same. Measured per member, the capacity halves with every scale-up, so
+// the recommendation climbed to the partitions and stayed there when the
+// load fell, though one member did as much. Per partition, more members are
+// seen to buy nothing.
+func TestLatencyBoundNotScaledToPartitions(t *testing.T) {
+	r := recommender(t, func(c *Config) { c.ScaleDownDelay = time.Minute })
+	c := newCluster(t, 1)
+	c.partitionCap = 100
+	var rec Recommendation
+	// 900/s in: above what any count can do (600/s). The first scale-up is
+	// the experiment that shows it.
+	for range 30 {
+		rec = recommend(t, r, c.step(150, 1000))
+		c.members = rec.Replicas
+	}
+	if rec.Wanted != 1 || rec.Replicas != 1 {
+		t.Errorf("overloaded latency-bound group: wanted %d, recommended %d; want 1 (more members did nothing): %s", rec.Wanted, rec.Replicas, strings.Join(rec.Reasons, "; "))
+	}
+	if rec.PartitionCapacity < 90 || rec.PartitionCapacity > 110 {
+		t.Errorf("capacity per partition %.0f/s, want about 100: %s", rec.PartitionCapacity, strings.Join(rec.Reasons, "; "))
+	}
+	// The load falls to 300/s and the backlog drains: one member is enough.
+	for range 60 {
+		rec = recommend(t, r, c.step(50, 1000))
+		c.members = rec.Replicas
+	}
+	if rec.Replicas != 1 {
+		t.Errorf("at 300/s: recommended %d, want 1 (one member did 600/s): %s", rec.Replicas, strings.Join(rec.Reasons, "; "))
+	}
+}
+
+// TestScaleDownHeldUntilFollowed: a scale-down, once the delay has passed,
+// is asked for until the members follow. An HPA with its own
+// stabilization window acts on a count only once it has lasted the window;
+// the recommendation went back to the members' count at the next poll,
+// restarting the delay, so the HPA never scaled down.
+func TestScaleDownHeldUntilFollowed(t *testing.T) {
+	r := recommender(t, func(c *Config) { c.ScaleDownDelay = time.Minute })
+	c := newCluster(t, 6)
+	for range 6 {
+		recommend(t, r, c.step(1000, 100))
+	}
+	var counts []int
+	for range 20 {
+		// The members stay 6: the autoscaler has not followed yet.
+		counts = append(counts, recommend(t, r, c.step(10, 1000)).Replicas)
+	}
+	first := slices.IndexFunc(counts, func(n int) bool { return n < 6 })
+	if first < 0 {
+		t.Fatalf("never scaled down: %v", counts)
+	}
+	for _, n := range counts[first:] {
+		if n >= 6 {
+			t.Fatalf("the scale-down lasted %d polls, then went back to 6: %v", slices.Index(counts[first:], n), counts)
+		}
 	}
 }
