@@ -137,7 +137,10 @@ func Measure(ctx context.Context, s Setup) (Measurement, error) {
 		}
 		elapsed := time.Since(time.Unix(0, start))
 		n := h.records.Load()
-		if n >= int64(backlog) || elapsed >= s.Duration {
+		// A window that ended before the first batch finished (a loaded
+		// machine, a slow first fetch) measured nothing, not a rate of 0:
+		// it runs on until one did, within the deadline.
+		if n >= int64(backlog) || elapsed >= s.Duration && n > 0 {
 			m.Drained = n >= int64(backlog)
 			if m.Drained {
 				elapsed = time.Unix(0, h.last.Load()).Sub(time.Unix(0, start))
