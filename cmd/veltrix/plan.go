@@ -33,6 +33,7 @@ const noopWarning = "the measured handler is noop, which drops every record: the
 func newPlan() *cobra.Command {
 	var (
 		asJSON, asYAML         bool
+		ioBound, fixedParts    bool
 		rate, perInst, perPart float64
 		p99, measure           time.Duration
 		utilisation            float64
@@ -63,6 +64,13 @@ It then recommends, for --rate (default deploy.expected_rate) and --p99
   batch        with --p99, the records one lane handles in a quarter of it,
                handed over without waiting (max_wait 0)
   linger       a twentieth of --p99, at most 5ms; 5ms without a target
+  concurrency  when the handler is I/O-bound (one instance's rate grows
+               with its lanes: it waits rather than computes) and the
+               existing topic has too few partitions (or --fixed-partitions):
+               processor.ordering=key with processor.concurrency = rate ×
+               per-record latency / (partitions × utilisation), at most 256,
+               and a processor.max_in_flight to match, instead of more
+               partitions (which move keys)
 
 The recommendation is printed as a configuration file to paste (or, with
 --yaml, alone, to redirect into one) and as flags. Measuring the noop
@@ -76,6 +84,7 @@ bound and re-measure on the target hardware.`,
   veltrix plan --config configs/forward.yaml --rate 20000 --json
   veltrix plan --rate 200000 --per-instance 60000 --per-partition 15000
   veltrix plan --rate 10000 --handler simulate --handler.simulate.record_delay 2ms
+  veltrix plan --brokers 127.0.0.1:9092 --rate 20000 --fixed-partitions --handler simulate --handler.simulate.record_delay 5ms
   veltrix plan --rate 50000 --per-instance 20000 --yaml > plan.yaml && veltrix config doctor --config plan.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -135,6 +144,10 @@ bound and re-measure on the target hardware.`,
 				}
 			}
 
+			if fixedParts && current == 0 {
+				// No cluster asked: the configured count is the fixed one.
+				current = c.Topic.Partitions
+			}
 			var rep planReport
 			if perInst <= 0 {
 				setup := plan.Setup{Processor: c.Processor, Handler: c.Handler, Producer: c.Producer, Generate: c.Generate,
@@ -153,6 +166,7 @@ bound and re-measure on the target hardware.`,
 				}
 				rep.Instance, rep.Partition = &inst, &part
 				perInst, perPart = inst.Rate, part.Rate
+				ioBound = ioBound || plan.IOBound(inst, part)
 				if c.Handler.Name == "noop" {
 					rep.Warnings = append(rep.Warnings, noopWarning)
 					fmt.Fprintln(cmd.ErrOrStderr(), "veltrix plan: WARNING:", noopWarning)
@@ -163,6 +177,8 @@ bound and re-measure on the target hardware.`,
 				BatchMaxRecords: c.Processor.Batch.MaxRecords, BatchMaxWait: c.Processor.Batch.MaxWait,
 				BatchMaxBytes: c.Processor.Batch.MaxBytes, RecordSize: c.Deploy.RecordSize,
 				Linger: c.Producer.Linger, Utilisation: utilisation,
+				Ordering: string(c.Processor.Ordering), Concurrency: c.Processor.Concurrency,
+				IOBound: ioBound, FixedPartitions: fixedParts,
 			})
 			if err != nil {
 				return usageError{err}
@@ -189,6 +205,8 @@ bound and re-measure on the target hardware.`,
 	f.Float64Var(&perPart, "per-partition", 0, "records/s one partition's lane handles (with --per-instance)")
 	f.DurationVar(&measure, "measure", 3*time.Second, "how long each measurement runs")
 	f.Float64Var(&utilisation, "utilisation", plan.DefaultUtilisation, "share of measured capacity to plan for")
+	f.BoolVar(&ioBound, "io-bound", false, "the handler waits on I/O (measured when plan measures): more calls in flight per partition raise its rate")
+	f.BoolVar(&fixedParts, "fixed-partitions", false, "the topic's partition count may not change: never recommend more")
 	f.BoolVar(&asJSON, "json", false, "print the measurements and the plan as one JSON object")
 	f.BoolVar(&asYAML, "yaml", false, "print only the recommended settings, as a configuration file for --config")
 	config.AddFlags(f, append([]string{"kafka.", "topic.", "processor.", "handler.", "deploy.", "log."}, config.ProducerKeys()...))
@@ -227,6 +245,10 @@ func printPlan(w io.Writer, r planReport, c config.Config) {
   linger       producer.linger=%s
   capacity     %s records/s for the group; the target rate is %.0f%% of it
 `, p.Partitions, p.Instances, p.MaxInstances, p.BatchMaxRecords, p.BatchMaxWait, p.Linger, num(p.Capacity), p.Load*100)
+	if p.Concurrency > 0 {
+		fmt.Fprintf(w, "  ordering     processor.ordering=%s, concurrency=%d, max_in_flight=%d (the handler takes about %s per record)\n",
+			p.Ordering, p.Concurrency, p.MaxInFlight, p.Latency.Round(time.Microsecond))
+	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}

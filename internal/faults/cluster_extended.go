@@ -28,6 +28,7 @@ var ExtendedClusterScenarios = []Scenario{
 	{Name: "cluster-two-down", What: "three brokers: stop two of them (controlled shutdowns) so every partition has one replica in sync, below min.insync.replicas 2, while producing and processing (2 members); then start one again", Run: twoDown},
 	{Name: "cluster-rebalance-leader-kill", What: "three brokers: scale the group 1 → 3 members and SIGKILL the busiest input leader at the same moment, while producing", Run: rebalanceLeaderKill},
 	coordinatorHangScenario,
+	keyOrdered("cluster-rolling-restart", "three brokers: restart each broker in turn (SIGTERM, controlled shutdown), waiting for every replica to be in sync before the next, while producing and processing (2 members)", brokerRollingRestart, false),
 	{Name: "cluster-rf1-leader-kill", What: "counter-example: the input topic at replication factor 1 on the three brokers; `config doctor` must call it an error; SIGKILL the broker holding most input partitions, delete those partitions' data (a lost disk), restart it", Run: rf1LeaderKill},
 }
 

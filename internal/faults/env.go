@@ -46,7 +46,10 @@ type Env struct {
 	// is set, topics are created with three replicas and
 	// min.insync.replicas 2.
 	Nodes *kafkatest.Nodes
-	Log   func(format string, args ...any)
+	// Ordering is the members' processor.ordering: "" for the default
+	// (partition), "key" for the key-ordered variants (keyed.go).
+	Ordering string
+	Log      func(format string, args ...any)
 }
 
 // Result is one scenario run's measurements.
@@ -415,7 +418,7 @@ func (r *run) start(name string, extra ...string) (*child.Process, error) {
 		"--processor.commit.interval", "500ms", "--processor.fetch.max_wait", "100ms",
 		"--processor.retry.initial_backoff", "5ms", "--processor.retry.max_backoff", "50ms",
 		"--processor.group.rebalance_timeout", "20s"}
-	args = append(args, extra...)
+	args = append(append(args, r.env.memberFlags()...), extra...)
 	m, err := child.Start(name, exec.Command(r.env.Bin, args...))
 	if err != nil {
 		return nil, err

@@ -84,6 +84,9 @@ func TestFaults(t *testing.T) {
 			if *only != "" && !strings.Contains(sc.Name, *only) {
 				continue
 			}
+			if sc.FullOnly && !*full && *only == "" {
+				continue
+			}
 			if sc.Parallel && !*full {
 				later = append(later, sc)
 				continue

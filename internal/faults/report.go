@@ -37,6 +37,14 @@ checker. Lost means acknowledged by the brokers and found in neither output nor 
 counts extra copies; out of order counts events that arrived after a later event of the same producer and
 key. broker-wiped counts what the new broker holds: the records of the old one went with its data.
 
+The `+"`-key`"+` rows run the scenario of that name with every member in `+"`--processor.ordering key --processor.concurrency 16`"+`
+(docs/ordering.md): records of different keys in one partition are handled up to 16 at a time, and the
+order that must hold is each key's — what the out-of-order column counts. A handover, even a graceful one,
+resumes a partition from its lowest unfinished record and redoes the finished ones above it, so there
+duplicates are counted, not held to partition ordering's bounds; lost and out of order must be 0.
+baseline-key, rolling-restart-key and cluster-rolling-restart-key run with scripts/faults.sh only (CI runs
+sigkill-key and scale-key).
+
 The cluster-* scenarios run on `+"`kafka-3`"+`, three Apache Kafka 4.4 KRaft nodes (`+"`scripts/kafka.sh start-cluster`"+`),
 and aim a fault at one broker while events flow: SIGKILL the leader of most input partitions, SIGSTOP the
 busiest leader that is not the group coordinator past its 9 s session with the controller and SIGCONT it,

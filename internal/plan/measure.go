@@ -185,7 +185,13 @@ func estimateBacklog(s Setup) int {
 		b := max(1, s.Processor.Batch.MaxRecords)
 		per := s.Handler.Simulate.BatchDelay + time.Duration(b)*s.Handler.Simulate.RecordDelay
 		if per > 0 {
-			lane := float64(b) / per.Seconds()
+			// In key and none ordering each partition runs concurrency
+			// calls at once.
+			calls := 1
+			if s.Processor.Ordering == processor.OrderKey || s.Processor.Ordering == processor.OrderNone {
+				calls = max(1, s.Processor.Concurrency)
+			}
+			lane := float64(b*calls) / per.Seconds()
 			n = int(lane * float64(s.Partitions) * s.Duration.Seconds() * 1.5)
 		}
 	}

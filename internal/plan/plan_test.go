@@ -65,7 +65,9 @@ func TestComputeRejects(t *testing.T) {
 
 // TestComputeInvariants checks, over random inputs, that a plan never has
 // more instances than partitions, never shrinks the topic, and keeps its
-// busiest instance within the utilisation it assumes.
+// busiest instance within the utilisation it assumes (at the rates its
+// concurrency gives, when it recommends one: only for an I/O-bound
+// handler, within MaxConcurrency, adding partitions only beyond it).
 func TestComputeInvariants(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 5000 {
@@ -77,14 +79,30 @@ func TestComputeInvariants(t *testing.T) {
 		if r.IntN(2) == 0 {
 			in.PerPartition = float64(1 + r.IntN(100_000))
 		}
+		if r.IntN(2) == 0 {
+			// An I/O-bound handler's instance handles about its lanes'
+			// sum (IOBound).
+			in.IOBound = true
+			in.PerPartition = float64(1 + r.IntN(100_000))
+			in.PerInstance = in.PerPartition * float64(1+r.IntN(8))
+		}
 		p, err := Compute(in)
 		if err != nil {
 			t.Fatal(err)
 		}
+		// With a concurrency, an I/O-bound handler's rates scale with it.
+		eff := in
+		if p.Concurrency > 0 {
+			eff.PerPartition *= float64(p.Concurrency)
+			eff.PerInstance *= float64(p.Concurrency)
+			if !in.IOBound || p.Concurrency > MaxConcurrency || p.Partitions != in.Partitions && p.Concurrency < MaxConcurrency {
+				t.Fatalf("bad concurrency for %+v: %d on %d partitions", in, p.Concurrency, p.Partitions)
+			}
+		}
 		k := (p.Partitions + p.Instances - 1) / p.Instances
 		busiest := in.Rate * float64(k) / float64(p.Partitions)
-		if p.Instances > p.Partitions || p.Partitions < in.Partitions || busiest > DefaultUtilisation*capacity(in, k)*(1+1e-6) {
-			t.Fatalf("bad plan for %+v: %d instances, %d partitions, busiest %.0f/s of %.0f", in, p.Instances, p.Partitions, busiest, capacity(in, k))
+		if p.Instances > p.Partitions || p.Partitions < in.Partitions || busiest > DefaultUtilisation*capacity(eff, k)*(1+1e-6) {
+			t.Fatalf("bad plan for %+v: %d instances, %d partitions, busiest %.0f/s of %.0f", in, p.Instances, p.Partitions, busiest, capacity(eff, k))
 		}
 	}
 }
@@ -115,5 +133,81 @@ producer:
 	}
 	if got, want := p.Flags(), "--topic.partitions=16 --deploy.instances=8 --deploy.max_instances=16 --processor.batch.max_records=250 --processor.batch.max_wait=0s --producer.linger=2.5ms --deploy.p99_target=50ms"; got != want {
 		t.Errorf("Flags: %s\nwant: %s", got, want)
+	}
+}
+
+// TestComputeConcurrency checks that an I/O-bound handler on a topic with
+// too few partitions gets key ordering with a concurrency, not more
+// partitions: 5 ms per record on 6 partitions is 1,200 records/s with one
+// call at a time per partition, and 20,000/s needs ceil(20000 × 0.005 /
+// (6 × 0.7)) = 24 calls in flight per partition.
+func TestComputeConcurrency(t *testing.T) {
+	io := Input{Rate: 20000, PerInstance: 1200, PerPartition: 200, Partitions: 6, BatchMaxRecords: 500, IOBound: true}
+	for _, tc := range []struct {
+		name                  string
+		in                    func(Input) Input
+		partitions, instances int
+		ordering              string
+		concurrency, inFlight int
+		note                  string
+	}{
+		{"fixed partitions", func(in Input) Input { in.FixedPartitions = true; return in },
+			6, 1, "key", 24, 3400, "rather than adding partitions"},
+		{"too few partitions, not fixed: concurrency before partitions", func(in Input) Input { return in },
+			6, 1, "key", 24, 3400, "processor.concurrency=24"},
+		{"measured in key ordering already: raised from the calls measured", func(in Input) Input {
+			in.Ordering, in.Concurrency, in.PerPartition, in.PerInstance = "key", 8, 1600, 9600
+			return in
+		}, 6, 1, "key", 24, 3400, "re-measure"},
+		{"none ordering stays none", func(in Input) Input { in.Ordering, in.Concurrency = "none", 1; return in },
+			6, 1, "none", 24, 3400, "processor.ordering=none"},
+		{"a slow handler: the window spans 10 × its latency (2 s of 100 records/s)", func(in Input) Input {
+			in.Rate, in.PerPartition, in.PerInstance = 600, 5, 30 // 200 ms per record
+			return in
+		}, 6, 1, "key", 29, 200, "200ms per record"},
+		{"beyond the cap: partitions as well", func(in Input) Input { in.Rate = 2_000_000; return in },
+			56, 10, "key", MaxConcurrency, 35800, "partitions are needed as well"},
+		{"beyond the cap with fixed partitions: out of reach", func(in Input) Input { in.Rate, in.FixedPartitions = 2_000_000, true; return in },
+			6, 6, "key", MaxConcurrency, 333400, "out of reach"},
+		{"CPU-bound with fixed partitions: no concurrency", func(in Input) Input { in.IOBound, in.FixedPartitions = false, true; return in },
+			6, 6, "", 0, 0, "help only a handler that waits on I/O"},
+		{"CPU-bound, not fixed: more partitions", func(in Input) Input { in.IOBound = false; return in },
+			143, 24, "", 0, 0, "add partitions"},
+		{"new topic: partitions", func(in Input) Input { in.Partitions = 0; return in },
+			143, 24, "", 0, 0, "create the topic"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.in(io)
+			p, err := Compute(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Partitions != tc.partitions || p.Instances != tc.instances || p.Ordering != tc.ordering || p.Concurrency != tc.concurrency || p.MaxInFlight != tc.inFlight {
+				t.Errorf("got %d partitions, %d instances, ordering %q, concurrency %d, max_in_flight %d; want %d, %d, %q, %d, %d\nnotes: %q",
+					p.Partitions, p.Instances, p.Ordering, p.Concurrency, p.MaxInFlight, tc.partitions, tc.instances, tc.ordering, tc.concurrency, tc.inFlight, p.Notes)
+			}
+			if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, tc.note) }) && !slices.ContainsFunc(p.Changes, func(c string) bool { return strings.Contains(c, tc.note) }) {
+				t.Errorf("no note or change with %q in %q %q", tc.note, p.Notes, p.Changes)
+			}
+			want := tc.concurrency > 0
+			if got := slices.Contains(p.Changes, "processor.concurrency="+strconv.Itoa(tc.concurrency)); got != want {
+				t.Errorf("changes %q: concurrency %v, want %v", p.Changes, got, want)
+			}
+		})
+	}
+}
+
+func TestIOBound(t *testing.T) {
+	for _, tc := range []struct {
+		inst, part Measurement
+		want       bool
+	}{
+		{Measurement{Partitions: 6, Rate: 1190}, Measurement{Partitions: 1, Rate: 200}, true},       // 5 ms per record: the lanes' waits overlap
+		{Measurement{Partitions: 6, Rate: 400000}, Measurement{Partitions: 1, Rate: 250000}, false}, // noop on 2 cores
+		{Measurement{Partitions: 1, Rate: 200}, Measurement{Partitions: 1, Rate: 200}, false},       // one lane tells nothing
+	} {
+		if got := IOBound(tc.inst, tc.part); got != tc.want {
+			t.Errorf("IOBound(%+v, %+v) = %v, want %v", tc.inst, tc.part, got, tc.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,34 @@ func TestModelChecks(t *testing.T) {
 		b := &Batch{Topic: topic, Partition: part}
 		for o := from; o <= to; o++ {
 			b.Records = append(b.Records, &kgo.Record{Topic: topic, Partition: part, Offset: o})
+		}
+		return b
+	}
+	// keyed makes a key-ordered (or none-ordered) model with concurrency
+	// 2 whose partition 0 holds the keys, one a record ("" for none).
+	keyed := func(m *model, order Ordering, keys ...string) {
+		m.ordering, m.concurrency = order, 2
+		ks := make([][]byte, len(keys))
+		for i, k := range keys {
+			if k != "" {
+				ks[i] = []byte(k)
+			}
+		}
+		m.producing(0, ks)
+		m.produced(0, int64(len(keys)))
+	}
+	// records is a batch of partition 0's records at offs, keyed as the
+	// model's produce recorded them.
+	records := func(m *model, offs ...int64) *Batch {
+		b := &Batch{Topic: topic, Partition: 0}
+		for _, o := range offs {
+			r := &kgo.Record{Topic: topic, Partition: 0, Offset: o}
+			for k, ko := range m.parts[0].keyOffs {
+				if slices.Contains(ko, o) {
+					r.Key = []byte(k)
+				}
+			}
+			b.Records = append(b.Records, r)
 		}
 		return b
 	}
@@ -148,10 +177,60 @@ func TestModelChecks(t *testing.T) {
 			call(m, mm, batch(0, 2, 3), outDone)
 			m.end(mm, b, beh, outDone, time.Millisecond)
 		}, "one-call-per-partition"},
+		{"key: calls at once on different keys, each key in order", false, func(m *model, mm *memberModel) {
+			keyed(m, OrderKey, "a", "b", "a", "b", "")
+			x := records(m, 0, 2)
+			bx := m.begin(mm, x)
+			call(m, mm, records(m, 1, 3, 4), outDone)
+			m.end(mm, x, bx, outDone, time.Millisecond)
+		}, ""},
+		{"key: two calls at once holding one key", false, func(m *model, mm *memberModel) {
+			keyed(m, OrderKey, "a", "b", "a")
+			x := records(m, 0, 1)
+			bx := m.begin(mm, x)
+			call(m, mm, records(m, 2), outDone)
+			m.end(mm, x, bx, outDone, time.Millisecond)
+		}, "one-call-per-key"},
+		{"key: calls beyond processor.concurrency", false, func(m *model, mm *memberModel) {
+			keyed(m, OrderKey, "a", "b", "c")
+			x, y := records(m, 0), records(m, 1)
+			bx, by := m.begin(mm, x), m.begin(mm, y)
+			call(m, mm, records(m, 2), outDone)
+			m.end(mm, x, bx, outDone, time.Millisecond)
+			m.end(mm, y, by, outDone, time.Millisecond)
+		}, "concurrency-bound"},
+		{"key: a key's later record first", false, func(m *model, mm *memberModel) {
+			keyed(m, OrderKey, "a", "b", "a")
+			call(m, mm, records(m, 1, 2), outDone)
+			call(m, mm, records(m, 0), outDone)
+		}, "order-of-first-deliveries"},
+		{"key: records without a key in any order", false, func(m *model, mm *memberModel) {
+			keyed(m, OrderKey, "", "", "a")
+			call(m, mm, records(m, 1, 2), outDone)
+			call(m, mm, records(m, 0), outDone)
+		}, ""},
+		{"key: a commit above the lowest unfinished record", false, func(m *model, mm *memberModel) {
+			keyed(m, OrderKey, "a", "b", "c")
+			join(m, "a")
+			sync(m, map[string][]int32{"a": {0}})
+			call(m, mm, records(m, 0), outDone)
+			call(m, mm, records(m, 2), outDone)
+			call(m, mm, records(m, 1), outFailed)
+			commit(m, "a", 0, 1)
+			commit(m, "a", 0, 3) // the highest finished, not the lowest unfinished
+		}, "commit-finished"},
+		{"none: any order, concurrency calls at once", false, func(m *model, mm *memberModel) {
+			keyed(m, OrderNone, "a", "a", "a")
+			x := records(m, 2)
+			bx := m.begin(mm, x)
+			call(m, mm, records(m, 1), outDone)
+			m.end(mm, x, bx, outDone, time.Millisecond)
+			call(m, mm, records(m, 0), outDone)
+		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newModel(topic, 2, tc.skip, 2)
-			tc.run(m, &memberModel{name: "A1", inflight: map[int32]int{}})
+			tc.run(m, newMemberModel("A1"))
 			got, _ := m.firstViolation()
 			if got != tc.broken {
 				t.Fatalf("broken invariant %q, want %q; events:\n%s", got, tc.broken, strings.Join(m.events, "\n"))

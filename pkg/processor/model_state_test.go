@@ -69,9 +69,10 @@ var errModel = errors.New("model: scripted handler failure")
 
 // recState is what the handlers did to one record, across every member.
 type recState struct {
-	done     bool // a call that included it returned success for it
-	fails    int  // calls that returned a failure for it (errors, panics)
-	timeouts int  // calls that outlived handler.timeout (a downstream stall)
+	done      bool // a call that included it returned success for it
+	fails     int  // calls that returned a failure for it (errors, panics)
+	timeouts  int  // calls that outlived handler.timeout (a downstream stall)
+	delivered bool // some call was handed it
 }
 
 // partModel is the model of one partition.
@@ -81,6 +82,12 @@ type partModel struct {
 	resolved  int64       // every offset below is resolved
 	nextFirst int64       // offsets below were delivered at least once
 	script    []behaviour // behaviours of the next calls, in order
+
+	// In key ordering, each key's offsets in produce order, and how many
+	// of them were delivered at least once (a prefix, when the engine
+	// keeps the key's order).
+	keyOffs  map[string][]int64
+	keyFirst map[string]int
 }
 
 func (pm *partModel) rec(off int64) *recState {
@@ -110,6 +117,13 @@ func (pm *partModel) resolvedUpTo(skip bool, attempts int) int64 {
 type memberModel struct {
 	name     string
 	inflight map[int32]int
+	// keys counts, per partition, the running calls of this member whose
+	// batch holds each key (key ordering).
+	keys map[int32]map[string]int
+}
+
+func newMemberModel(name string) *memberModel {
+	return &memberModel{name: name, inflight: map[int32]int{}, keys: map[int32]map[string]int{}}
 }
 
 // memberView is what the group coordinator saw of one member id: the
@@ -132,6 +146,11 @@ type model struct {
 	skip     bool // on_failure is skip
 	attempts int
 	start    time.Time
+	// ordering is the engine's processor.ordering ("" is partition) and
+	// concurrency its processor.concurrency: which calls may overlap on a
+	// partition, and in which order its records are first delivered.
+	ordering    Ordering
+	concurrency int
 
 	mu         sync.Mutex
 	parts      []*partModel
@@ -149,6 +168,11 @@ type model struct {
 type modelStats struct {
 	cases, steps, calls, records, commits, joins, syncs int
 	failures, timeouts, panics, losses, stalls          int
+	// overlapped counts calls that began while another call of the same
+	// member on the same partition was running (key and none ordering).
+	overlapped int
+	// keyCases and noneCases count the cases in key and none ordering.
+	keyCases, noneCases int
 }
 
 func (s *modelStats) add(o modelStats) {
@@ -164,6 +188,9 @@ func (s *modelStats) add(o modelStats) {
 	s.panics += o.panics
 	s.losses += o.losses
 	s.stalls += o.stalls
+	s.overlapped += o.overlapped
+	s.keyCases += o.keyCases
+	s.noneCases += o.noneCases
 }
 
 func newModel(topic string, partitions int, skip bool, attempts int) *model {
@@ -301,6 +328,31 @@ func (m *model) heal() {
 	m.eventLocked("healed: every call succeeds from now on")
 }
 
+// producing notes the keys (nil for none) of records about to be
+// produced to part and returns the offset the first will get: the test
+// produces to each partition from one client, one call at a time, so the
+// offsets follow the last acknowledged one. The keys are noted before the
+// records are written, since a member may be handed them before the
+// producer sees them acknowledged.
+func (m *model) producing(part int32, keys [][]byte) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	pm := m.parts[part]
+	base := pm.produced
+	for i, key := range keys {
+		if key == nil {
+			continue
+		}
+		if pm.keyOffs == nil {
+			pm.keyOffs, pm.keyFirst = map[string][]int64{}, map[string]int{}
+		}
+		k := string(key)
+		pm.keyOffs[k] = append(pm.keyOffs[k], base+int64(i))
+	}
+	return base
+}
+
+// produced records that the records of part below upTo are acknowledged.
 func (m *model) produced(part int32, upTo int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -312,6 +364,15 @@ func (m *model) produced(part int32, upTo int64) {
 // begin is the start of a handler call: it checks the single-call,
 // ordering and first-delivery invariants and returns the scripted
 // behaviour.
+//
+// What may overlap and which order is kept depends on the ordering. In
+// partition ordering a member runs one call at a time per partition and
+// first delivers a partition's records in offset order, with no gaps. In
+// key ordering it runs at most processor.concurrency calls at once per
+// partition, never two holding the same key (one-call-per-key), and first
+// delivers each key's records in offset order, with no gaps in the key's
+// own offsets (order-of-first-deliveries); records without a key have no
+// order. In none ordering only the concurrency bound holds.
 func (m *model) begin(mm *memberModel, b *Batch) behaviour {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -319,14 +380,24 @@ func (m *model) begin(mm *memberModel, b *Batch) behaviour {
 	m.stats.calls++
 	m.stats.records += len(b.Records)
 	mm.inflight[b.Partition]++
-	if n := mm.inflight[b.Partition]; n > 1 {
+	n := mm.inflight[b.Partition]
+	switch {
+	case !m.ordering.concurrent() && n > 1:
 		m.violateLocked("one-call-per-partition", "%s started a call on partition %d while %d other call(s) of its own on that partition were still running", mm.name, b.Partition, n-1)
+	case m.ordering.concurrent() && n > m.concurrency:
+		m.violateLocked("concurrency-bound", "%s started call %d at once on partition %d, beyond processor.concurrency %d", mm.name, n, b.Partition, m.concurrency)
+	}
+	if n > 1 {
+		m.stats.overlapped++
 	}
 	if len(b.Records) == 0 {
 		m.violateLocked("batch-shape", "%s was handed an empty batch for partition %d", mm.name, b.Partition)
 		return behaviour{}
 	}
 	pm := m.parts[b.Partition]
+	if m.ordering == OrderKey {
+		m.beginKeys(mm, b)
+	}
 	for i, r := range b.Records {
 		if r.Partition != b.Partition || r.Topic != m.topic {
 			m.violateLocked("batch-shape", "%s got %s/%d@%d in a batch for %s/%d", mm.name, r.Topic, r.Partition, r.Offset, m.topic, b.Partition)
@@ -334,7 +405,13 @@ func (m *model) begin(mm *memberModel, b *Batch) behaviour {
 		if i > 0 && r.Offset <= b.Records[i-1].Offset {
 			m.violateLocked("order", "%s got partition %d offsets out of order in one batch: %d after %d", mm.name, b.Partition, r.Offset, b.Records[i-1].Offset)
 		}
-		pm.rec(r.Offset)
+		pm.rec(r.Offset).delivered = true
+		if m.ordering.concurrent() {
+			for pm.nextFirst < int64(len(pm.recs)) && pm.recs[pm.nextFirst].delivered {
+				pm.nextFirst++
+			}
+			continue
+		}
 		switch {
 		case r.Offset == pm.nextFirst:
 			pm.nextFirst++
@@ -349,6 +426,47 @@ func (m *model) begin(mm *memberModel, b *Batch) behaviour {
 	}
 	m.eventLocked("%s call p%d [%d..%d] n=%d: %s", mm.name, b.Partition, b.Records[0].Offset, b.Records[len(b.Records)-1].Offset, len(b.Records), beh)
 	return beh
+}
+
+// beginKeys checks a key-ordered call's keys and counts them running:
+// one-call-per-key against the member's running calls on the partition,
+// and each key's first deliveries in the key's offset order; m.mu must be
+// held.
+func (m *model) beginKeys(mm *memberModel, b *Batch) {
+	pm := m.parts[b.Partition]
+	running := mm.keys[b.Partition]
+	if running == nil {
+		running = map[string]int{}
+		mm.keys[b.Partition] = running
+	}
+	seen := map[string]bool{}
+	for _, r := range b.Records {
+		if r.Key == nil {
+			continue
+		}
+		k := string(r.Key)
+		if !seen[k] {
+			seen[k] = true
+			if running[k] > 0 {
+				m.violateLocked("one-call-per-key", "%s was handed key %q of partition %d (offset %d) while a call of its own holding that key was still running", mm.name, k, b.Partition, r.Offset)
+			}
+		}
+		offs, i := pm.keyOffs[k], pm.keyFirst[k]
+		switch {
+		case i >= len(offs) || r.Offset < offs[i]:
+			// A redelivery (or a record the model did not see produced,
+			// which commit-finished and liveness report).
+		case r.Offset == offs[i]:
+			pm.keyFirst[k] = i + 1
+		default:
+			j, _ := slices.BinarySearch(offs, r.Offset)
+			m.violateLocked("order-of-first-deliveries", "%s got partition %d key %q offset %d before the key's offsets %v were ever delivered", mm.name, b.Partition, k, r.Offset, offs[i:j])
+			pm.keyFirst[k] = j + 1
+		}
+	}
+	for k := range seen {
+		running[k]++
+	}
 }
 
 // outcome is how a call ended, as far as the model is concerned.
@@ -372,6 +490,15 @@ func (m *model) end(mm *memberModel, b *Batch, beh behaviour, out outcome, took 
 	mm.inflight[b.Partition]--
 	if len(b.Records) == 0 {
 		return
+	}
+	if m.ordering == OrderKey {
+		seen := map[string]bool{}
+		for _, r := range b.Records {
+			if k := string(r.Key); r.Key != nil && !seen[k] {
+				seen[k] = true
+				mm.keys[b.Partition][k]--
+			}
+		}
 	}
 	pm := m.parts[b.Partition]
 	for i, r := range b.Records {

@@ -52,6 +52,24 @@ import (
 //   - bounded-shutdown: Run returns within shutdown_timeout plus the drain
 //     timeout plus a second of its context being cancelled, with nil;
 //
+// A case runs in one of the three orderings (processor.ordering, drawn):
+// the above is partition ordering. In key ordering, with a drawn
+// processor.concurrency and a small processor.max_in_flight (so that full
+// offset windows pause fetching), one-call-per-partition becomes
+//
+//   - concurrency-bound: at most processor.concurrency calls of a member
+//     at once on one partition;
+//   - one-call-per-key: never two calls of a member at once holding the
+//     same key of one partition;
+//
+// and order-of-first-deliveries holds per key: each key's records are
+// first handed over in the key's offset order, with none of its offsets
+// skipped (an eighth of the records have no key, and no order). In none
+// ordering only concurrency-bound replaces it. commit-finished is then the
+// window's promise: a commit never carries an offset above the lowest
+// record not yet finished (returned, or given up on); commit-owned,
+// no-idle-pause, bounded-shutdown and the final checks hold unchanged.
+//
 // and, when the case ends, after healing every fault:
 //
 //   - liveness: every produced record is committed within 20s;
@@ -67,7 +85,8 @@ import (
 // (scripts/soak.sh). VELTRIX_MODEL_EXCLUDE=typednil,stall,... leaves
 // behaviours (ok, fail, partial, panic, slow, hang, block, typednil,
 // longhang), steps (produce, script, wait, start-b, stop-b, restart-a,
-// lose, stall, commit) or a failure policy (halt, skip) out, to tell
+// lose, stall, commit), a failure policy (halt, skip) or orderings
+// (partition, key, none) out, to tell
 // failures apart; sequences then differ from the same seed without it.
 // VELTRIX_MODEL_IGNORE=one-call-per-partition,... logs the violations of
 // the invariants it names without failing, to see what else breaks behind
@@ -89,14 +108,15 @@ func TestModel(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		total.add(runModelCase(t, rt, steps, exclude))
 	})
-	t.Logf("model: %d cases, %d steps, %d handler calls (%d records, %d failing, %d timed out, %d panics), %d commits checked, %d joins, %d syncs, %d losses, %d stalls in %s",
-		total.cases, total.steps, total.calls, total.records, total.failures, total.timeouts, total.panics,
+	t.Logf("model: %d cases (%d in key ordering, %d in none), %d steps, %d handler calls (%d records, %d failing, %d timed out, %d panics, %d overlapping another on its partition), %d commits checked, %d joins, %d syncs, %d losses, %d stalls in %s",
+		total.cases, total.keyCases, total.noneCases, total.steps, total.calls, total.records, total.failures, total.timeouts, total.panics, total.overlapped,
 		total.commits, total.joins, total.syncs, total.losses, total.stalls, time.Since(start).Round(time.Millisecond))
 }
 
 // rapidDefaults sizes the run unless the command line or the environment
-// says otherwise: CI gets a fixed seed and about 35 seconds; a soak gets a
+// says otherwise: CI gets a fixed seed and about 40 seconds; a soak gets a
 // random seed and many more cases. Fail files are off: the seed replays.
+// CI's 20 cases are about 8 in partition ordering, 8 in key and 4 in none.
 func rapidDefaults(t *testing.T, soak bool) {
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -114,7 +134,7 @@ func rapidDefaults(t *testing.T, soak bool) {
 		def("rapid.steps", "400")
 		def("rapid.seed", strconv.FormatUint(uint64(time.Now().UnixNano())%1e9+1, 10))
 	} else {
-		def("rapid.checks", "16")
+		def("rapid.checks", "20")
 		def("rapid.steps", "150")
 		def("rapid.seed", "1021")
 	}
@@ -195,11 +215,18 @@ func runModelCase(outer *testing.T, t *rapid.T, steps int, exclude map[string]bo
 	cs.c = c
 	defer cs.cleanup()
 	cs.m = newModel(modelTopic, parts, cfg.OnFailure == "skip", cfg.Retry.MaxAttempts)
+	cs.m.ordering, cs.m.concurrency = cfg.Ordering, cfg.Concurrency
 	cs.m.topicID = c.TopicInfo(modelTopic).TopicID
 	cs.m.stats.cases = 1
+	switch cfg.Ordering {
+	case OrderKey:
+		cs.m.stats.keyCases = 1
+	case OrderNone:
+		cs.m.stats.noneCases = 1
+	}
 	cs.observe()
-	cs.m.event("config: partitions=%d commit=%s on_failure=%s balancer=%s attempts=%d handler.timeout=%s batch=%d/%dB/%s buffer=%d/%dB drain=%s shutdown=%s",
-		parts, cfg.Commit.Mode, cfg.OnFailure, cfg.Group.Balancer, cfg.Retry.MaxAttempts, htimeout,
+	cs.m.event("config: partitions=%d ordering=%s concurrency=%d max_in_flight=%d commit=%s on_failure=%s balancer=%s attempts=%d handler.timeout=%s batch=%d/%dB/%s buffer=%d/%dB drain=%s shutdown=%s",
+		parts, cfg.Ordering, cfg.Concurrency, cfg.MaxInFlight, cfg.Commit.Mode, cfg.OnFailure, cfg.Group.Balancer, cfg.Retry.MaxAttempts, htimeout,
 		cfg.Batch.MaxRecords, cfg.Batch.MaxBytes, cfg.Batch.MaxWait, cfg.Buffer.MaxRecords, cfg.Buffer.MaxBytes,
 		cfg.Rebalance.DrainTimeout, cfg.ShutdownTimeout)
 
@@ -283,6 +310,18 @@ func drawConfig(t *rapid.T, exclude map[string]bool) Config {
 	c.OnFailure = OnFailure(rapid.SampledFrom(policies).Draw(t, "on_failure"))
 	c.Rebalance.DrainTimeout = time.Duration(rapid.IntRange(50, 300).Draw(t, "drain_timeout_ms")) * time.Millisecond
 	c.ShutdownTimeout = time.Duration(rapid.IntRange(100, 400).Draw(t, "shutdown_timeout_ms")) * time.Millisecond
+	orderings := []string{"partition", "partition", "key", "key", "none"}
+	if kept := slices.DeleteFunc(slices.Clone(orderings), func(o string) bool { return exclude[o] }); len(kept) > 0 {
+		orderings = kept
+	}
+	c.Ordering = Ordering(rapid.SampledFrom(orderings).Draw(t, "ordering"))
+	if c.Ordering.concurrent() {
+		// Windows small enough to fill (a record that hangs or fails holds
+		// the window, and fetching pauses behind it), and a concurrency of
+		// 1 now and then: one sub-lane behind a window.
+		c.Concurrency = rapid.IntRange(1, 6).Draw(t, "concurrency")
+		c.MaxInFlight = rapid.IntRange(1, 60).Draw(t, "max_in_flight")
+	}
 	return c
 }
 
@@ -445,12 +484,30 @@ func (cs *modelCase) produce(part int32, n, size int) {
 		}
 		cs.valueSeed++
 		recs[i] = &kgo.Record{Topic: modelTopic, Partition: part, Key: []byte(fmt.Sprintf("k%d", i)), Value: v}
+		if cs.cfg.Ordering.concurrent() {
+			// Few keys, so that one batch holds a key several times and
+			// its records wait for each other; and some without a key.
+			recs[i].Key = []byte(fmt.Sprintf("k%d", i%5))
+			if cs.valueSeed%8 == 0 {
+				recs[i].Key = nil
+			}
+		}
 	}
+	keys := make([][]byte, n)
+	for i, r := range recs {
+		keys[i] = r.Key
+	}
+	base := cs.m.producing(part, keys)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res := cs.prod.ProduceSync(ctx, recs...)
 	if err := res.FirstErr(); err != nil {
 		cs.t.Fatalf("producing: %v", err)
+	}
+	for i, pr := range res {
+		if pr.Record.Offset != base+int64(i) {
+			cs.t.Fatalf("model: p%d record %d got offset %d, the model expected %d", part, i, pr.Record.Offset, base+int64(i))
+		}
 	}
 	last := res[len(res)-1].Record.Offset
 	cs.m.produced(part, last+1)
@@ -571,7 +628,7 @@ type runner struct {
 func (cs *modelCase) start(role string) *runner {
 	cs.seq++
 	name := fmt.Sprintf("%s%d", role, cs.seq)
-	mm := &memberModel{name: name, inflight: map[int32]int{}}
+	mm := newMemberModel(name)
 	h := &modelHandler{m: cs.m, mm: mm, unit: cs.unit()}
 	log := slog.New(slog.NewTextHandler(eventWriter{cs.m, name}, &slog.HandlerOptions{
 		Level: slog.LevelWarn,
