@@ -46,6 +46,8 @@ type Scale struct {
 	// Drain are the backlogs each consumer binary empties, on each
 	// cluster.
 	Drain []Backlog `json:"drain"`
+	// Ordering sizes the ordering measurement; the zero value skips it.
+	Ordering OrderingScale `json:"ordering"`
 }
 
 // Full is the scale of scripts/bench.sh: about 30 minutes on 2 cores.
@@ -64,11 +66,13 @@ func Full() Scale {
 		HotPathCount:     6,
 		Drain: []Backlog{{Size: 100, Records: 3_000_000}, {Size: 100, Records: 3_000_000, Compressible: true},
 			{Size: 1024, Records: 500_000}, {Size: 1024, Records: 500_000, Compressible: true}},
+		Ordering: fullOrdering(),
 	}
 }
 
-// Quick is the smoke scale of scripts/bench.sh --quick: every measurement,
-// small, in about five minutes.
+// Quick is the smoke scale of scripts/bench.sh --quick: every measurement
+// but ordering (its waiting handler needs seconds per subject), small, in
+// about five minutes.
 func Quick() Scale {
 	return Scale{
 		Name:             "quick",
@@ -116,7 +120,7 @@ type Options struct {
 	// (bench/cmd/plainconsume, plainproduce); built from Root when empty.
 	PlainConsume, PlainProduce string
 	// Skip names parts not to run: calibration, consume, produce, latency,
-	// sustain, memory, drain, produce-binary, hotpaths.
+	// sustain, memory, drain, produce-binary, hotpaths, ordering.
 	Skip []string
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
@@ -201,13 +205,17 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if !o.skip("hotpaths") {
 		fail("hot paths", hotPaths(ctx, &o, res))
 	}
+	if !o.skip("ordering") && o.Scale.Ordering.Records > 0 {
+		fail("ordering", orderingAll(ctx, &o, res, real))
+	}
 	res.Machine.LoadAfter = loadavg()
 	res.Seconds = time.Since(start).Seconds()
 	return res, ctx.Err()
 }
 
-// Write saves res as dir/<timestamp>.json and dir/latest.json, and writes
-// the raw hot-path output next to them for benchstat.
+// Write saves res as dir/<timestamp>.json and dir/latest.json (a run of
+// the ordering measurement alone as dir/<timestamp>-ordering.json only),
+// and writes the raw hot-path output next to them for benchstat.
 func Write(dir string, res *Results) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
@@ -218,7 +226,13 @@ func Write(dir string, res *Results) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, stamp+".json")
-	for _, p := range []string{path, filepath.Join(dir, "latest.json")} {
+	paths := []string{path, filepath.Join(dir, "latest.json")}
+	if res.orderingOnly() {
+		// latest.json stays the last run of the main measurements.
+		path = filepath.Join(dir, stamp+"-ordering.json")
+		paths = []string{path}
+	}
+	for _, p := range paths {
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			return "", fmt.Errorf("writing %s: %w", p, err)
 		}

@@ -29,8 +29,10 @@ const (
 	targetProduceRatio = 0.9  // × the plain producer's records/s, at least
 )
 
-// UpdateReport replaces the generated section of the Markdown file at path
-// with res's tables, creating the file when it does not exist.
+// UpdateReport replaces the generated sections of the Markdown file at
+// path with res's tables, creating the file when it does not exist: the
+// main section unless res measured ordering alone, the ordering section
+// when res measured it (appended at the end the first time).
 func UpdateReport(path string, res *Results) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
@@ -40,10 +42,24 @@ func UpdateReport(path string, res *Results) error {
 	if !strings.Contains(doc, beginMarker) || !strings.Contains(doc, endMarker) {
 		doc = "# Benchmarks\n\n" + beginMarker + "\n" + endMarker + "\n" + doc
 	}
-	i := strings.Index(doc, beginMarker) + len(beginMarker)
-	j := strings.Index(doc, endMarker)
-	doc = doc[:i] + "\n" + Markdown(res) + doc[j:]
+	if !res.orderingOnly() {
+		doc = replaceSection(doc, beginMarker, endMarker, Markdown(res))
+	}
+	if len(res.Ordering) > 0 {
+		if !strings.Contains(doc, orderingBegin) || !strings.Contains(doc, orderingEnd) {
+			doc += "\n" + orderingBegin + "\n" + orderingEnd + "\n"
+		}
+		doc = replaceSection(doc, orderingBegin, orderingEnd, OrderingMarkdown(res))
+	}
 	return os.WriteFile(path, []byte(doc), 0o644)
+}
+
+// replaceSection replaces what lies between the markers begin and end in
+// doc, both present, with body.
+func replaceSection(doc, begin, end, body string) string {
+	i := strings.Index(doc, begin) + len(begin)
+	j := strings.Index(doc, end)
+	return doc[:i] + "\n" + body + doc[j:]
 }
 
 func rate(v float64) string {

@@ -32,6 +32,8 @@ type Results struct {
 	Backlogs      []BacklogInfo `json:"backlogs,omitempty"`
 	Drain         []Outside     `json:"drain,omitempty"`
 	ProduceBinary []Outside     `json:"produce_binary,omitempty"`
+	// Ordering is partition against key ordering (issue 15).
+	Ordering []Ordering `json:"ordering,omitempty"`
 	// HotPathRaw is go test's output, benchstat's input.
 	HotPathRaw string `json:"-"`
 	// Errors are parts that failed; their rows are missing.

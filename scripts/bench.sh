@@ -7,9 +7,11 @@
 #   scripts/bench.sh                 # full scale, 3 runs of everything
 #   scripts/bench.sh --quick         # smoke scale, about 5 minutes
 #   scripts/bench.sh --skip sustain,memory --runs 5
-#   scripts/bench.sh --skip calibration,consume,produce,latency,sustain,memory,hotpaths \
+#   scripts/bench.sh --skip calibration,consume,produce,latency,sustain,memory,hotpaths,ordering \
 #       --drain 100x1000000,100x1000000c     # only the binaries, moderate backlogs
 #   scripts/bench.sh ... --baseline /tmp/veltrix-before   # an earlier build too, interleaved
+#   scripts/bench.sh --ordering      # only partition vs key ordering (issue 15), about 10 minutes;
+#                                    # rewrites only its section of BENCHMARKS.md
 #
 # It never stops the broker (others may share it).
 set -euo pipefail

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/veltrix/veltrix/internal/child"
@@ -246,17 +247,46 @@ func TestProcessStatusFormat(t *testing.T) {
 	if got := statusLine(12*time.Second, 4500, 1234, 0, 3); got != "   12s  processed    4500/s  lag    1234  failed 0  partitions 3" {
 		t.Errorf("status line %q", got)
 	}
+	one := func(ps ...int32) []string { return ownedLabels(map[string][]int32{"events": ps}, false) }
 	for _, tc := range []struct {
-		old, cur []int32
+		old, cur []string
 		want     string
 	}{
-		{nil, []int32{0, 1, 2}, "assignment: +0,1,2; owns 0,1,2"},
-		{[]int32{0, 1, 2}, []int32{0, 2, 5}, "assignment: +5 -1; owns 0,2,5"},
-		{[]int32{0}, nil, "assignment: -0; owns none"},
-		{[]int32{1}, []int32{1}, ""},
+		{nil, one(0, 1, 2), "assignment: +0,1,2; owns 0,1,2"},
+		{one(0, 1, 2), one(5, 0, 2), "assignment: +5 -1; owns 0,2,5"},
+		{one(0), nil, "assignment: -0; owns none"},
+		{one(1), one(1), ""},
+		{one(2, 10), one(10, 11), "assignment: +11 -2; owns 10,11"},
+		// Several input topics: partition numbers alone would repeat.
+		{nil, ownedLabels(map[string][]int32{"payments": {1, 0}, "orders": {0}}, true), "assignment: +orders/0,payments/0,payments/1; owns orders/0,payments/0,payments/1"},
+		{ownedLabels(map[string][]int32{"orders": {0, 1}}, true), ownedLabels(map[string][]int32{"orders": {1}, "payments": {0}}, true),
+			"assignment: +payments/0 -orders/0; owns orders/1,payments/0"},
 	} {
 		if got := assignmentChange(tc.old, tc.cur); got != tc.want {
 			t.Errorf("assignmentChange(%v, %v) = %q, want %q", tc.old, tc.cur, got, tc.want)
+		}
+	}
+}
+
+// TestProcessStatusSeveralTopics: process's terminal view names each
+// partition's topic when it consumes several, and counts every topic's
+// partitions; with one topic it shows numbers as before.
+func TestProcessStatusSeveralTopics(t *testing.T) {
+	owned := map[string][]int32{"orders": {1, 0}, "payments": {0}}
+	for _, tc := range []struct {
+		topics bool
+		want   string
+	}{
+		{true, "assignment: +orders/0,orders/1,payments/0; owns orders/0,orders/1,payments/0\n"},
+		{false, "assignment: +0,1,0; owns 0,1,0\n"},
+	} {
+		var b bytes.Buffer
+		s := &processStatus{w: &b, owned: func() map[string][]int32 { return owned }, topics: tc.topics,
+			gather: prometheus.NewRegistry(), group: "g", start: time.Now(), lastAt: time.Now()}
+		s.tick(time.Now())
+		lines := strings.SplitAfter(b.String(), "\n")
+		if len(lines) < 2 || lines[0] != tc.want || !strings.Contains(lines[1], "partitions 3") {
+			t.Errorf("topics %v: printed %q, want first %q and 3 partitions", tc.topics, b.String(), tc.want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,16 @@ func TestConfigExplain(t *testing.T) {
 	}
 	if s := out.Settings[0]; s["value"] != "42" || s["source"] != "env" || s["from"] != "VELTRIX_PROCESSOR_BATCH_MAX_RECORDS" {
 		t.Errorf("env entry = %v", s)
+	}
+
+	// Several input topics: the default topic.name has no effect.
+	r = veltrix(t, 30*time.Second, "", "config", "explain", "--topic.names", "orders,payments", "topic.")
+	if !regexp.MustCompile(`topic\.name +events +default; unused: topic\.names is set\n`).MatchString(r.stdout) {
+		t.Errorf("explain does not mark topic.name unused:\n%s", r.stdout)
+	}
+	r = veltrix(t, 30*time.Second, "", "config", "explain", "topic.name")
+	if strings.Contains(r.stdout, "unused") {
+		t.Errorf("explain marks a used topic.name unused:\n%s", r.stdout)
 	}
 }
 

@@ -27,7 +27,9 @@ and 10MiB (10485760 B) are told apart. Secret settings are shown as
 Arguments narrow the list to keys starting with any of them; --changed shows
 only values that differ from their defaults (a file that spells out a
 default, or 60s for a default of 1m, changes nothing). --json prints {"settings":[...]} with key,
-value, bytes (for sizes), source, from, env and changed for each setting.
+value, bytes (for sizes), source, from, env and changed for each setting,
+and unused with the reason for a setting that has no effect (topic.name
+while topic.names or topic.pattern is set).
 
 An invalid configuration is reported as by validate, with exit code 2.`,
 		Example: `  veltrix config explain --config configs/high-throughput.yaml
@@ -82,6 +84,9 @@ func printExplain(w io.Writer, entries []config.Entry) {
 			v = "(empty)"
 		}
 		src := config.Source{Layer: e.Layer, Name: e.Name}.String()
+		if e.Unused != "" {
+			src += "; unused: " + e.Unused
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Key, v, src)
 	}
 	_ = tw.Flush()

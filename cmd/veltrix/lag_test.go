@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +130,78 @@ func TestLagWatchAndNoMatch(t *testing.T) {
 	if _, err := p.WaitOutput(ctx, re); err != nil {
 		t.Fatalf("--watch output lacks header and total rows: %v\n%s", err, p.Stdout())
 	}
+}
+
+// TestLagTopicFilter: --topic, --topic.names and --topic.pattern keep only
+// those topics of a group that commits to several, its total counting only
+// them; without them every topic is reported.
+func TestLagTopicFilter(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		base, grp := kafkatest.Name(t, "lagtopics"), kafkatest.Name(t, "group")
+		orders1, orders2, payments := base+"-orders-1", base+"-orders-2", base+"-payments"
+		lags := map[string]int64{orders1: 1, orders2: 2, payments: 4} // one partition each
+		cl := kafkatest.Client(t, c.Brokers)
+		offsets := make(kadm.Offsets)
+		for topic, lag := range lags {
+			kafkatest.CreateTopic(t, c.Brokers, topic, 1)
+			var recs []*kgo.Record
+			for range 5 {
+				recs = append(recs, &kgo.Record{Topic: topic, Value: []byte("x")})
+			}
+			if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			offsets.Add(kadm.Offset{Topic: topic, Partition: 0, At: 5 - lag, LeaderEpoch: -1})
+		}
+		if err := kadm.NewClient(cl).CommitAllOffsets(context.Background(), grp, offsets); err != nil {
+			t.Fatal(err)
+		}
+		brokers := strings.Join(c.Brokers, ",")
+		for _, tc := range []struct {
+			name   string
+			filter []string
+			want   []string // topics reported
+		}{
+			{"none", nil, []string{orders1, orders2, payments}},
+			{"topic", []string{"--topic", payments}, []string{payments}},
+			{"names", []string{"--topic.names", orders1 + "," + payments}, []string{orders1, payments}},
+			{"pattern", []string{"--topic.pattern", regexp.QuoteMeta(base) + "-orders-.*"}, []string{orders1, orders2}},
+		} {
+			args := append([]string{"lag", "--once", "--json", "--brokers", brokers, "--group", "^" + grp + "$"}, tc.filter...)
+			r := veltrix(t, 30*time.Second, "", args...)
+			if r.code != 0 {
+				t.Fatalf("%s: exit %d: %s", tc.name, r.code, r.stderr)
+			}
+			var out struct {
+				Groups []struct {
+					SumLag     int64 `json:"sum_lag"`
+					Partitions []struct {
+						Topic string `json:"topic"`
+						Lag   int64  `json:"lag"`
+					} `json:"partitions"`
+				} `json:"groups"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+				t.Fatalf("%s: not JSON: %v: %s", tc.name, err, r.stdout)
+			}
+			if len(out.Groups) != 1 {
+				t.Fatalf("%s: groups %+v", tc.name, out.Groups)
+			}
+			var got []string
+			var sum int64
+			for _, p := range out.Groups[0].Partitions {
+				got = append(got, p.Topic)
+				if p.Lag != lags[p.Topic] {
+					t.Errorf("%s: %s lag %d, want %d", tc.name, p.Topic, p.Lag, lags[p.Topic])
+				}
+			}
+			for _, topic := range tc.want {
+				sum += lags[topic]
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) || out.Groups[0].SumLag != sum {
+				t.Errorf("%s: topics %v with total lag %d, want %v with %d", tc.name, got, out.Groups[0].SumLag, tc.want, sum)
+			}
+		}
+	})
 }

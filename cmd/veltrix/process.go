@@ -97,7 +97,7 @@ session timeout moves nothing); a second signal exits at once.`,
 			fmt.Fprintf(cmd.ErrOrStderr(), "veltrix process: topic %s, group %s, handler %s, commit %s; %s\n",
 				c.Topic.Describe(), c.Processor.Group.ID, c.Handler.Name, c.Processor.Commit.Mode, where)
 			if !quiet && isTerminal(cmd.ErrOrStderr()) {
-				st := &processStatus{w: cmd.ErrOrStderr(), assigned: p.Assigned, gather: reg, group: c.Processor.Group.ID}
+				st := &processStatus{w: cmd.ErrOrStderr(), owned: p.Owned, topics: c.Topic.Several(), gather: reg, group: c.Processor.Group.ID}
 				go st.run(ctx)
 			}
 			return p.Run(ctx)

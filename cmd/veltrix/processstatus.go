@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,13 +18,14 @@ import (
 // member's own metrics.
 type processStatus struct {
 	w        io.Writer
-	assigned func() []int32      // the partitions owned now
-	gather   prometheus.Gatherer // this process's registry
-	group    string              // to pick this group's series
-	last     []int32             // partitions at the previous tick
-	lastDone float64             // processed records at the previous tick
-	lastAt   time.Time           // the previous tick
-	start    time.Time           // when process started
+	owned    func() map[string][]int32 // the partitions owned now, by topic
+	topics   bool                      // name each partition's topic: several input topics
+	gather   prometheus.Gatherer       // this process's registry
+	group    string                    // to pick this group's series
+	last     []string                  // partitions at the previous tick, as ownedLabels
+	lastDone float64                   // processed records at the previous tick
+	lastAt   time.Time                 // the previous tick
+	start    time.Time                 // when process started
 }
 
 // run prints until ctx is cancelled.
@@ -42,8 +45,7 @@ func (s *processStatus) run(ctx context.Context) {
 
 // tick prints what changed since the previous one.
 func (s *processStatus) tick(now time.Time) {
-	cur := s.assigned()
-	slices.Sort(cur)
+	cur := ownedLabels(s.owned(), s.topics)
 	if line := assignmentChange(s.last, cur); line != "" {
 		fmt.Fprintln(s.w, line)
 	}
@@ -64,13 +66,32 @@ func statusLine(elapsed time.Duration, rate float64, lag, failed int64, partitio
 		elapsed.Round(time.Second), rate, lag, failed, partitions)
 }
 
-// assignmentChange describes how the owned partitions went from old to
-// cur (both sorted), or "" when they did not change.
-func assignmentChange(old, cur []int32) string {
+// ownedLabels lists owned partitions in topic, then partition order: as
+// their numbers, or, with topics, as topic/partition — with several input
+// topics a partition number alone does not say which partition it is.
+func ownedLabels(owned map[string][]int32, topics bool) []string {
+	var out []string
+	for _, t := range slices.Sorted(maps.Keys(owned)) {
+		ps := slices.Clone(owned[t])
+		slices.Sort(ps)
+		for _, p := range ps {
+			l := strconv.Itoa(int(p))
+			if topics {
+				l = t + "/" + l
+			}
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// assignmentChange describes how the owned partitions, as ownedLabels,
+// went from old to cur, or "" when they did not change.
+func assignmentChange(old, cur []string) string {
 	if slices.Equal(old, cur) {
 		return ""
 	}
-	var added, removed []int32
+	var added, removed []string
 	for _, p := range cur {
 		if !slices.Contains(old, p) {
 			added = append(added, p)
@@ -83,24 +104,16 @@ func assignmentChange(old, cur []int32) string {
 	}
 	var parts []string
 	if len(added) > 0 {
-		parts = append(parts, "+"+ints(added))
+		parts = append(parts, "+"+strings.Join(added, ","))
 	}
 	if len(removed) > 0 {
-		parts = append(parts, "-"+ints(removed))
+		parts = append(parts, "-"+strings.Join(removed, ","))
 	}
 	owns := "none"
 	if len(cur) > 0 {
-		owns = ints(cur)
+		owns = strings.Join(cur, ",")
 	}
 	return fmt.Sprintf("assignment: %s; owns %s", strings.Join(parts, " "), owns)
-}
-
-func ints(ps []int32) string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = fmt.Sprint(p)
-	}
-	return strings.Join(s, ",")
 }
 
 // sums adds up each veltrix_* metric's series, keeping only this group's

@@ -24,6 +24,10 @@ type Entry struct {
 	// every default changes nothing), and compared as values (1m and 60s,
 	// 1MiB and 1048576B are the same).
 	Changed bool `json:"changed"`
+	// Unused, when not empty, says why the setting has no effect with the
+	// others as they are: topic.name while topic.names or topic.pattern
+	// chooses the input topics.
+	Unused string `json:"unused,omitempty"`
 }
 
 // Explain lists every setting, in schema order, with its effective value
@@ -39,9 +43,30 @@ func (l *Loaded) Explain() []Entry {
 			// its empty default.
 			e.Changed = err != nil || d.Value != e.Value || !sameBytes(d.Bytes, e.Bytes)
 		}
+		e.Unused = l.unusedBecause(s.Key)
 		out = append(out, e)
 	}
 	return out
+}
+
+// unusedBecause says why the setting key has no effect given the others,
+// "" when it has one (or explain does not know better).
+func (l *Loaded) unusedBecause(key string) string {
+	if key == "topic.name" {
+		for _, k := range []string{"topic.pattern", "topic.names"} {
+			switch v := l.Values[k].(type) {
+			case string:
+				if v != "" {
+					return k + " is set"
+				}
+			case []string:
+				if len(v) > 0 {
+					return k + " is set"
+				}
+			}
+		}
+	}
+	return ""
 }
 
 func sameBytes(a, b *int64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }

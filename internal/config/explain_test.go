@@ -66,3 +66,31 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainMarksTopicNameUnused: with topic.names or topic.pattern the
+// default topic.name is listed as unused, saying why; alone it is used.
+func TestExplainMarksTopicNameUnused(t *testing.T) {
+	for _, tc := range []struct {
+		environ []string
+		want    string
+	}{
+		{nil, ""},
+		{[]string{"VELTRIX_TOPIC_NAME=orders"}, ""},
+		{[]string{"VELTRIX_TOPIC_NAMES=orders,payments"}, "topic.names is set"},
+		{[]string{"VELTRIX_TOPIC_PATTERN=orders-.*"}, "topic.pattern is set"},
+	} {
+		l, err := Load(Options{Environ: tc.environ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range l.Explain() {
+			want := ""
+			if e.Key == "topic.name" {
+				want = tc.want
+			}
+			if e.Unused != want {
+				t.Errorf("%v: %s unused %q, want %q", tc.environ, e.Key, e.Unused, want)
+			}
+		}
+	}
+}

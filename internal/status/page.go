@@ -75,7 +75,7 @@ func New(g prometheus.Gatherer, title string) *Page {
 
 // ShowHaltErrors has the page show, next to each halted partition, the
 // handler's last error for it, from halts (Processor.Halted of the
-// processors in this process, which all read one topic). The offset comes
+// processors in this process, matched by topic and partition). The offset comes
 // from the metrics either way; an error is too varied for a label.
 func (p *Page) ShowHaltErrors(halts func() []processor.Halt) {
 	p.mu.Lock()
@@ -136,14 +136,20 @@ func (p *Page) View() (View, error) {
 	}
 	v := build(p.title, cur, base)
 	if p.halts != nil {
-		errs := map[int]string{}
+		// By topic and partition: with several input topics, partition 0
+		// of one is not partition 0 of another.
+		type tp struct {
+			topic string
+			part  int
+		}
+		errs := map[tp]string{}
 		for _, h := range p.halts() {
-			errs[int(h.Partition)] = h.Err
+			errs[tp{h.Topic, int(h.Partition)}] = h.Err
 		}
 		for i := range v.Groups {
 			for j := range v.Groups[i].Partitions {
 				if pt := &v.Groups[i].Partitions[j]; pt.Halted {
-					pt.HaltErr = errs[pt.Partition]
+					pt.HaltErr = errs[tp{pt.Topic, pt.Partition}]
 				}
 			}
 		}

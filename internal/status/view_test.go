@@ -2,6 +2,7 @@ package status
 
 import (
 	"context"
+	"maps"
 	"math"
 	"net/http/httptest"
 	"regexp"
@@ -468,7 +469,7 @@ func TestHaltedPartitionShowsOffsetAndError(t *testing.T) {
 	f.m.Halted.WithLabelValues("billing", "events").Set(1)
 	f.m.HaltedOffset.WithLabelValues("billing", "events", "1").Set(7)
 	f.page.ShowHaltErrors(func() []processor.Halt {
-		return []processor.Halt{{Partition: 1, Offset: 7, Attempts: 3, Err: "value is not JSON"}}
+		return []processor.Halt{{Topic: "events", Partition: 1, Offset: 7, Attempts: 3, Err: "value is not JSON"}}
 	})
 	v, err := f.page.View()
 	if err != nil {
@@ -483,5 +484,56 @@ func TestHaltedPartitionShowsOffsetAndError(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+}
+
+// TestHaltErrorsByTopic: with several input topics, a halted partition
+// shows its own topic's error, not that of the same partition number of
+// another topic.
+func TestHaltErrorsByTopic(t *testing.T) {
+	reg := metrics.NewRegistry()
+	m := metrics.New(reg)
+	reg.MustRegister(twoTopicLag{metrics.NewLag()})
+	page := New(reg, "test")
+	m.Assigned.WithLabelValues("billing", "orders").Set(1)
+	m.Assigned.WithLabelValues("billing", "payments").Set(1)
+	m.Halted.WithLabelValues("billing", "orders").Set(1)
+	m.Halted.WithLabelValues("billing", "payments").Set(1)
+	m.HaltedOffset.WithLabelValues("billing", "orders", "0").Set(3)
+	m.HaltedOffset.WithLabelValues("billing", "payments", "0").Set(9)
+	page.ShowHaltErrors(func() []processor.Halt {
+		return []processor.Halt{{Topic: "orders", Partition: 0, Offset: 3, Err: "bad order"},
+			{Topic: "payments", Partition: 0, Offset: 9, Err: "bad payment"}}
+	})
+	v, err := page.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, p := range v.Groups[0].Partitions {
+		if p.Halted {
+			got[p.Topic+"/"+strconv.Itoa(p.Partition)] = p.HaltErr
+		}
+	}
+	if want := map[string]string{"orders/0": "bad order", "payments/0": "bad payment"}; !maps.Equal(got, want) {
+		t.Fatalf("halt errors %v, want %v", got, want)
+	}
+}
+
+// twoTopicLag exports lag monitor series for group "billing" reading
+// partition 0 of "orders" and of "payments".
+type twoTopicLag struct{ d *metrics.Lag }
+
+func (l twoTopicLag) Describe(ch chan<- *prometheus.Desc) { l.d.Describe(ch) }
+
+func (l twoTopicLag) Collect(ch chan<- prometheus.Metric) {
+	g := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	g(l.d.GroupStatus, 0, "prod", "billing")
+	for _, topic := range []string{"orders", "payments"} {
+		g(l.d.Lag, 5, "prod", "billing", topic, "0")
+		g(l.d.CurrentOffset, 3, "prod", "billing", topic, "0")
+		g(l.d.LatestOffset, 8, "prod", topic, "0")
 	}
 }

@@ -237,7 +237,7 @@ func (k *keyed) halt(r *kgo.Record, cause error, attempts int) {
 	l.mu.Lock()
 	lower := l.halted && !l.haltNoted && r.Offset < l.haltedAt.Offset
 	if lower {
-		l.haltedAt = Halt{Partition: r.Partition, Offset: r.Offset, Attempts: attempts, Err: cause.Error(), Since: time.Now()}
+		l.haltedAt = Halt{Topic: l.topic, Partition: r.Partition, Offset: r.Offset, Attempts: attempts, Err: cause.Error(), Since: time.Now()}
 	}
 	l.mu.Unlock()
 	if lower {

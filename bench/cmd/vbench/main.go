@@ -36,7 +36,8 @@ func main() {
 		report   = flag.String("report", "BENCHMARKS.md", "Markdown file whose generated section is rewritten (\"\" for none)")
 		from     = flag.String("from", "", "regenerate --report from this results file instead of running")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the harness process (the in-process subjects) to this file")
-		skip     = flag.String("skip", "", "comma-separated parts to skip: calibration, consume, produce, latency, sustain, memory, drain, produce-binary, hotpaths")
+		skip     = flag.String("skip", "", "comma-separated parts to skip: calibration, consume, produce, latency, sustain, memory, drain, produce-binary, hotpaths, ordering")
+		ordering = flag.Bool("ordering", false, "only the ordering measurement (partition vs key ordering, issue 15), at the full scale's size; rewrites only its section of --report")
 	)
 	flag.Parse()
 	if *from != "" {
@@ -73,6 +74,14 @@ func main() {
 	}
 	if *skip != "" {
 		o.Skip = strings.Split(*skip, ",")
+	}
+	if *ordering {
+		o.Skip = append(o.Skip, bench.OrderingOnlySkip()...)
+		if o.Scale.Ordering.Records == 0 {
+			// --quick --ordering: the full scale's ordering measurement
+			// is the smallest that times the waiting handler.
+			o.Scale.Ordering = bench.Full().Ordering
+		}
 	}
 	if *cpuprof != "" {
 		f, err := os.Create(*cpuprof)
