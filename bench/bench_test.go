@@ -289,7 +289,7 @@ func TestBaselineSubjects(t *testing.T) {
 			t.Errorf("subject %q runs %q, want %q", name, bins[name], bin)
 		}
 	}
-	if len(bins) != 1+6+3 {
-		t.Errorf("%d subjects, want 10: %v", len(bins), bins)
+	if len(bins) != 1+6+4 {
+		t.Errorf("%d subjects, want 11: %v", len(bins), bins)
 	}
 }

@@ -15,6 +15,10 @@ import (
 const (
 	PlainProduceBinary   = "franz-go producer"
 	VeltrixProduceBinary = "veltrix produce"
+	// PlainProduceHeaders is the plain producer stamping the two identity
+	// headers `veltrix produce` writes on every event: the cost of
+	// veltrix's event format apart from its generator.
+	PlainProduceHeaders = "franz-go producer, identity headers"
 )
 
 // produceCommand returns the binary and arguments writing n records of
@@ -36,7 +40,11 @@ func produceCommands(o *Options) (order []string, cmds map[string]produceCommand
 			return o.PlainProduce, args
 		},
 	}
-	order = []string{PlainProduceBinary}
+	cmds[PlainProduceHeaders] = func(c cluster, topic string, n, size int, profile string) (string, []string) {
+		bin, args := cmds[PlainProduceBinary](c, topic, n, size, profile)
+		return bin, append(args, "--identity-headers")
+	}
+	order = []string{PlainProduceBinary, PlainProduceHeaders}
 	for _, v := range veltrixBinaries(o) {
 		// As a user runs it, metrics on; --keys 0 and the settings above
 		// make it write what the plain producer writes, plus its event
