@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -42,7 +43,7 @@ func TestValueFormatMatchesValue(t *testing.T) {
 		for _, size := range []int{1, 10, 40, 100, 1024} {
 			for _, seq := range []uint64{0, 7, 987654, 1<<64 - 1} {
 				want := Value(nil, size, ID{Producer: producer, Seq: seq})
-				if got := f.Append(make([]byte, 3, 8), size, seq); string(got) != string(want) {
+				if got := f.Append(make([]byte, 3, 8), size, seq); !bytes.Equal(got, want) {
 					t.Fatalf("%q size %d seq %d: %q, want %q", producer, size, seq, got, want)
 				}
 			}

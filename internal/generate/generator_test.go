@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"testing"
@@ -29,7 +30,7 @@ func TestGeneratorRecordsInSlabs(t *testing.T) {
 			if want := "key-" + strconv.Itoa(seq%1000); string(r.Key) != want {
 				t.Fatalf("size %d seq %d: key %q, want %q", size, seq, r.Key, want)
 			}
-			if want := event.Value(nil, int(size), event.ID{Producer: "gen-test", Seq: uint64(seq)}); string(r.Value) != string(want) {
+			if want := event.Value(nil, int(size), event.ID{Producer: "gen-test", Seq: uint64(seq)}); !bytes.Equal(r.Value, want) {
 				t.Fatalf("size %d seq %d: value %q, want %q", size, seq, r.Value, want)
 			}
 			if id, ok := event.Of(r); !ok || id != (event.ID{Producer: "gen-test", Seq: uint64(seq)}) || r.Topic != "events" {
