@@ -257,16 +257,27 @@ func TestWindow(t *testing.T) {
 }
 
 // TestBaselineSubjects: a baseline binary adds its own veltrix subjects,
-// run with it, next to the measured binary's.
+// run with it, next to the measured binary's; with a profile path every
+// subject but the baseline's is asked for a CPU profile.
 func TestBaselineSubjects(t *testing.T) {
-	o := &Options{Veltrix: "/new/veltrix", Baseline: "/old/veltrix", PlainConsume: "/plain", Root: "/repo"}
+	o := &Options{Veltrix: "/new/veltrix", Baseline: "/old/veltrix", PlainConsume: "/plain", PlainProduce: "/plainp", Root: "/repo"}
 	bins := map[string]string{}
+	profiled := func(name, bin string, args []string) {
+		asked := slices.Contains(args, "--cpu-profile") || slices.Contains(args, "--cpuprofile")
+		if want := bin != o.Baseline; asked != want {
+			t.Errorf("subject %q asked for a profile: %v, want %v (%q)", name, asked, want, args)
+		}
+	}
 	for _, s := range drainSubjects(o) {
-		bins[s.name], _ = s.command(cluster{brokers: []string{"b:9092"}}, "t", "g")
+		var args []string
+		bins[s.name], args = s.command(cluster{brokers: []string{"b:9092"}}, "t", "g", "/p/x.pprof")
+		profiled(s.name, bins[s.name], args)
 	}
 	order, cmds := produceCommands(o)
 	for _, s := range order {
-		bins[s], _ = cmds[s](cluster{brokers: []string{"b:9092"}}, "t", 10, 100)
+		var args []string
+		bins[s], args = cmds[s](cluster{brokers: []string{"b:9092"}}, "t", 10, 100, "/p/x.pprof")
+		profiled(s, bins[s], args)
 	}
 	want := map[string]string{
 		PlainConsumeBinary: "/plain", VeltrixDefault: "/new/veltrix", VeltrixLowLatency + baselineSuffix: "/old/veltrix",
@@ -278,7 +289,7 @@ func TestBaselineSubjects(t *testing.T) {
 			t.Errorf("subject %q runs %q, want %q", name, bins[name], bin)
 		}
 	}
-	if len(bins) != 1+6+3 {
-		t.Errorf("%d subjects, want 10: %v", len(bins), bins)
+	if len(bins) != 1+6+4 {
+		t.Errorf("%d subjects, want 11: %v", len(bins), bins)
 	}
 }

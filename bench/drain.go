@@ -25,8 +25,10 @@ const (
 // naming its metrics URL, and there the gauge of partitions assigned and
 // the counters of records handled and batch bytes fetched.
 type drainSubject struct {
-	name                         string
-	command                      func(c cluster, topic, group string) (bin string, args []string)
+	name string
+	// command returns the process to start; a profile path, when not
+	// empty, asks it for a CPU profile there.
+	command                      func(c cluster, topic, group, profile string) (bin string, args []string)
 	urlLine                      *regexp.Regexp
 	assigned, processed, fetched string
 }
@@ -34,21 +36,28 @@ type drainSubject struct {
 func drainSubjects(o *Options) []drainSubject {
 	plain := drainSubject{
 		name: PlainConsumeBinary,
-		command: func(c cluster, topic, group string) (string, []string) {
-			return o.PlainConsume, []string{"--brokers", strings.Join(c.brokers, ","), "--topic", topic, "--group", group}
+		command: func(c cluster, topic, group, profile string) (string, []string) {
+			args := []string{"--brokers", strings.Join(c.brokers, ","), "--topic", topic, "--group", group}
+			if profile != "" {
+				args = append(args, "--cpuprofile", profile)
+			}
+			return o.PlainConsume, args
 		},
 		urlLine:   regexp.MustCompile(`stats at (http://\S+)`),
 		assigned:  "plainconsume_partitions_assigned",
 		processed: "plainconsume_processed_records_total",
 		fetched:   "plainconsume_fetch_bytes_total",
 	}
-	veltrix := func(bin, name, profile string) drainSubject {
+	veltrix := func(bin, name, config string) drainSubject {
 		return drainSubject{
 			name: name,
-			command: func(c cluster, topic, group string) (string, []string) {
+			command: func(c cluster, topic, group, profile string) (string, []string) {
 				var args []string
-				if profile != "" {
-					args = append(args, "--config", filepath.Join(o.Root, "configs", profile+".yaml"))
+				if config != "" {
+					args = append(args, "--config", filepath.Join(o.Root, "configs", config+".yaml"))
+				}
+				if profile != "" && bin != o.Baseline {
+					args = append(args, "--cpu-profile", profile)
 				}
 				return bin, append([]string{"process"}, append(args, "--brokers", strings.Join(c.brokers, ","),
 					"--topic", topic, "--group", group, "--handler", "noop", "--metrics-addr", "127.0.0.1:0",
@@ -108,7 +117,7 @@ func drainAll(ctx context.Context, o *Options, res *Results, c cluster) error {
 					break
 				}
 				began := time.Now()
-				r, err := drainRun(ctx, c, info, s)
+				r, err := drainRun(ctx, c, info, s, o.profilePath(c.name, b.String(), s.name, run))
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s drain %s %s run %d: %w", c.name, b, s.name, run, err))
 					continue
@@ -131,8 +140,8 @@ func drainAll(ctx context.Context, o *Options, res *Results, c cluster) error {
 
 // drainRun starts the subject in a fresh group on the backlog and watches
 // its metrics from its group join until it has handled every record.
-func drainRun(ctx context.Context, c cluster, b BacklogInfo, s drainSubject) (_ OutsideRun, err error) {
-	bin, args := s.command(c, b.topic, uniqueName("bench-drain"))
+func drainRun(ctx context.Context, c cluster, b BacklogInfo, s drainSubject, profile string) (_ OutsideRun, err error) {
+	bin, args := s.command(c, b.topic, uniqueName("bench-drain"), profile)
 	p, err := startProc(s.name, bin, args...)
 	if err != nil {
 		return OutsideRun{}, err
@@ -183,6 +192,23 @@ func drainRun(ctx context.Context, c cluster, b BacklogInfo, s drainSubject) (_ 
 	}
 	r.ProcessCPUPerM = life.Seconds() / float64(n) * 1e6
 	return r, nil
+}
+
+// profilePath is where a run's subject writes its CPU profile, or "" when
+// Options.Profiles is not set.
+func (o *Options) profilePath(cluster, workload, subject string, run int) string {
+	if o.Profiles == "" {
+		return ""
+	}
+	name := strings.Join([]string{cluster, workload, subject, "run" + strconv.Itoa(run)}, "-")
+	name = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-':
+			return r
+		}
+		return '_'
+	}, name)
+	return filepath.Join(o.Profiles, name+".pprof")
 }
 
 // observeScrapes is how many observations observeCost times.

@@ -120,7 +120,7 @@ func orderingSubjects(sc OrderingScale) []orderingSubject {
 func (s orderingSubject) drainSubject(o *Options, delay time.Duration) drainSubject {
 	return drainSubject{
 		name: s.name(),
-		command: func(c cluster, topic, group string) (string, []string) {
+		command: func(c cluster, topic, group, profile string) (string, []string) {
 			args := []string{"process", "--brokers", strings.Join(c.brokers, ","), "--topic", topic, "--group", group,
 				"--metrics-addr", "127.0.0.1:0", "--kafka.client_id", "vbench-ordering", "--handler", s.handler,
 				"--processor.ordering", s.ordering}
@@ -132,6 +132,9 @@ func (s orderingSubject) drainSubject(o *Options, delay time.Duration) drainSubj
 			}
 			if s.maxInFlight > 0 {
 				args = append(args, "--processor.max_in_flight", strconv.Itoa(s.maxInFlight))
+			}
+			if profile != "" {
+				args = append(args, "--cpu-profile", profile)
 			}
 			return o.Veltrix, args
 		},
@@ -197,7 +200,7 @@ func orderingOn(ctx context.Context, o *Options, res *Results, c cluster) error 
 			info := BacklogInfo{Cluster: c.name, Backlog: Backlog{Size: 100, Records: s.records}, topic: topic,
 				BatchBytes: batchBytes * int64(s.records) / int64(sc.Records)}
 			t0 := time.Now()
-			r, err := drainRun(ctx, c, info, s.drainSubject(o, sc.Delay))
+			r, err := drainRun(ctx, c, info, s.drainSubject(o, sc.Delay), "")
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s ordering %s %s run %d: %w", c.name, s.handler, s.name(), run, err))
 				continue

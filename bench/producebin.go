@@ -15,35 +15,52 @@ import (
 const (
 	PlainProduceBinary   = "franz-go producer"
 	VeltrixProduceBinary = "veltrix produce"
+	// PlainProduceHeaders is the plain producer stamping the two identity
+	// headers `veltrix produce` writes on every event: the cost of
+	// veltrix's event format apart from its generator.
+	PlainProduceHeaders = "franz-go producer, identity headers"
 )
 
 // produceCommand returns the binary and arguments writing n records of
 // size bytes to topic at the equal settings.
-type produceCommand func(c cluster, topic string, n, size int) (bin string, args []string)
+// A profile path, when not empty, asks the binary for a CPU profile there.
+type produceCommand func(c cluster, topic string, n, size int, profile string) (bin string, args []string)
 
 func produceCommands(o *Options) (order []string, cmds map[string]produceCommand) {
 	s := equalProduce
 	cmds = map[string]produceCommand{
-		PlainProduceBinary: func(c cluster, topic string, n, size int) (string, []string) {
-			return o.PlainProduce, []string{"--brokers", strings.Join(c.brokers, ","), "--topic", topic,
+		PlainProduceBinary: func(c cluster, topic string, n, size int, profile string) (string, []string) {
+			args := []string{"--brokers", strings.Join(c.brokers, ","), "--topic", topic,
 				"--count", strconv.Itoa(n), "--size", strconv.Itoa(size), "--linger", s.Linger.String(),
 				"--batch-max-bytes", strconv.FormatInt(s.BatchMaxBytes, 10), "--compression", s.Compression,
 				"--max-buffered", strconv.Itoa(s.MaxBuffered)}
+			if profile != "" {
+				args = append(args, "--cpuprofile", profile)
+			}
+			return o.PlainProduce, args
 		},
 	}
-	order = []string{PlainProduceBinary}
+	cmds[PlainProduceHeaders] = func(c cluster, topic string, n, size int, profile string) (string, []string) {
+		bin, args := cmds[PlainProduceBinary](c, topic, n, size, profile)
+		return bin, append(args, "--identity-headers")
+	}
+	order = []string{PlainProduceBinary, PlainProduceHeaders}
 	for _, v := range veltrixBinaries(o) {
 		// As a user runs it, metrics on; --keys 0 and the settings above
 		// make it write what the plain producer writes, plus its event
 		// headers and JSON value.
 		bin := v.bin
-		cmds[VeltrixProduceBinary+v.suffix] = func(c cluster, topic string, n, size int) (string, []string) {
-			return bin, []string{"produce", "--brokers", strings.Join(c.brokers, ","), "--topic", topic,
+		cmds[VeltrixProduceBinary+v.suffix] = func(c cluster, topic string, n, size int, profile string) (string, []string) {
+			args := []string{"produce", "--brokers", strings.Join(c.brokers, ","), "--topic", topic,
 				"--count", strconv.Itoa(n), "--rate", "0", "--size", strconv.Itoa(size) + "B", "--keys", "0",
 				"--producer.acks", s.Acks, "--producer.idempotent=" + strconv.FormatBool(s.Idempotent),
 				"--producer.linger", s.Linger.String(), "--producer.batch_max_bytes", strconv.FormatInt(s.BatchMaxBytes, 10) + "B",
 				"--producer.compression", s.Compression, "--producer.max_buffered_records", strconv.Itoa(s.MaxBuffered),
 				"--producer.id", "vbench", "--metrics-addr", "127.0.0.1:0", "--kafka.client_id", "vbench-produce"}
+			if profile != "" && bin != o.Baseline {
+				args = append(args, "--cpu-profile", profile)
+			}
+			return bin, args
 		}
 		order = append(order, VeltrixProduceBinary+v.suffix)
 	}
@@ -69,7 +86,7 @@ func produceBinaries(ctx context.Context, o *Options, res *Results, c cluster) e
 						return OutsideRun{}, err
 					}
 					defer deleteTopics(c.brokers, topic)
-					bin, args := cmds[s](c, topic, n, size)
+					bin, args := cmds[s](c, topic, n, size, o.profilePath(c.name, fmt.Sprintf("produce-%dB", size), s, run))
 					return produceRun(ctx, c, s, bin, args, topic, n)
 				}()
 				if err != nil {

@@ -13,6 +13,7 @@ import (
 
 func newProcess() *cobra.Command {
 	var quiet bool
+	var cpuProfile *string
 	cmd := &cobra.Command{
 		Use:   "process",
 		Short: "Consume a topic as a consumer-group member and hand its records to a handler",
@@ -59,6 +60,11 @@ session timeout moves nothing); a second signal exits at once.`,
 				return err
 			}
 			c := l.Config
+			stopProfile, err := startCPUProfile(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
 			log := newLogger(c.Log, cmd.ErrOrStderr())
 			ctx, stop := signalContext(cmd.ErrOrStderr())
 			defer stop()
@@ -103,6 +109,7 @@ session timeout moves nothing); a second signal exits at once.`,
 			return p.Run(ctx)
 		},
 	}
+	cpuProfile = cpuProfileFlag(cmd)
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no assignment changes or status line on a terminal (off anyway when stderr is not one)")
 	config.AddFlags(cmd.Flags(), append([]string{"kafka.", "topic.", "processor.", "handler.", "metrics.", "log.", "lag.interval", "lag.window", "lag.cluster"}, config.ProducerKeys()...))
 	return cmd

@@ -19,6 +19,7 @@ import (
 func newProduce() *cobra.Command {
 	var from string
 	var asJSON bool
+	var cpuProfile *string
 	cmd := &cobra.Command{
 		Use:   "produce",
 		Short: "Write events to a topic: generated at a steady rate, or lines from a file or stdin",
@@ -49,6 +50,11 @@ On a terminal a progress bar shows rate and ETA (counted in events with
 				return err
 			}
 			c := l.Config
+			stopProfile, err := startCPUProfile(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
 			// The bar shares stderr with the logs and the signal handler's
 			// message; the guard keeps them off the bar's line.
 			stderr := newLineGuard(cmd.ErrOrStderr())
@@ -121,6 +127,7 @@ On a terminal a progress bar shows rate and ETA (counted in events with
 			return runErr
 		},
 	}
+	cpuProfile = cpuProfileFlag(cmd)
 	cmd.Flags().StringVar(&from, "from", "", "produce each line of this file as an event (- reads stdin) instead of generating")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as one JSON object: produced, acked, failed, seconds")
 	config.AddFlags(cmd.Flags(), append([]string{"kafka.", "producer.", "metrics.", "log."}, oneTopicKeys...))

@@ -68,6 +68,31 @@ func Value(dst []byte, size int, id ID) []byte {
 	return append(pad(dst, size-2), `"}`...)
 }
 
+// ValueFormat builds the values of one producer's events exactly as Value
+// does, with the producer's quoted name formatted once instead of per
+// event (strconv.AppendQuote was a tenth of `veltrix produce`'s CPU).
+type ValueFormat struct {
+	prefix []byte // {"producer":"<name>","seq":
+}
+
+// NewValueFormat returns the value format of producer's events.
+func NewValueFormat(producer string) ValueFormat {
+	p := strconv.AppendQuote([]byte(`{"producer":`), producer)
+	return ValueFormat{prefix: append(p, `,"seq":`...)}
+}
+
+// Append builds the value of event seq into dst[:0], as Value(dst, size,
+// ID{producer, seq}) does.
+func (f ValueFormat) Append(dst []byte, size int, seq uint64) []byte {
+	dst = append(dst[:0], f.prefix...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, `,"pad":"`...)
+	if len(dst)+2 > size {
+		return pad(dst[:0], size)
+	}
+	return append(pad(dst, size-2), `"}`...)
+}
+
 // padding is copied rather than appended byte by byte.
 var padding = []byte(strings.Repeat("x", 1024))
 

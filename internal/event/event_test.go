@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -31,6 +32,21 @@ func TestValueSizeAndJSON(t *testing.T) {
 		}
 		if size >= 100 && !json.Valid(v) {
 			t.Fatalf("size %d: not JSON: %s", size, v)
+		}
+	}
+}
+
+// TestValueFormatMatchesValue: the cached format builds Value's bytes.
+func TestValueFormatMatchesValue(t *testing.T) {
+	for _, producer := range []string{"host-123", `we"ird\name`, ""} {
+		f := NewValueFormat(producer)
+		for _, size := range []int{1, 10, 40, 100, 1024} {
+			for _, seq := range []uint64{0, 7, 987654, 1<<64 - 1} {
+				want := Value(nil, size, ID{Producer: producer, Seq: seq})
+				if got := f.Append(make([]byte, 3, 8), size, seq); !bytes.Equal(got, want) {
+					t.Fatalf("%q size %d seq %d: %q, want %q", producer, size, seq, got, want)
+				}
+			}
 		}
 	}
 }

@@ -25,6 +25,12 @@ type Generator struct {
 	// idBytes is the producer header's value, shared by every record: the
 	// client only reads header values.
 	idBytes []byte
+	// value formats the values, the producer's name quoted once.
+	value event.ValueFormat
+	// recs and buf are the unused rest of the current slabs of events and
+	// of key and value bytes (record).
+	recs []generated
+	buf  []byte
 }
 
 // NewGenerator returns a generator writing to topic through cl, a client
@@ -34,7 +40,7 @@ func NewGenerator(cl *kgo.Client, topic string, cfg Config, opts Options) *Gener
 	if id == "" {
 		id = DefaultID()
 	}
-	return &Generator{s: newSender(cl, topic, opts), cfg: cfg, id: id, idBytes: []byte(id)}
+	return &Generator{s: newSender(cl, topic, opts), cfg: cfg, id: id, idBytes: []byte(id), value: event.NewValueFormat(id)}
 }
 
 // ID is the producer id stamped on the events.
@@ -89,28 +95,46 @@ func (g *Generator) Run(ctx context.Context) (Result, error) {
 	return g.s.stats.Snapshot(), err
 }
 
-// generated is one generated event in a single allocation: the record,
-// its two identity headers, and room for the sequence number's digits.
+// generated is one generated event: the record, its two identity headers,
+// and room for the sequence number's digits.
 type generated struct {
 	r   kgo.Record
 	hdr [2]kgo.RecordHeader
 	seq [20]byte
 }
 
-// record builds event seq with two allocations: the record with its
-// headers, and one buffer that holds the key and the value.
+// slabEvents is how many events share one allocation of events and one of
+// key and value bytes. A slab lives until the client released all of its
+// records (acknowledged or failed), so at most
+// producer.max_buffered_records / slabEvents + 1 slabs are held.
+const slabEvents = 256
+
+// record builds event seq in the current slabs, allocating new ones when
+// they are used up: one allocation per record of each kind was most of
+// the generator's cost beside the client's (plain franz-go producers reuse
+// one value).
 func (g *Generator) record(seq uint64) *kgo.Record {
-	e := &generated{}
+	if len(g.recs) == 0 {
+		g.recs = make([]generated, slabEvents)
+	}
+	e := &g.recs[0]
+	g.recs = g.recs[1:]
 	r := &e.r
 	r.Topic = g.s.topic
-	buf := make([]byte, 0, 24+int(g.cfg.Size))
-	if g.cfg.Keys > 0 {
-		buf = strconv.AppendUint(append(buf, "key-"...), seq%uint64(g.cfg.Keys), 10)
-		r.Key = buf[:len(buf):len(buf)]
-		buf = buf[len(buf):]
+	// Key and value are built in place at the end of the byte slab, which
+	// has room for both (a key is at most 24 bytes).
+	if need := 24 + int(g.cfg.Size); cap(g.buf)-len(g.buf) < need {
+		g.buf = make([]byte, 0, max(slabEvents*need, need))
 	}
-	id := event.ID{Producer: g.id, Seq: seq}
-	r.Value = event.Value(buf, int(g.cfg.Size), id)
+	buf := g.buf[len(g.buf):]
+	if g.cfg.Keys > 0 {
+		key := strconv.AppendUint(append(buf, "key-"...), seq%uint64(g.cfg.Keys), 10)
+		r.Key = key[:len(key):len(key)]
+		buf = key[len(key):]
+	}
+	r.Value = g.value.Append(buf, int(g.cfg.Size), seq)
+	r.Value = r.Value[:len(r.Value):len(r.Value)]
+	g.buf = g.buf[:len(g.buf)+len(r.Key)+len(r.Value)]
 	e.hdr[0] = kgo.RecordHeader{Key: event.HeaderProducer, Value: g.idBytes}
 	e.hdr[1] = kgo.RecordHeader{Key: event.HeaderSeq, Value: strconv.AppendUint(e.seq[:0], seq, 10)}
 	r.Headers = e.hdr[:]

@@ -97,11 +97,7 @@ func (s *sender) send(r *kgo.Record) {
 
 func (s *sender) done(r *kgo.Record, err error) {
 	if err != nil {
-		s.stats.failed.Add(1)
-		s.firstErr.CompareAndSwap(nil, &err)
-		if s.failed != nil {
-			s.failed.Inc()
-		}
+		s.fail(err)
 		return
 	}
 	s.stats.acked.Add(1)
@@ -110,6 +106,17 @@ func (s *sender) done(r *kgo.Record, err error) {
 	}
 	if s.onAck != nil {
 		s.onAck(r)
+	}
+}
+
+// fail counts a failed record. It is apart from done because it keeps
+// the error's address: in done, that moved err to the heap on every call,
+// one allocation per acknowledged record.
+func (s *sender) fail(err error) {
+	s.stats.failed.Add(1)
+	s.firstErr.CompareAndSwap(nil, &err)
+	if s.failed != nil {
+		s.failed.Inc()
 	}
 }
 

@@ -91,6 +91,15 @@ func (o *BatchObserver) Observe(x float64) {
 	o.n++
 }
 
+// ObserveN records the value x n times locally: one bucket search for a
+// run of equal values (records of one producer batch often share their
+// millisecond timestamp, hence their latency).
+func (o *BatchObserver) ObserveN(x float64, n uint64) {
+	o.counts[sort.SearchFloat64s(o.v.buckets, x)] += n
+	o.sum += x * float64(n)
+	o.n += n
+}
+
 // Flush adds what was observed since the last Flush to the series.
 func (o *BatchObserver) Flush() {
 	if o.n == 0 {

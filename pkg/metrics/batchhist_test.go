@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -9,7 +10,8 @@ import (
 )
 
 // TestBatchHistogramMatchesHistogram: the batch histogram exports exactly
-// what client_golang's own histogram exports for the same observations.
+// what client_golang's own histogram exports for the same observations,
+// single (Observe) or repeated (ObserveN).
 func TestBatchHistogramMatchesHistogram(t *testing.T) {
 	buckets := prometheus.ExponentialBuckets(0.001, 2, 17)
 	want := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lat", Help: "h", Buckets: buckets}, []string{"topic"})
@@ -25,8 +27,16 @@ func TestBatchHistogramMatchesHistogram(t *testing.T) {
 			if i%10 == 0 {
 				x = buckets[i%len(buckets)]
 			}
-			want.WithLabelValues(topic).Observe(x)
-			o.Observe(x)
+			if i%3 == 0 {
+				n := 1 + i%4
+				for range n {
+					want.WithLabelValues(topic).Observe(x)
+				}
+				o.ObserveN(x, uint64(n))
+			} else {
+				want.WithLabelValues(topic).Observe(x)
+				o.Observe(x)
+			}
 			if i%37 == 0 {
 				o.Flush()
 			}
@@ -46,7 +56,7 @@ func TestBatchHistogramMatchesHistogram(t *testing.T) {
 	}
 	for i := range gw[0].Metric {
 		hw, hg := gw[0].Metric[i].GetHistogram(), gg[0].Metric[i].GetHistogram()
-		if hw.GetSampleCount() != hg.GetSampleCount() || int(hw.GetSampleSum()*1e6) != int(hg.GetSampleSum()*1e6) {
+		if hw.GetSampleCount() != hg.GetSampleCount() || math.Abs(hw.GetSampleSum()-hg.GetSampleSum()) > 1e-9*hw.GetSampleSum() {
 			t.Fatalf("count/sum differ: %v/%v vs %v/%v", hw.GetSampleCount(), hw.GetSampleSum(), hg.GetSampleCount(), hg.GetSampleSum())
 		}
 		for j, b := range hw.GetBucket() {

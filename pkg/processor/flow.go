@@ -72,6 +72,7 @@ func (p *Processor) decideFlow() (again bool) {
 		p.testHookFlow(pause, resume)
 	}
 	if len(pause) > 0 {
+		p.fetch.paused()
 		p.pausedN.Add(int64(len(pause)))
 		p.m.paused(len(pause))
 		if p.cl != nil {

@@ -88,8 +88,20 @@ func (i *instruments) done(obs *metrics.BatchObserver, recs []*kgo.Record, ok in
 		return
 	}
 	i.processed.Add(float64(ok))
-	for _, r := range recs {
-		obs.Observe(now.Sub(r.Timestamp).Seconds())
+	// Records of one producer batch mostly share their millisecond
+	// timestamp: a run of equal timestamps is one latency, computed and
+	// bucketed once (time.Sub per record was most of this function).
+	for j := 0; j < len(recs); {
+		ts := recs[j].Timestamp
+		k := j + 1
+		// == rather than Equal (2.5 × faster here): franz-go builds every
+		// timestamp with time.UnixMilli, so equal instants compare equal;
+		// a false mismatch would only split a run.
+		for k < len(recs) && recs[k].Timestamp == ts { //nolint:staticcheck // QF1009: see above
+			k++
+		}
+		obs.ObserveN(now.Sub(ts).Seconds(), uint64(k-j))
+		j = k
 	}
 	obs.Flush()
 }

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -55,7 +56,19 @@ func main() {
 		maxBytes  = flag.Int64("fetch-max-bytes", fc.MaxBytes, "fetch.max_bytes (veltrix's default)")
 		partBytes = flag.Int64("fetch-max-partition-bytes", fc.MaxPartitionBytes, "fetch.max_partition_bytes (veltrix's default)")
 	)
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cpuprofile:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*brokers, *topic, *group, *statsAddr, *maxWait, int32(*maxBytes), int32(*partBytes)); err != nil {
 		fmt.Fprintln(os.Stderr, "plainconsume:", err)
 		os.Exit(1)

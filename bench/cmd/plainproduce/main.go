@@ -16,6 +16,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -34,8 +36,21 @@ func main() {
 		batchBytes  = flag.Int("batch-max-bytes", 1<<20, "largest batch per partition")
 		compression = flag.String("compression", "none", "none or lz4")
 		maxBuffered = flag.Int("max-buffered", 10000, "records buffered before Produce blocks")
+		headers     = flag.Bool("identity-headers", false, "stamp each record with the two identity headers `veltrix produce` writes (veltrix-producer, veltrix-seq): the cost of its event format without its generator")
 	)
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cpuprofile:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	codec := kgo.NoCompression()
 	switch *compression {
 	case "none":
@@ -60,10 +75,15 @@ func main() {
 	for i := range val {
 		val[i] = byte('A' + rand.IntN(26))
 	}
+	producerID := []byte("vbench")
 	var failed atomic.Int64
 	start := time.Now()
 	for i := 0; i < *count && ctx.Err() == nil; i++ {
-		cl.Produce(ctx, &kgo.Record{Topic: *topic, Value: val}, func(_ *kgo.Record, err error) {
+		r := &kgo.Record{Topic: *topic, Value: val}
+		if *headers {
+			r.Headers = []kgo.RecordHeader{{Key: "veltrix-producer", Value: producerID}, {Key: "veltrix-seq", Value: strconv.AppendUint(nil, uint64(i), 10)}}
+		}
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			if err != nil && failed.Add(1) == 1 {
 				fmt.Fprintln(os.Stderr, "plainproduce: first failed record:", err)
 			}

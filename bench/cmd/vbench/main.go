@@ -36,6 +36,7 @@ func main() {
 		report   = flag.String("report", "BENCHMARKS.md", "Markdown file whose generated section is rewritten (\"\" for none)")
 		from     = flag.String("from", "", "regenerate --report from this results file instead of running")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the harness process (the in-process subjects) to this file")
+		profiles = flag.String("profiles", "", "directory for a CPU profile of every drain and produce-binary subject run (the binaries' own --cpu-profile / --cpuprofile)")
 		skip     = flag.String("skip", "", "comma-separated parts to skip: calibration, consume, produce, latency, sustain, memory, drain, produce-binary, hotpaths, ordering")
 		ordering = flag.Bool("ordering", false, "only the ordering measurement (partition vs key ordering, issue 15), at the full scale's size; rewrites only its section of --report")
 	)
@@ -67,10 +68,16 @@ func main() {
 	defer stop()
 	o := bench.Options{
 		Scale: scale, Runs: *runs, Brokers: strings.Split(*brokers, ","), Embedded: *embedded,
-		Root: *root, Veltrix: *veltrix, Baseline: *baseline, PlainConsume: *plainC, PlainProduce: *plainP,
+		Root: *root, Veltrix: *veltrix, Baseline: *baseline, PlainConsume: *plainC, PlainProduce: *plainP, Profiles: *profiles,
 		Log: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 		},
+	}
+	if *profiles != "" {
+		if err := os.MkdirAll(*profiles, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "vbench: --profiles:", err)
+			os.Exit(1)
+		}
 	}
 	if *skip != "" {
 		o.Skip = strings.Split(*skip, ",")
