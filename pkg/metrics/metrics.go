@@ -43,6 +43,7 @@ type Metrics struct {
 	Timeouts       *prometheus.CounterVec   // topic
 	Overdue        *prometheus.GaugeVec     // group, topic
 	DLQErrors      *prometheus.CounterVec   // topic
+	Transactions   *prometheus.CounterVec   // group, outcome: committed|aborted|unknown
 }
 
 // Latency buckets from 1 ms to about 65 s, doubling.
@@ -97,10 +98,12 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "overdue_handler_calls", Help: "Handler calls still running past handler.timeout (a handler ignoring its context); their partitions wait for them."}, []string{"group", "topic"}),
 		DLQErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
 			Name: "dlq_errors_total", Help: "Dead-letter writes that failed, per attempt; after processor.retry.max_attempts failures the partition halts."}, []string{"topic"}),
+		Transactions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
+			Name: "transactions_total", Help: "Transactions ended under processor.guarantee=exactly_once, by outcome: committed, aborted (a rebalance, a halt, a barrier not reached in time), unknown (End failed; the client is recreated)."}, []string{"group", "outcome"}),
 	}
 	reg.MustRegister(m.Produced, m.ProduceErrors, m.Processed, m.Failed, m.Retries, m.BatchRecords,
 		m.HandlerSeconds, m.E2ESeconds, m.Commits, m.CommitErrors, m.Assigned, m.Rebalances,
-		m.PartitionLag, m.Paused, m.BufferedRecs, m.BufferedBytes, m.Halted, m.HaltedOffset, m.Timeouts, m.Overdue, m.DLQErrors)
+		m.PartitionLag, m.Paused, m.BufferedRecs, m.BufferedBytes, m.Halted, m.HaltedOffset, m.Timeouts, m.Overdue, m.DLQErrors, m.Transactions)
 	return m
 }
 

@@ -38,6 +38,10 @@ type Config struct {
 	Rebalance RebalanceConfig `koanf:"rebalance"`
 	// ShutdownTimeout bounds the final drain and commit.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// Guarantee is at_least_once (the default; "" means it) or
+	// exactly_once (guarantee.go, transact.go).
+	Guarantee   Guarantee         `koanf:"guarantee"`
+	Transaction TransactionConfig `koanf:"transaction"`
 }
 
 // GroupConfig is the consumer group membership.
@@ -120,6 +124,8 @@ func DefaultConfig() Config {
 		OnFailure:       OnFailureHalt,
 		Rebalance:       RebalanceConfig{DrainTimeout: 10 * time.Second},
 		ShutdownTimeout: 30 * time.Second,
+		Guarantee:       AtLeastOnce,
+		Transaction:     TransactionConfig{Interval: 100 * time.Millisecond, Timeout: time.Minute},
 	}
 }
 
@@ -188,6 +194,7 @@ func (c Config) Validate() error {
 	}
 	atLeast("Rebalance.DrainTimeout", c.Rebalance.DrainTimeout, 0)
 	atLeast("ShutdownTimeout", c.ShutdownTimeout, 0)
+	errs = append(errs, c.validateGuarantee()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid processor config: %w", errors.Join(errs...))
 	}

@@ -49,7 +49,7 @@ type lane struct {
 }
 
 func newLane(p *Processor, part int32) *lane {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(p.laneContext())
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	return &lane{

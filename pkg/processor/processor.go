@@ -87,6 +87,9 @@ type Processor struct {
 	// testHookCommit, when set, sees every commit's offsets (with or
 	// without a client).
 	testHookCommit func(offsets map[int32]kgo.EpochOffset)
+
+	// txn runs the transactions of exactly_once; nil otherwise.
+	txn *transact
 }
 
 // New returns a Processor for topic, or an error naming every problem with
@@ -179,21 +182,38 @@ func (p *Processor) Assigned() []int32 {
 // its final offsets are committed. It returns nil after a clean shutdown,
 // or the error that stopped it: an unreachable cluster within
 // kafka.connect_timeout, ErrFenced, or ErrTopicGone.
+//
+// With exactly_once, an end of transaction whose outcome is unknown closes
+// the client and Run starts again with a new one (transact.go).
 func (p *Processor) Run(ctx context.Context) error {
-	cl, err := kafka.Connect(ctx, p.kcfg, p.clientOptions()...)
+	connected, err := p.run(ctx)
+	for errors.Is(err, errRecreate) {
+		p.log.Warn("recreating the transactional client", "err", err)
+		var again bool
+		again, err = p.run(ctx)
+		connected = connected || again
+	}
+	if connected {
+		close(p.closed)
+		p.health.stop()
+	}
+	return err
+}
+
+// run is one client's life: Run without the recreation.
+func (p *Processor) run(ctx context.Context) (connected bool, _ error) {
+	cl, err := p.connect(ctx)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			// Stopped while connecting. franz-go joins the group as soon
 			// as the client exists, so the first assignment (and Readied)
 			// may already have come while the ping waited: closing the
 			// client revoked it, with nothing fetched. A clean stop.
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	p.cl = cl
-	defer close(p.closed)
-	defer p.health.stop()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -203,7 +223,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	// rebalance in progress refuses commits): without it, a partition that
 	// receives no more records kept its finished work uncommitted until
 	// shutdown. When every batch commit succeeded it finds nothing to do.
-	if p.cfg.Commit.Mode == CommitInterval || p.cfg.Commit.Mode == CommitBatch {
+	if p.txn == nil && (p.cfg.Commit.Mode == CommitInterval || p.cfg.Commit.Mode == CommitBatch) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -273,6 +293,9 @@ func (p *Processor) Run(ctx context.Context) error {
 		p.flow()
 		p.fetch.resize(cl)
 		cl.AllowRebalance()
+		if p.txn != nil {
+			p.txn.afterPoll(ctx, fetches, cancel) // transact.go
+		}
 		if wait > 0 {
 			p.health.polling()
 			select {
@@ -284,18 +307,23 @@ func (p *Processor) Run(ctx context.Context) error {
 
 	// Shutdown: finish in-flight work, commit it, then leave the group. The
 	// revoke callback that Close triggers finds nothing left to release.
+	if p.txn != nil {
+		p.txn.finish(context.Cause(ctx)) // transact.go
+	}
 	p.release(p.allLanes(), p.cfg.ShutdownTimeout, p.cfg.Commit.Mode != CommitManual)
 	wg.Wait()
 	cl.CloseAllowingRebalance()
 	switch err := context.Cause(ctx); {
 	case errors.Is(err, ErrFenced):
 		p.log.Error("this member was fenced: another running member uses the same static membership id", "err", err)
-		return err
+		return true, err
 	case errors.Is(err, ErrTopicGone):
 		p.log.Error("stopping: the input topic is unreadable", "err", err)
-		return err
+		return true, err
+	case errors.Is(err, errRecreate):
+		return true, err
 	}
-	return nil
+	return true, nil
 }
 
 // ErrFenced is returned by Run when the group coordinator fenced this
