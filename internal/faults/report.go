@@ -67,7 +67,25 @@ acknowledged may be lost and nothing reordered.
 			}
 		}
 	}
+	b.WriteString(keptSections(path))
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// keptSection starts the part of the report that the exactly_once tests'
+// results live in (internal/faults/exactlyonce_test.go, run by go test,
+// not by this report): a regenerated report keeps it from the old one.
+const keptSection = "\n## Exactly-once\n"
+
+// keptSections returns the report at path from keptSection on, or "".
+func keptSections(path string) string {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	if i := strings.Index(string(old), keptSection); i >= 0 {
+		return string(old[i:])
+	}
+	return ""
 }
 
 // clusterName labels the three-node cluster's rows.

@@ -45,7 +45,9 @@ func CheckTopics(ctx context.Context, topics []string, opts ...kgo.Opt) error {
 // start to the last stable offset it has when the call begins, calling fn
 // for every record of a committed or non-transactional write, in partition
 // offset order; records of aborted transactions are skipped, and those of
-// a transaction still open at the start are not waited for. It uses no
+// a transaction still open at the start are not waited for (nor is its
+// end: the read ends even while a hung transaction pins the last stable
+// offset). It uses no
 // consumer group and commits nothing. opts carry the connection (seed
 // brokers, client id, dial timeout).
 func ReadTopic(ctx context.Context, topic string, fn func(*kgo.Record), opts ...kgo.Opt) (int64, error) {
@@ -65,11 +67,19 @@ func readTopic(ctx context.Context, topic string, committed bool, fn func(*kgo.R
 		return 0, fmt.Errorf("creating client: %w", err)
 	}
 	defer adm.Close()
-	list, isolation := kadm.NewClient(adm).ListEndOffsets, kgo.ReadUncommitted()
+	ka := kadm.NewClient(adm)
+	// The last stable offsets first: a transaction that had ended by then
+	// has its marker below the high watermarks listed after.
+	var stable kadm.ListedOffsets
 	if committed {
-		list, isolation = kadm.NewClient(adm).ListCommittedOffsets, kgo.ReadCommitted()
+		if stable, err = ka.ListCommittedOffsets(ctx, topic); err == nil {
+			err = stable.Error()
+		}
+		if err != nil {
+			return 0, fmt.Errorf("listing last stable offsets of %s: %w", topic, err)
+		}
 	}
-	ends, err := list(ctx, topic)
+	ends, err := ka.ListEndOffsets(ctx, topic)
 	if err != nil {
 		return 0, fmt.Errorf("listing end offsets of %s: %w", topic, err)
 	}
@@ -78,46 +88,67 @@ func readTopic(ctx context.Context, topic string, committed bool, fn func(*kgo.R
 	}
 	starts := map[string]map[int32]kgo.Offset{topic: {}}
 	remaining := map[int32]int64{}
+	filters := map[int32]*committedFilter{}
+	var plain int64 // records passed on without a filter
+	count := func() int64 {
+		n := plain
+		for _, f := range filters {
+			n += f.n
+		}
+		return n
+	}
 	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			starts[topic][o.Partition] = kgo.NewOffset().AtStart()
-			remaining[o.Partition] = o.Offset
+		if o.Offset <= 0 {
+			return
+		}
+		starts[topic][o.Partition] = kgo.NewOffset().AtStart()
+		remaining[o.Partition] = o.Offset
+		if committed {
+			lso := int64(0)
+			if s, ok := stable.Lookup(topic, o.Partition); ok {
+				lso = s.Offset
+			}
+			filters[o.Partition] = newCommittedFilter(lso, fn)
 		}
 	})
 	if len(remaining) == 0 {
 		return 0, nil
 	}
-	// Transaction markers are kept so a partition whose last offset is
-	// one (or whose last records were aborted) is seen to end; fn never
-	// gets them.
+	// read_uncommitted with the transaction markers: every offset below
+	// the high watermark is a record or a marker, so each partition is
+	// seen to end; committedFilter does what read_committed would.
 	cl, err := kgo.NewClient(append(opts, kgo.ConsumePartitions(starts), kgo.FetchMaxWait(500*time.Millisecond),
-		kgo.FetchIsolationLevel(isolation), kgo.KeepControlRecords())...)
+		kgo.FetchIsolationLevel(kgo.ReadUncommitted()), kgo.KeepControlRecords())...)
 	if err != nil {
 		return 0, fmt.Errorf("creating client: %w", err)
 	}
 	defer cl.Close()
-	var n int64
 	for len(remaining) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return n, fmt.Errorf("reading %s: %w (%d partitions unfinished)", topic, err, len(remaining))
+			return count(), fmt.Errorf("reading %s: %w (%d partitions unfinished)", topic, err, len(remaining))
 		}
 		if errs := fetches.Errors(); len(errs) > 0 {
-			return n, fmt.Errorf("reading %s partition %d: %w", topic, errs[0].Partition, errs[0].Err)
+			return count(), fmt.Errorf("reading %s partition %d: %w", topic, errs[0].Partition, errs[0].Err)
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
 			end, open := remaining[r.Partition]
-			if !open || r.Offset >= end {
+			if !open {
 				return
 			}
-			if !r.Attrs.IsControl() {
-				fn(r)
-				n++
+			if r.Offset < end {
+				switch f := filters[r.Partition]; {
+				case f != nil:
+					f.add(r)
+				case !r.Attrs.IsControl():
+					fn(r)
+					plain++
+				}
 			}
 			if r.Offset+1 >= end {
 				delete(remaining, r.Partition)
 			}
 		})
 	}
-	return n, nil
+	return count(), nil
 }

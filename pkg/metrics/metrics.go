@@ -170,6 +170,7 @@ type Lag struct {
 	MemberInfo      *prometheus.Desc // cluster, group, member_id, client_id, host
 	LatestOffset    *prometheus.Desc // cluster, topic, partition
 	EarliestOffset  *prometheus.Desc // cluster, topic, partition
+	UnstableRecords *prometheus.Desc // cluster, topic, partition
 	PollSeconds     *prometheus.Desc // cluster
 	PollTimestamp   *prometheus.Desc // cluster
 }
@@ -204,15 +205,17 @@ func NewLag() *Lag {
 			"1 for each live member of the group, naming its member and client ids and host.", []string{"cluster", "group", "member_id", "client_id", "host"}),
 		LatestOffset:   d("kafka_partition_latest_offset", "Last stable offset of the partition (the high watermark unless a transaction is open).", topic),
 		EarliestOffset: d("kafka_partition_earliest_offset", "Log start offset of the partition.", topic),
-		PollSeconds:    d("veltrix_lag_poll_duration_seconds", "How long the latest lag poll took.", []string{"cluster"}),
-		PollTimestamp:  d("veltrix_lag_poll_timestamp_seconds", "Unix time of the latest lag poll.", []string{"cluster"}),
+		UnstableRecords: d("kafka_partition_unstable_records",
+			"High watermark minus last stable offset: records of transactions still open, not yet readable by read_committed consumers. Growing while kafka_partition_latest_offset stays put: a hung transaction pins the partition.", topic),
+		PollSeconds:   d("veltrix_lag_poll_duration_seconds", "How long the latest lag poll took.", []string{"cluster"}),
+		PollTimestamp: d("veltrix_lag_poll_timestamp_seconds", "Unix time of the latest lag poll.", []string{"cluster"}),
 	}
 }
 
 // Describe sends every lag descriptor to ch.
 func (l *Lag) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{l.Lag, l.LagSeconds, l.MaxLag, l.SumLag, l.MaxLagSeconds, l.CurrentOffset, l.LostRecords,
-		l.PartitionStatus, l.GroupStatus, l.Members, l.MemberInfo, l.LatestOffset, l.EarliestOffset, l.PollSeconds, l.PollTimestamp} {
+		l.PartitionStatus, l.GroupStatus, l.Members, l.MemberInfo, l.LatestOffset, l.EarliestOffset, l.UnstableRecords, l.PollSeconds, l.PollTimestamp} {
 		ch <- d
 	}
 }

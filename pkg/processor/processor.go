@@ -238,7 +238,9 @@ func (p *Processor) run(ctx context.Context) (connected bool, _ error) {
 		// fetch response per broker), so nothing already fetched is left
 		// in the client to be dropped when flow pauses its partition.
 		p.health.polling()
-		fetches := cl.PollFetches(ctx)
+		pctx, pdone := p.pollContext(ctx) // exactly_once: bounded by the transaction's end (transact.go)
+		fetches := cl.PollFetches(pctx)
+		pdone()
 		p.health.working(time.Now())
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			// Rebalances stay blocked (BlockRebalanceOnPoll) until the
@@ -252,7 +254,7 @@ func (p *Processor) run(ctx context.Context) (connected bool, _ error) {
 		var errs []partError
 		fetches.EachError(func(t string, part int32, err error) {
 			switch {
-			case errors.Is(err, context.Canceled):
+			case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			case errors.Is(err, kerr.FencedInstanceID):
 				cancel(fmt.Errorf("%w: processor.group.instance_id=%q: %w", ErrFenced, p.cfg.Group.InstanceID, err))
 			default:

@@ -132,6 +132,20 @@ func (p *Processor) laneContext() context.Context {
 	return context.WithValue(context.Background(), txnKey{}, p.txn)
 }
 
+// pollContext bounds a poll under exactly_once by the time the open
+// transaction is due to end: a poll blocks until records come, and without
+// the bound a transaction whose partitions had nothing more to fetch never
+// ended, keeping its output invisible to read_committed readers (and its
+// offsets uncommitted) until the next record arrived. A poll cut short
+// returns no records; the poll loop then ends the transaction.
+func (p *Processor) pollContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	t := p.txn
+	if t == nil || !t.open {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, t.began.Add(p.cfg.Transaction.Interval))
+}
+
 // halted is called when a lane halts: the transaction aborts at the next
 // poll.
 func (t *transact) halted() { t.abort.Store(true) }
@@ -156,6 +170,13 @@ func (t *transact) afterPoll(ctx context.Context, fetches kgo.Fetches, cancel co
 	c := t.p.cfg.Transaction
 	abort := t.abort.Load()
 	if !abort && time.Since(t.began) < c.Interval && (c.MaxRecords == 0 || t.records < c.MaxRecords) {
+		return
+	}
+	if !abort && t.records == 0 {
+		// Nothing fetched, so nothing produced or to commit: the empty
+		// transaction stays open (it has no state on the brokers yet)
+		// rather than costing four requests per interval while idle.
+		t.began = time.Now()
 		return
 	}
 	if err := t.end(ctx, !abort, c.Timeout/2, true); err != nil {
