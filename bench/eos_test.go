@@ -41,7 +41,7 @@ func TestExactlyOnceCost(t *testing.T) {
 		t.Fatal(err)
 	}
 	const (
-		drainN   = 200_000
+		drainN   = 1_000_000
 		rate     = 10_000
 		duration = 10 * time.Second
 	)
@@ -173,6 +173,11 @@ func eosLatency(t *testing.T, bin string, brokers []string, m eosMode, rate int,
 		}
 		now := time.Now()
 		fs.EachRecord(func(r *kgo.Record) { lat = append(lat, float64(now.Sub(r.Timestamp).Microseconds())/1e3) })
+	}
+	for _, l := range strings.Split(p.Output(), "\n") {
+		if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+			t.Logf("%s member: %s", m.name, l)
+		}
 	}
 	slices.Sort(lat)
 	q := func(f float64) float64 { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"runtime"
@@ -82,7 +83,7 @@ func keptSections(path string) string {
 	if err != nil {
 		return ""
 	}
-	if i := strings.Index(string(old), keptSection); i >= 0 {
+	if i := bytes.Index(old, []byte(keptSection)); i >= 0 {
 		return string(old[i:])
 	}
 	return ""
