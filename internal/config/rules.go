@@ -59,6 +59,7 @@ func checkRules(l *Loaded) []Problem {
 	if d := str("processor.dlq_topic"); d != "" && d == str("handler.output_topic") {
 		bad("processor.dlq_topic", "must differ from handler.output_topic, or dead letters would be mixed into the good output")
 	}
+	out = append(out, exactlyOnceRules(l)...)
 	if v["processor.batch.max_bytes"].(int64) > v["processor.buffer.max_bytes"].(int64) {
 		bad("processor.batch.max_bytes", fmt.Sprintf("must not exceed processor.buffer.max_bytes (%s): a full batch could never be buffered",
 			FormatBytes(v["processor.buffer.max_bytes"].(int64))))

@@ -208,6 +208,16 @@ var Schema = []Setting{
 		Help: "How long revoked partitions may finish their in-flight batches (one deadline for all) before they are released; keep it below the rebalance timeout."},
 	{Key: "processor.shutdown_timeout", Kind: Duration, Default: "30s", Min: "0s", Max: "1h",
 		Help: "How long shutdown waits for in-flight work (one deadline for every partition) before the final commit; rebalances wait meanwhile, so keep it below the rebalance timeout."},
+	{Key: "processor.guarantee", Kind: Enum, Default: "at_least_once", Values: []string{"at_least_once", "exactly_once"},
+		Help: "at_least_once commits offsets after the work (a crash replays up to a commit interval of output); exactly_once commits the handler's output and the input offsets in one Kafka transaction, so read_committed readers see each input record's output once. exactly_once needs a handler whose only effect is writing to Kafka (forward, simulate with handler.simulate.forward, or a Go handler producing through processor.TransactClient), producer.acks=all and producer.idempotent=true; it covers the output and dead-letter topics and the offsets, not effects outside Kafka. See docs/delivery.md."},
+	{Key: "processor.transaction.interval", Kind: Duration, Default: "100ms", Min: "10ms", Max: "1m",
+		Help: "exactly_once: how long a transaction stays open before every partition finishes what was fetched and the output and offsets commit together; read_committed readers see the output up to this much later, and an abort redoes up to this much work."},
+	{Key: "processor.transaction.max_records", Kind: Int, Default: "0", Min: "0", Max: "100000000", Unit: "records",
+		Help: "exactly_once: end a transaction early once this many records were fetched in it; 0 means only the interval ends it."},
+	{Key: "processor.transaction.id", Kind: String,
+		Help: "exactly_once: the transactional id; empty derives <group>-<processor.group.instance_id>, or, without static membership, a new random id per start. Keep it stable per member across restarts (a StatefulSet pod name) and unique among running members: a restarted member then aborts its predecessor's open transaction at once instead of after processor.transaction.timeout."},
+	{Key: "processor.transaction.timeout", Kind: Duration, Default: "1m", Min: "1s", Max: "15m",
+		Help: "exactly_once: the transaction timeout the brokers enforce (Java: transaction.timeout.ms; at most the brokers' transaction.max.timeout.ms, 15m by default): a transaction of a hung or dead member is aborted after it, which unpins the output's last stable offset. A transaction whose partitions have not finished what was fetched within half of it is aborted."},
 
 	// Handlers.
 	{Key: "handler.name", Kind: Enum, Default: "noop", Values: []string{"noop", "log", "forward", "simulate"}, Flag: "handler",

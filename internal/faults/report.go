@@ -97,19 +97,40 @@ start being slow).
 			}
 		}
 	}
-	// Hand-recorded chaos runs (scripts/chaos.sh) follow the table; they are
-	// no scenario of this run, so they are kept as they were.
-	if old, err := os.ReadFile(path); err == nil {
-		if i := bytes.Index(old, []byte(chaosHeading)); i >= 0 {
-			b.WriteString("\n" + string(old[i:]))
-		}
-	}
+	b.WriteString(keptSections(path))
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-// chaosHeading starts the report's section of chaos runs, kept across
-// regenerations.
-const chaosHeading = "## Chaos runs"
+// keptHeadings start the parts of the report that no scenario of this run
+// writes, kept from the old report when it is regenerated: hand-recorded
+// chaos runs (scripts/chaos.sh), and the exactly_once tests' results
+// (internal/faults/exactlyonce_test.go, run by go test, not by this report).
+var keptHeadings = []string{chaosHeading, exactlyOnceHeading}
+
+// chaosHeading and exactlyOnceHeading start those sections.
+const (
+	chaosHeading       = "\n## Chaos runs"
+	exactlyOnceHeading = "\n## Exactly-once\n"
+)
+
+// keptSections returns the report at path from the first kept heading on,
+// or "".
+func keptSections(path string) string {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	first := -1
+	for _, h := range keptHeadings {
+		if i := bytes.Index(old, []byte(h)); i >= 0 && (first < 0 || i < first) {
+			first = i
+		}
+	}
+	if first < 0 {
+		return ""
+	}
+	return string(old[first:])
+}
 
 // clusterName labels the three-node cluster's rows.
 const clusterName = "kafka-3"

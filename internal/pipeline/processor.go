@@ -21,6 +21,7 @@ func (p *Pipeline) Processor(idSuffix string, h processor.Handler) (*processor.P
 // Run does. It is the one place veltrix builds a processor, for a caller
 // that supplies its own handler and needs no pipeline client (the
 // benchmarks). An invalid c.Processor is an error (processor.New checks it).
+// With processor.guarantee=exactly_once its client is transactional.
 func NewProcessor(c config.Config, idSuffix string, h processor.Handler, opts Options) (*processor.Processor, error) {
 	kc := c.Kafka
 	kc.ClientID = c.Kafka.ClientID + idSuffix
@@ -28,9 +29,16 @@ func NewProcessor(c config.Config, idSuffix string, h processor.Handler, opts Op
 	if len(topics.Names) > 0 || topics.Pattern != "" {
 		topic = ""
 	}
+	popts := producer.ClientOptions(c.Producer)
+	if c.Processor.Guarantee == processor.ExactlyOnce {
+		// The member's own client carries forward's writes in its
+		// transactions (processor.TransactClient), and forward keeps the
+		// source timestamps: no record delivery timeout (see Connect).
+		popts = producer.ForwardClientOptions(c.Producer)
+	}
 	return processor.New(kc, topic, c.Processor, h, processor.Options{
 		Metrics: opts.Metrics, Logger: opts.Logger,
-		ClientOpts: withHooks(producer.ClientOptions(c.Producer), opts.Metrics),
+		ClientOpts: withHooks(popts, opts.Metrics),
 		Topics:     topics,
 	})
 }

@@ -41,17 +41,45 @@ func CheckTopics(ctx context.Context, topics []string, opts ...kgo.Opt) error {
 	return errors.Join(errs...)
 }
 
-// ReadTopic reads topic from its start to the end offsets it has when the
-// call begins, calling fn for every record in partition offset order. It
-// uses no consumer group and commits nothing. opts carry the connection
-// (seed brokers, client id, dial timeout).
+// ReadTopic reads topic as a read_committed consumer sees it: from its
+// start to the last stable offset it has when the call begins, calling fn
+// for every record of a committed or non-transactional write, in partition
+// offset order; records of aborted transactions are skipped, and those of
+// a transaction still open at the start are not waited for (nor is its
+// end: the read ends even while a hung transaction pins the last stable
+// offset). It uses no
+// consumer group and commits nothing. opts carry the connection (seed
+// brokers, client id, dial timeout).
 func ReadTopic(ctx context.Context, topic string, fn func(*kgo.Record), opts ...kgo.Opt) (int64, error) {
+	return readTopic(ctx, topic, true, fn, opts...)
+}
+
+// ReadTopicUncommitted is ReadTopic as a read_uncommitted consumer sees
+// it, up to the high watermark: records of aborted and open transactions
+// too (a test shows with it that aborted copies exist).
+func ReadTopicUncommitted(ctx context.Context, topic string, fn func(*kgo.Record), opts ...kgo.Opt) (int64, error) {
+	return readTopic(ctx, topic, false, fn, opts...)
+}
+
+func readTopic(ctx context.Context, topic string, committed bool, fn func(*kgo.Record), opts ...kgo.Opt) (int64, error) {
 	adm, err := kgo.NewClient(opts...)
 	if err != nil {
 		return 0, fmt.Errorf("creating client: %w", err)
 	}
 	defer adm.Close()
-	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
+	ka := kadm.NewClient(adm)
+	// The last stable offsets first: a transaction that had ended by then
+	// has its marker below the high watermarks listed after.
+	var stable kadm.ListedOffsets
+	if committed {
+		if stable, err = ka.ListCommittedOffsets(ctx, topic); err == nil {
+			err = stable.Error()
+		}
+		if err != nil {
+			return 0, fmt.Errorf("listing last stable offsets of %s: %w", topic, err)
+		}
+	}
+	ends, err := ka.ListEndOffsets(ctx, topic)
 	if err != nil {
 		return 0, fmt.Errorf("listing end offsets of %s: %w", topic, err)
 	}
@@ -60,40 +88,67 @@ func ReadTopic(ctx context.Context, topic string, fn func(*kgo.Record), opts ...
 	}
 	starts := map[string]map[int32]kgo.Offset{topic: {}}
 	remaining := map[int32]int64{}
+	filters := map[int32]*committedFilter{}
+	var plain int64 // records passed on without a filter
+	count := func() int64 {
+		n := plain
+		for _, f := range filters {
+			n += f.n
+		}
+		return n
+	}
 	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			starts[topic][o.Partition] = kgo.NewOffset().AtStart()
-			remaining[o.Partition] = o.Offset
+		if o.Offset <= 0 {
+			return
+		}
+		starts[topic][o.Partition] = kgo.NewOffset().AtStart()
+		remaining[o.Partition] = o.Offset
+		if committed {
+			lso := int64(0)
+			if s, ok := stable.Lookup(topic, o.Partition); ok {
+				lso = s.Offset
+			}
+			filters[o.Partition] = newCommittedFilter(lso, fn)
 		}
 	})
 	if len(remaining) == 0 {
 		return 0, nil
 	}
-	cl, err := kgo.NewClient(append(opts, kgo.ConsumePartitions(starts), kgo.FetchMaxWait(500*time.Millisecond))...)
+	// read_uncommitted with the transaction markers: every offset below
+	// the high watermark is a record or a marker, so each partition is
+	// seen to end; committedFilter does what read_committed would.
+	cl, err := kgo.NewClient(append(opts, kgo.ConsumePartitions(starts), kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.FetchIsolationLevel(kgo.ReadUncommitted()), kgo.KeepControlRecords())...)
 	if err != nil {
 		return 0, fmt.Errorf("creating client: %w", err)
 	}
 	defer cl.Close()
-	var n int64
 	for len(remaining) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return n, fmt.Errorf("reading %s: %w (%d partitions unfinished)", topic, err, len(remaining))
+			return count(), fmt.Errorf("reading %s: %w (%d partitions unfinished)", topic, err, len(remaining))
 		}
 		if errs := fetches.Errors(); len(errs) > 0 {
-			return n, fmt.Errorf("reading %s partition %d: %w", topic, errs[0].Partition, errs[0].Err)
+			return count(), fmt.Errorf("reading %s partition %d: %w", topic, errs[0].Partition, errs[0].Err)
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
 			end, open := remaining[r.Partition]
-			if !open || r.Offset >= end {
+			if !open {
 				return
 			}
-			fn(r)
-			n++
+			if r.Offset < end {
+				switch f := filters[r.Partition]; {
+				case f != nil:
+					f.add(r)
+				case !r.Attrs.IsControl():
+					fn(r)
+					plain++
+				}
+			}
 			if r.Offset+1 >= end {
 				delete(remaining, r.Partition)
 			}
 		})
 	}
-	return n, nil
+	return count(), nil
 }

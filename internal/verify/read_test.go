@@ -54,3 +54,76 @@ func TestCheckTopicsNamesMissing(t *testing.T) {
 		}
 	})
 }
+
+// TestReadTopicEndsPastAbortedRecords: ReadTopic ends although the last
+// records below the last stable offset belong to an aborted transaction
+// whose marker lies past it (another transaction, still open, pins the
+// last stable offset): it returns the committed and non-transactional
+// records only, without waiting for the open transaction. It hung before
+// (a read_committed client drops the aborted records and so never showed
+// the end), on both clusters.
+func TestReadTopicEndsPastAbortedRecords(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		topic := kafkatest.Name(t, "out")
+		kafkatest.CreateTopic(t, c.Brokers, topic, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		newTxn := func(id string) *kgo.Client {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.TransactionalID(kafkatest.Name(t, id)), kgo.DefaultProduceTopic(topic))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(cl.Close)
+			return cl
+		}
+		plain := kafkatest.Client(t, c.Brokers)
+		produce := func(cl *kgo.Client, v string) {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatalf("producing %s: %v", v, err)
+			}
+		}
+		aborted, open := newTxn("aborted"), newTxn("open")
+		produce(plain, "plain")
+		for _, cl := range []*kgo.Client{aborted, open} {
+			if err := cl.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		produce(aborted, "b1")
+		produce(aborted, "b2")
+		produce(open, "a1")
+		if err := aborted.EndTransaction(ctx, kgo.TryAbort); err != nil {
+			t.Fatal(err)
+		}
+		read := func(committed bool) []string {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			var got []string
+			rd := ReadTopic
+			if !committed {
+				rd = ReadTopicUncommitted
+			}
+			n, err := rd(rctx, topic, func(r *kgo.Record) { got = append(got, string(r.Value)) }, kgo.SeedBrokers(c.Brokers...))
+			if err != nil {
+				t.Fatalf("read committed=%v: %d records, %v", committed, n, err)
+			}
+			if int(n) != len(got) {
+				t.Fatalf("read committed=%v returned %d, passed on %d", committed, n, len(got))
+			}
+			return got
+		}
+		if got := strings.Join(read(true), ","); got != "plain" {
+			t.Errorf("read_committed with a transaction open: %s; want plain", got)
+		}
+		if got := strings.Join(read(false), ","); got != "plain,b1,b2,a1" {
+			t.Errorf("read_uncommitted: %s; want plain,b1,b2,a1", got)
+		}
+		if err := open.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+		produce(plain, "after")
+		if got := strings.Join(read(true), ","); got != "plain,a1,after" {
+			t.Errorf("read_committed after the commit: %s; want plain,a1,after", got)
+		}
+	})
+}

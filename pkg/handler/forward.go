@@ -27,6 +27,10 @@ var ErrNotJSON = errors.New("value is not valid JSON")
 //
 // The delivery timeout counts from the Handle call, not from the records'
 // timestamps, so a backlog of any age can be forwarded.
+//
+// Under processor.guarantee=exactly_once, Handle produces through the
+// member's transactional client (processor.TransactClient) instead of its
+// own, so the output commits with the input offsets.
 type Forward struct {
 	cl          *kgo.Client
 	topic       string
@@ -64,6 +68,11 @@ func (f *Forward) Handle(ctx context.Context, b *processor.Batch) error {
 		ctx, cancel = context.WithTimeout(ctx, f.timeout)
 		defer cancel()
 	}
+	cl := f.cl
+	if tc := processor.TransactClient(ctx); tc != nil {
+		// exactly_once: the writes join the member's transaction.
+		cl = tc
+	}
 	var (
 		errs processor.RecordErrors
 		mu   sync.Mutex
@@ -77,7 +86,7 @@ func (f *Forward) Handle(ctx context.Context, b *processor.Batch) error {
 		}
 		out := &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}
 		wg.Add(1)
-		f.cl.Produce(ctx, out, func(_ *kgo.Record, err error) {
+		cl.Produce(ctx, out, func(_ *kgo.Record, err error) {
 			defer wg.Done()
 			if err != nil {
 				mu.Lock()

@@ -87,5 +87,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		part := strconv.Itoa(int(k.partition))
 		gauge(c.d.LatestOffset, float64(p.End), cl, k.topic, part)
 		gauge(c.d.EarliestOffset, float64(p.Start), cl, k.topic, part)
+		gauge(c.d.UnstableRecords, float64(p.Unstable), cl, k.topic, part)
 	}
 }

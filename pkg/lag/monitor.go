@@ -210,7 +210,7 @@ func (m *Monitor) poll(ctx context.Context, at time.Time) (*Snapshot, error) {
 	if m.opts.Topics != nil {
 		maps.DeleteFunc(topics, func(t string, _ bool) bool { return !m.opts.Topics(t) })
 	}
-	var start, end kadm.ListedOffsets
+	var start, end, hwm kadm.ListedOffsets
 	if len(topics) > 0 {
 		list := slices.Sorted(maps.Keys(topics))
 		if start, err = m.adm.ListStartOffsets(ctx, list...); err != nil && !partial(err) {
@@ -222,12 +222,19 @@ func (m *Monitor) poll(ctx context.Context, at time.Time) (*Snapshot, error) {
 		if end, err = m.adm.ListCommittedOffsets(ctx, list...); err != nil && !partial(err) {
 			return nil, fmt.Errorf("listing last stable offsets: %w", err)
 		}
+		// The high watermarks, after the last stable offsets so never
+		// below them: the records between are those of open
+		// transactions (Partition.Unstable); a hung one pins the last
+		// stable offset, and read_committed readers wait.
+		if hwm, err = m.adm.ListEndOffsets(ctx, list...); err != nil && !partial(err) {
+			return nil, fmt.Errorf("listing high watermarks: %w", err)
+		}
 	}
 
 	var wants []want
 	seen := map[partKey]bool{}
 	for _, name := range names {
-		g := m.group(name, described, fetched, start, end)
+		g := m.group(name, described, fetched, start, end, hwm)
 		for i := range g.Partitions {
 			p := &g.Partitions[i]
 			if p.Err == "" && p.Lag > 0 {
@@ -298,7 +305,7 @@ func (m *Monitor) groups(ctx context.Context) ([]string, error) {
 }
 
 // group builds one group's view from the poll's responses.
-func (m *Monitor) group(name string, described kadm.DescribedGroups, fetched kadm.FetchOffsetsResponses, start, end kadm.ListedOffsets) Group {
+func (m *Monitor) group(name string, described kadm.DescribedGroups, fetched kadm.FetchOffsetsResponses, start, end, hwm kadm.ListedOffsets) Group {
 	g := Group{Name: name}
 	owners := map[topicPart]string{}
 	wanted := map[topicPart]bool{}
@@ -363,6 +370,9 @@ func (m *Monitor) group(name string, described kadm.DescribedGroups, fetched kad
 			p.Err = fmt.Sprintf("listing last stable offset: %v", e.Err)
 		}
 		p.Start, p.End = s.Offset, e.Offset
+		if h, ok := hwm.Lookup(tp.topic, tp.partition); ok && h.Err == nil && p.Err == "" {
+			p.Unstable = max(h.Offset-p.End, 0)
+		}
 		c, committed := commits[tp]
 		switch {
 		case committed && c.Err != nil:

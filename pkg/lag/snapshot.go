@@ -51,6 +51,12 @@ type Partition struct {
 	// lies between them (only transaction markers or aborted records, which
 	// a read_committed consumer never sees).
 	Lag int64 `json:"lag"`
+	// Unstable is the high watermark minus End: the records (and
+	// markers) of transactions still open, which no read_committed reader
+	// sees yet. A transaction that hangs (its producer died with a long
+	// transaction timeout, or a broker fault) pins End while this grows;
+	// the lag against End then understates what is waiting.
+	Unstable int64 `json:"unstable"`
 	// Lost counts records deleted by retention before the group read them:
 	// Start − Committed when the commit is below the log start, else 0.
 	Lost int64 `json:"lost"`

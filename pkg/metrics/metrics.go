@@ -48,6 +48,7 @@ type Metrics struct {
 	InFlight        *prometheus.GaugeVec // group, topic, partition
 	InFlightOldest  *prometheus.GaugeVec // group, topic, partition
 	InFlightWaiting *prometheus.GaugeVec // group, topic, partition
+	Transactions   *prometheus.CounterVec   // group, outcome: committed|aborted|unknown
 }
 
 // Latency buckets from 1 ms to about 65 s, doubling.
@@ -111,11 +112,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		InFlightWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace,
 			Name: "inflight_waiting_records", Help: "Records of the partition in its offset window waiting behind an earlier record of their sub-lane (the same key, or a key that hashes to the same sub-lane) (processor.ordering key or none; sampled every second)."},
 			[]string{"group", "topic", "partition"}),
+		Transactions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
+			Name: "transactions_total", Help: "Transactions ended under processor.guarantee=exactly_once, by outcome: committed, aborted (a rebalance, a halt, a barrier not reached in time), unknown (End failed; the client is recreated)."}, []string{"group", "outcome"}),
 	}
 	reg.MustRegister(m.Produced, m.ProduceErrors, m.Processed, m.Failed, m.Retries, m.BatchRecords,
 		m.HandlerSeconds, m.E2ESeconds, m.Commits, m.CommitErrors, m.Assigned, m.Rebalances,
 		m.PartitionLag, m.Paused, m.BufferedRecs, m.BufferedBytes, m.Halted, m.HaltedOffset, m.Timeouts, m.Overdue, m.DLQErrors,
-		m.InFlight, m.InFlightOldest, m.InFlightWaiting)
+		m.InFlight, m.InFlightOldest, m.InFlightWaiting, m.Transactions)
 	return m
 }
 
@@ -182,6 +185,7 @@ type Lag struct {
 	MemberInfo      *prometheus.Desc // cluster, group, member_id, client_id, host
 	LatestOffset    *prometheus.Desc // cluster, topic, partition
 	EarliestOffset  *prometheus.Desc // cluster, topic, partition
+	UnstableRecords *prometheus.Desc // cluster, topic, partition
 	PollSeconds     *prometheus.Desc // cluster
 	PollTimestamp   *prometheus.Desc // cluster
 }
@@ -216,15 +220,17 @@ func NewLag() *Lag {
 			"1 for each live member of the group, naming its member and client ids and host.", []string{"cluster", "group", "member_id", "client_id", "host"}),
 		LatestOffset:   d("kafka_partition_latest_offset", "Last stable offset of the partition (the high watermark unless a transaction is open).", topic),
 		EarliestOffset: d("kafka_partition_earliest_offset", "Log start offset of the partition.", topic),
-		PollSeconds:    d("veltrix_lag_poll_duration_seconds", "How long the latest lag poll took.", []string{"cluster"}),
-		PollTimestamp:  d("veltrix_lag_poll_timestamp_seconds", "Unix time of the latest lag poll.", []string{"cluster"}),
+		UnstableRecords: d("kafka_partition_unstable_records",
+			"High watermark minus last stable offset: records of transactions still open, not yet readable by read_committed consumers. Growing while kafka_partition_latest_offset stays put: a hung transaction pins the partition.", topic),
+		PollSeconds:   d("veltrix_lag_poll_duration_seconds", "How long the latest lag poll took.", []string{"cluster"}),
+		PollTimestamp: d("veltrix_lag_poll_timestamp_seconds", "Unix time of the latest lag poll.", []string{"cluster"}),
 	}
 }
 
 // Describe sends every lag descriptor to ch.
 func (l *Lag) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{l.Lag, l.LagSeconds, l.MaxLag, l.SumLag, l.MaxLagSeconds, l.CurrentOffset, l.LostRecords,
-		l.PartitionStatus, l.GroupStatus, l.Members, l.MemberInfo, l.LatestOffset, l.EarliestOffset, l.PollSeconds, l.PollTimestamp} {
+		l.PartitionStatus, l.GroupStatus, l.Members, l.MemberInfo, l.LatestOffset, l.EarliestOffset, l.UnstableRecords, l.PollSeconds, l.PollTimestamp} {
 		ch <- d
 	}
 }

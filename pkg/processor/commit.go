@@ -62,7 +62,8 @@ func (p *Processor) commitOffsets(ctx context.Context, offsets map[topicPart]kgo
 	if len(offsets) > 0 && p.testHookCommit != nil {
 		p.testHookCommit(offsetsByTopic(offsets))
 	}
-	if len(offsets) == 0 || p.cl == nil {
+	if len(offsets) == 0 || p.cl == nil || p.txn != nil {
+		// With exactly_once, offsets are committed only in transactions.
 		return nil
 	}
 	if m := p.member.Load(); m != nil {

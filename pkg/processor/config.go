@@ -50,6 +50,11 @@ type Config struct {
 	// partition taken past its lowest unfinished offset: when that window
 	// is full, the partition's queue fills and its fetching pauses.
 	MaxInFlight int `koanf:"max_in_flight"`
+
+	// Guarantee is at_least_once (the default; "" means it) or
+	// exactly_once (guarantee.go, transact.go).
+	Guarantee   Guarantee         `koanf:"guarantee"`
+	Transaction TransactionConfig `koanf:"transaction"`
 }
 
 // GroupConfig is the consumer group membership.
@@ -136,6 +141,8 @@ func DefaultConfig() Config {
 		MaxInFlight:     5000,
 		Rebalance:       RebalanceConfig{DrainTimeout: 10 * time.Second},
 		ShutdownTimeout: 30 * time.Second,
+		Guarantee:       AtLeastOnce,
+		Transaction:     TransactionConfig{Interval: 100 * time.Millisecond, Timeout: time.Minute},
 	}
 }
 
@@ -209,6 +216,7 @@ func (c Config) Validate() error {
 	atLeastN("MaxInFlight", int64(c.MaxInFlight), 1, "")
 	atLeast("Rebalance.DrainTimeout", c.Rebalance.DrainTimeout, 0)
 	atLeast("ShutdownTimeout", c.ShutdownTimeout, 0)
+	errs = append(errs, c.validateGuarantee()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid processor config: %w", errors.Join(errs...))
 	}

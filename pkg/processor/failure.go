@@ -98,6 +98,9 @@ func (l *lane) haltPartition(r *kgo.Record, cause error, attempts int) {
 	if !l.halt(Halt{Topic: l.topic, Partition: r.Partition, Offset: r.Offset, Attempts: attempts, Err: cause.Error(), Since: time.Now()}) {
 		return
 	}
+	if p.txn != nil {
+		p.txn.halted() // exactly_once: abort the transaction (transact.go)
+	}
 	l.m.halted(1)
 	l.m.haltedAt(r.Partition, r.Offset)
 	p.dropQueued(l)

@@ -57,7 +57,7 @@ type lane struct {
 }
 
 func newLane(p *Processor, topic string, part int32) *lane {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(p.laneContext())
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	m := p.instrumentsFor(topic)

@@ -93,6 +93,9 @@ type Processor struct {
 	// testHookCommit, when set, sees every commit's offsets (with or
 	// without a client).
 	testHookCommit func(offsets map[string]map[int32]kgo.EpochOffset)
+
+	// txn runs the transactions of exactly_once; nil otherwise.
+	txn *transact
 }
 
 // New returns a Processor for topic (or opts.Topics), or an error naming
@@ -218,21 +221,38 @@ func (p *Processor) Owned() map[string][]int32 {
 // its final offsets are committed. It returns nil after a clean shutdown,
 // or the error that stopped it: an unreachable cluster within
 // kafka.connect_timeout, ErrFenced, or ErrTopicGone.
+//
+// With exactly_once, an end of transaction whose outcome is unknown closes
+// the client and Run starts again with a new one (transact.go).
 func (p *Processor) Run(ctx context.Context) error {
-	cl, err := kafka.Connect(ctx, p.kcfg, p.clientOptions()...)
+	connected, err := p.run(ctx)
+	for errors.Is(err, errRecreate) {
+		p.log.Warn("recreating the transactional client", "err", err)
+		var again bool
+		again, err = p.run(ctx)
+		connected = connected || again
+	}
+	if connected {
+		close(p.closed)
+		p.health.stop()
+	}
+	return err
+}
+
+// run is one client's life: Run without the recreation.
+func (p *Processor) run(ctx context.Context) (connected bool, _ error) {
+	cl, err := p.connect(ctx)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			// Stopped while connecting. franz-go joins the group as soon
 			// as the client exists, so the first assignment (and Readied)
 			// may already have come while the ping waited: closing the
 			// client revoked it, with nothing fetched. A clean stop.
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	p.cl = cl
-	defer close(p.closed)
-	defer p.health.stop()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -242,7 +262,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	// rebalance in progress refuses commits): without it, a partition that
 	// receives no more records kept its finished work uncommitted until
 	// shutdown. When every batch commit succeeded it finds nothing to do.
-	if p.cfg.Commit.Mode == CommitInterval || p.cfg.Commit.Mode == CommitBatch {
+	if p.txn == nil && (p.cfg.Commit.Mode == CommitInterval || p.cfg.Commit.Mode == CommitBatch) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -257,7 +277,9 @@ func (p *Processor) Run(ctx context.Context) error {
 		// fetch response per broker), so nothing already fetched is left
 		// in the client to be dropped when flow pauses its partition.
 		p.health.polling()
-		fetches := cl.PollFetches(ctx)
+		pctx, pdone := p.pollContext(ctx) // exactly_once: bounded by the transaction's end (transact.go)
+		fetches := cl.PollFetches(pctx)
+		pdone()
 		p.health.working(time.Now())
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			// Rebalances stay blocked (BlockRebalanceOnPoll) until the
@@ -271,7 +293,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		var errs []partError
 		fetches.EachError(func(t string, part int32, err error) {
 			switch {
-			case errors.Is(err, context.Canceled):
+			case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			case errors.Is(err, kerr.FencedInstanceID):
 				cancel(fmt.Errorf("%w: processor.group.instance_id=%q: %w", ErrFenced, p.cfg.Group.InstanceID, err))
 			default:
@@ -318,6 +340,9 @@ func (p *Processor) Run(ctx context.Context) error {
 		p.flow()
 		p.fetch.resize(cl)
 		cl.AllowRebalance()
+		if p.txn != nil {
+			p.txn.afterPoll(ctx, fetches, cancel) // transact.go
+		}
 		if wait > 0 {
 			p.health.polling()
 			select {
@@ -329,18 +354,23 @@ func (p *Processor) Run(ctx context.Context) error {
 
 	// Shutdown: finish in-flight work, commit it, then leave the group. The
 	// revoke callback that Close triggers finds nothing left to release.
+	if p.txn != nil {
+		p.txn.finish(context.Cause(ctx)) // transact.go
+	}
 	p.release(p.allLanes(), p.cfg.ShutdownTimeout, p.cfg.Commit.Mode != CommitManual)
 	wg.Wait()
 	cl.CloseAllowingRebalance()
 	switch err := context.Cause(ctx); {
 	case errors.Is(err, ErrFenced):
 		p.log.Error("this member was fenced: another running member uses the same static membership id", "err", err)
-		return err
+		return true, err
 	case errors.Is(err, ErrTopicGone):
 		p.log.Error("stopping: the input topic is unreadable", "err", err)
-		return err
+		return true, err
+	case errors.Is(err, errRecreate):
+		return true, err
 	}
-	return nil
+	return true, nil
 }
 
 // ErrFenced is returned by Run when the group coordinator fenced this
