@@ -45,10 +45,10 @@ type Metrics struct {
 	DLQErrors      *prometheus.CounterVec   // topic
 	// Key and none ordering's offset window, per owned partition, sampled
 	// every second.
-	InFlight        *prometheus.GaugeVec // group, topic, partition
-	InFlightOldest  *prometheus.GaugeVec // group, topic, partition
-	InFlightWaiting *prometheus.GaugeVec // group, topic, partition
-	Transactions   *prometheus.CounterVec   // group, outcome: committed|aborted|unknown
+	InFlight        *prometheus.GaugeVec   // group, topic, partition
+	InFlightOldest  *prometheus.GaugeVec   // group, topic, partition
+	InFlightWaiting *prometheus.GaugeVec   // group, topic, partition
+	Transactions    *prometheus.CounterVec // group, outcome: committed|aborted|unknown
 }
 
 // Latency buckets from 1 ms to about 65 s, doubling.
