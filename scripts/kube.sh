@@ -13,7 +13,7 @@
 #
 # The directory holds kube-apiserver, etcd and crd/ (KEDA's ScaledObject,
 # the Prometheus Operator's ServiceMonitor and PrometheusRule): point envtest's
-# BinaryAssetsDirectory (or VELTRIX_KUBE_ASSETS) at it. The first build takes
+# BinaryAssetsDirectory (or VELTRIX_TEST_KUBE_ASSETS) at it. The first build takes
 # about 13 minutes for kube-apiserver on two busy cores and under a minute for
 # etcd; a second call finds both and returns at once. VELTRIX_KUBE_BUILD_P sets
 # `go build -p` (default 2). Concurrent calls wait for each other (flock), so

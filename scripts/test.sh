@@ -53,8 +53,8 @@ echo "== waiting for the Kubernetes API server build (scripts/kube.sh, log in $k
 if ! wait "$kube_build"; then
   tail -n 30 "$kube_log"; echo "scripts/kube.sh build failed"; exit 1
 fi
-VELTRIX_KUBE_ASSETS=$(scripts/kube.sh dir)
-export VELTRIX_KUBE_ASSETS
+VELTRIX_TEST_KUBE_ASSETS=$(scripts/kube.sh dir)
+export VELTRIX_TEST_KUBE_ASSETS
 
 echo "== go test (embedded cluster and real broker at $addr)"
 VELTRIX_TEST_BROKERS="$addr" go test -count=1 -timeout 15m "$@" ./...

@@ -13,7 +13,11 @@ import (
 // calls in flight per partition — 2000 × 0.005 / 1.4 = 7.1, so 8 — and a
 // window to match.
 func TestPlanConcurrency(t *testing.T) {
-	r := veltrix(t, 60*time.Second, "", "plan", "--rate", "2000", "--measure", "1s", "--topic.partitions", "2", "--fixed-partitions", "--json",
+	// --io-bound: whether a one-second measurement sees the instance's
+	// rate grow with its lanes depends on the machine's load (measured
+	// 300/s against 2 × 190/s at load 20, under the 80% the detection asks);
+	// the detection itself is TestIOBound's (internal/plan).
+	r := veltrix(t, 60*time.Second, "", "plan", "--rate", "2000", "--measure", "1s", "--topic.partitions", "2", "--fixed-partitions", "--io-bound", "--json",
 		"--handler", "simulate", "--handler.simulate.record_delay", "5ms", "--processor.batch.max_records", "10")
 	var rep struct {
 		Instance, Partition *struct{ Rate float64 }

@@ -26,12 +26,12 @@ import (
 )
 
 // kubeAssets returns the directory scripts/kube.sh builds the API server,
-// etcd and the CRDs into (VELTRIX_KUBE_ASSETS overrides it). When they are
+// etcd and the CRDs into (VELTRIX_TEST_KUBE_ASSETS overrides it). When they are
 // missing the test skips, loudly, and fails under CI=true: scripts/test.sh
 // builds them first.
 func kubeAssets(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("VELTRIX_KUBE_ASSETS")
+	dir := os.Getenv("VELTRIX_TEST_KUBE_ASSETS")
 	if dir == "" {
 		out, err := exec.Command("../../scripts/kube.sh", "dir").Output()
 		if err != nil {
