@@ -12,11 +12,14 @@ import (
 // per producer and key, which is what key ordering keeps: out of order must
 // stay 0 and nothing may be lost.
 //
-// Duplicates are not held to the partition-ordering bounds: a partition
-// handed over, even gracefully, is taken up from its lowest unfinished
-// record, so the records above it that other sub-lanes had finished are
-// handled again (at most processor.max_in_flight per partition and
-// handover). The notes give the count.
+// Duplicates are held to the partition-ordering bounds: a graceful
+// handover (a revoke or shutdown within the drain deadline) lets every
+// sub-lane handle what it was dispatched, so the commit covers it and
+// nothing is redone (baseline-key, rolling-restart-key and scale-key must
+// show 0). A partition taken over after a SIGKILL is taken up from its
+// lowest unfinished record, so the records above it that other sub-lanes
+// had finished are handled again (at most processor.max_in_flight per
+// partition and kill), within sigkill's duplicate bound.
 
 // keyConcurrency is the processor.concurrency the variants run with.
 const keyConcurrency = 16

@@ -39,9 +39,11 @@ key. broker-wiped counts what the new broker holds: the records of the old one w
 
 The `+"`-key`"+` rows run the scenario of that name with every member in `+"`--processor.ordering key --processor.concurrency 16`"+`
 (docs/ordering.md): records of different keys in one partition are handled up to 16 at a time, and the
-order that must hold is each key's — what the out-of-order column counts. A handover, even a graceful one,
-resumes a partition from its lowest unfinished record and redoes the finished ones above it, so there
-duplicates are counted, not held to partition ordering's bounds; lost and out of order must be 0.
+order that must hold is each key's — what the out-of-order column counts. They are held to the same bounds
+as partition ordering: a graceful revoke or shutdown lets every sub-lane handle what it was dispatched
+before the partition is committed and handed over, so the clean run and the graceful membership changes
+redo nothing (0 duplicates); a SIGKILL resumes a partition from its lowest unfinished record and redoes
+the finished ones above it, within sigkill's duplicate bound.
 baseline-key, rolling-restart-key and cluster-rolling-restart-key run with scripts/faults.sh only (CI runs
 sigkill-key and scale-key).
 
@@ -49,10 +51,15 @@ The cluster-* scenarios run on `+"`kafka-3`"+`, three Apache Kafka 4.4 KRaft nod
 and aim a fault at one broker while events flow: SIGKILL the leader of most input partitions, SIGSTOP the
 busiest leader that is not the group coordinator past its 9 s session with the controller and SIGCONT it,
 and a rolling restart of all three brokers that waits for every replica to be in sync before the next. A
-hung *coordinator* is left out of cluster-broker-hang on purpose: in trials the group stalled (no partition,
-or some, committed for the whole 30 s freeze) because franz-go forgets a cached coordinator after a failed
-dial or NOT_COORDINATOR, not after a read timeout on a connection the frozen broker's kernel still
-accepted. The topics have three replicas and `+"`min.insync.replicas`"+` 2; the test's producer and the members'
+hung *coordinator* has its own scenario, cluster-coordinator-hang (scripts/faults.sh or
+`+"`-faults.only cluster-coordinator-hang`"+`, about 50 s at test scale, not in CI): franz-go forgets a cached
+coordinator after a failed dial or NOT_COORDINATOR, not after a read timeout on a connection the frozen
+broker's kernel still accepted, so without veltrix's probing dialer (pkg/kafka/dialer.go) the group kept
+asking the hung broker and no partition, or only some, committed for the 30 s freeze (the scenario fails
+without it). The dialer makes a new connection whose first answer does not come within 5 s fail as a dial,
+and a request that outlives its deadline closes the other connections to that broker; the group then
+finds its new coordinator once the controller has fenced the hung one (9 s). It passes when every
+partition was committed past the freeze within 30 s, while the broker was still hung. The topics have three replicas and `+"`min.insync.replicas`"+` 2; the test's producer and the members'
 forward producers write with acks=all and idempotence. Every event the brokers acknowledged is remembered,
 so an acknowledged write that vanished from the input counts as lost too; the notes give the acknowledged
 count. Recovery is the time until every input partition was processed and committed past the fault.

@@ -78,9 +78,19 @@ func newKeyed(l *lane) *keyed {
 
 // run is the partition lane's goroutine in key and none ordering: it
 // dispatches until the lane is stopped, then stops every sub-lane and
-// returns once each has finished its current batch (or, abandoned at a
-// drain deadline, its current call has returned), so the partition's next
-// lane, which waits for this one's done, never overlaps a call of it.
+// returns once each has handled every record it was handed (or, abandoned
+// at a drain deadline, its current call has returned), so the partition's
+// next lane, which waits for this one's done, never overlaps a call of it.
+//
+// Why a stopped sub-lane drains its queue instead of finishing only its
+// current batch, as a partition's lane does: the commit is the lowest
+// unfinished offset, so one record dropped from a sub-lane's queue holds
+// the commit below every record the other sub-lanes finished above it, and
+// the next owner would redo them all (up to max_in_flight per partition,
+// at every graceful rebalance). Draining what was dispatched, and nothing
+// more from the partition's queue, leaves the window finished: the commit
+// is just past the last record dispatched, as a partition's lane commits
+// just past its last batch. The drain deadline bounds it as before.
 func (k *keyed) run() {
 	l := k.l
 	for _, s := range k.subs {
@@ -120,6 +130,18 @@ func (k *keyed) run() {
 			return
 		}
 	}
+}
+
+// stopTake is take's answer once l is stopped: nothing for a partition's
+// lane; for a sub-lane, the next batch of its queue without waiting for a
+// batch bound (nil once the queue is empty, or the partition's lane was
+// abandoned at a drain deadline or lost: its context is cancelled), so it
+// hands over everything it was dispatched before it returns (see run).
+func (l *lane) stopTake() (batch []*kgo.Record, last *kgo.Record) {
+	if l.parent == nil || l.ctx.Err() != nil {
+		return nil, nil
+	}
+	return l.takeQueued(l.p.cfg.Batch.MaxRecords)
 }
 
 // room is how many more records the window takes.

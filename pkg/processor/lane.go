@@ -255,7 +255,8 @@ func (l *lane) run() {
 // processor.batch is reached or max_wait has passed. It returns the batch
 // without control records (transaction markers, which the client keeps so
 // their offsets can be finished), and the last record taken, control or
-// not; last is nil when the lane is stopped.
+// not; last is nil when the lane is stopped (a sub-lane first drains its
+// queue: stopTake).
 func (l *lane) take() (batch []*kgo.Record, last *kgo.Record) {
 	cfg := l.p.cfg.Batch
 	for {
@@ -265,18 +266,18 @@ func (l *lane) take() (batch []*kgo.Record, last *kgo.Record) {
 				break
 			}
 			if !l.fill(cfg.MaxWait) {
-				return nil, nil
+				return l.stopTake()
 			}
 			break
 		}
 		select {
 		case <-l.signal:
 		case <-l.stopCh:
-			return nil, nil
+			return l.stopTake()
 		}
 	}
 	if l.stopped() {
-		return nil, nil
+		return l.stopTake()
 	}
 	return l.takeQueued(cfg.MaxRecords)
 }
