@@ -113,6 +113,7 @@ func (k *keyed) run() {
 		if room := k.room(); room > 0 {
 			if batch, last := l.takeQueued(min(room, l.p.cfg.Batch.MaxRecords)); last != nil {
 				k.dispatch(batch, last)
+				clear(batch) // the sub-lanes hold them now (see lane.run)
 				select {
 				case <-tick.C:
 					k.observe()

@@ -245,7 +245,13 @@ func (l *lane) run() {
 			l.complete(last)
 			continue
 		}
-		if !l.process(recs, last) {
+		ok := l.process(recs, last)
+		// The batch buffer is reused: left in it, the records would pin
+		// their fetch responses (a record's key and value point into
+		// one) until the next batch overwrites them — for an idle lane,
+		// and for each of key ordering's sub-lanes, indefinitely.
+		clear(recs)
+		if !ok {
 			return
 		}
 	}
