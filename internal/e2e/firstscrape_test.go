@@ -189,6 +189,7 @@ var absentAtFirstScrape = map[string]string{
 	"kafka_consumergroup_members":               "lag monitor: none before its first poll",
 	"kafka_partition_latest_offset":             "lag monitor: none before its first poll",
 	"kafka_partition_earliest_offset":           "lag monitor: none before its first poll",
+	"kafka_partition_unstable_records":          "lag monitor: none before its first poll",
 	"veltrix_lag_poll_duration_seconds":         "lag monitor: measures the first poll, so exists after it",
 	"veltrix_lag_poll_timestamp_seconds":        "lag monitor: the time of the first poll, so exists after it",
 	// franz-go's kprom metrics are registered when the client is created
