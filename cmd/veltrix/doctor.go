@@ -55,8 +55,8 @@ see in the settings alone:
                insecure_skip_verify, SASL PLAIN without TLS
   certificate  CA, client and broker certificates expired or expiring
                within 30 days                                   [broker: live]
-  manifests    the Kubernetes manifests (--manifests DIR, a kustomization
-               or YAML files): autoscaler maxima vs partitions, the
+  manifests    the Kubernetes manifests (--manifests PATH: a kustomization,
+               rendered by kubectl kustomize, YAML files or one file): autoscaler maxima vs partitions, the
                processors' grace period vs shutdown_timeout + final commit
 
 Live checks run when brokers are given (--brokers or kafka.brokers); doctor
@@ -136,7 +136,7 @@ kafka-configs). Exit codes: 0 no error-severity finding, 3 at least one,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the findings as one JSON object")
-	cmd.Flags().StringVar(&manifests, "manifests", "", "check the Kubernetes manifests in this directory too (a kustomization, e.g. deploy/kubernetes/overlays/production, or YAML files)")
+	cmd.Flags().StringVar(&manifests, "manifests", "", "check the Kubernetes manifests at this path too: a kustomization (rendered by kubectl kustomize, e.g. deploy/kubernetes/overlays/production), a directory of YAML files, or one file")
 	cmd.Flags().StringVar(&cgroupRoot, "cgroup-root", doctor.CgroupRoot, "where the cgroup file system is mounted (for tests)")
 	_ = cmd.Flags().MarkHidden("cgroup-root")
 	config.AddFlags(cmd.Flags(), allPrefixes)

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/veltrix/veltrix/pkg/processor"
 )
@@ -54,36 +53,68 @@ func ShutdownBound(c processor.Config) time.Duration {
 	return c.ShutdownTimeout + max(c.ShutdownTimeout, 5*time.Second)
 }
 
-// ReadManifests reads the manifests in dir: rendered with kustomize when
-// dir holds a kustomization (as `kubectl apply -k dir`), else every .yaml
-// and .yml file in it.
-func ReadManifests(dir string) (*Manifests, error) {
-	var docs []byte
-	if kustomization(dir) {
-		res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
-		if err != nil {
-			return nil, fmt.Errorf("rendering %s: %w", dir, err)
-		}
-		if docs, err = res.AsYaml(); err != nil {
-			return nil, fmt.Errorf("rendering %s: %w", dir, err)
-		}
-	} else {
-		files, err := os.ReadDir(dir)
+// ReadManifests reads the manifests at path: a file of YAML documents, a
+// directory of .yaml and .yml files, or a kustomization's root, rendered
+// by `kubectl kustomize` (as `kubectl apply -k` would). kustomize is not
+// linked into veltrix: it is as large as the rest of the binary (and its
+// package initialisation costs memory in every command); without kubectl
+// on the PATH a kustomization is refused with the command that renders it.
+func ReadManifests(path string) (*Manifests, error) {
+	docs, err := manifestDocs(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseManifests(path, docs)
+}
+
+func manifestDocs(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifests: %w", err)
+	}
+	if !st.IsDir() {
+		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("reading manifests: %w", err)
 		}
-		for _, f := range files {
-			if ext := filepath.Ext(f.Name()); f.IsDir() || (ext != ".yaml" && ext != ".yml") {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join(dir, f.Name()))
-			if err != nil {
-				return nil, fmt.Errorf("reading manifests: %w", err)
-			}
-			docs = append(append(docs, b...), "\n---\n"...)
-		}
+		return b, nil
 	}
-	m := &Manifests{Source: dir}
+	if kustomization(path) {
+		kubectl, err := exec.LookPath("kubectl")
+		if err != nil {
+			return nil, fmt.Errorf("%s is a kustomization and kubectl is not on the PATH: render it elsewhere (kubectl kustomize %s > rendered.yaml) and pass the file", path, path)
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command(kubectl, "kustomize", path)
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("rendering %s with kubectl kustomize: %w: %s", path, err, strings.TrimSpace(stderr.String()))
+		}
+		return out, nil
+	}
+	files, err := os.ReadDir(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifests: %w", err)
+	}
+	var docs []byte
+	for _, f := range files {
+		if ext := filepath.Ext(f.Name()); f.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(path, f.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("reading manifests: %w", err)
+		}
+		docs = append(append(docs, b...), "\n---\n"...)
+	}
+	return docs, nil
+}
+
+// ParseManifests reads the objects doctor checks from docs, YAML documents
+// that came from source (named in findings).
+func ParseManifests(source string, docs []byte) (*Manifests, error) {
+	m := &Manifests{Source: source}
 	dec := yaml.NewDecoder(bytes.NewReader(docs))
 	for {
 		var o manifest
@@ -92,7 +123,7 @@ func ReadManifests(dir string) (*Manifests, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading manifests in %s: %w", dir, err)
+			return nil, fmt.Errorf("reading manifests in %s: %w", source, err)
 		}
 		name := o.Kind + "/" + o.Metadata.Name
 		switch o.Kind {

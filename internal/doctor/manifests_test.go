@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/veltrix/veltrix/internal/config"
+	"sigs.k8s.io/kustomize/api/filesys"
+	"sigs.k8s.io/kustomize/api/krusty"
 )
 
 const manifestsYAML = `apiVersion: apps/v1
@@ -95,7 +97,18 @@ func TestManifestLimitsOverlays(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := ReadManifests(filepath.Join("../../deploy/kubernetes/overlays", tc.overlay))
+			// Rendered here with kustomize's library (a test dependency;
+			// the binary asks kubectl), as kubectl apply -k would.
+			dir := filepath.Join("../../deploy/kubernetes/overlays", tc.overlay)
+			res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs, err := res.AsYaml()
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := ParseManifests(dir, docs)
 			if err != nil {
 				t.Fatal(err)
 			}
