@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/veltrix/veltrix/internal/config"
-	"sigs.k8s.io/kustomize/api/filesys"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 const manifestsYAML = `apiVersion: apps/v1
