@@ -216,37 +216,52 @@ func TestExactlyOnceZombie(t *testing.T) {
 		t.Fatal(err)
 	}
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
-		r := newEOSRun(t, c, bin, 3000)
-		// Slow records (500 per partition, 3 partitions a member: about
-		// 5 s of work each), so the zombie is frozen mid-work, with a
-		// transaction open that has written records.
-		r.delay = "10ms"
-		a, b := r.start("zombie", ""), r.start("survivor", "")
-		kafkatest.Eventually(t, 30*time.Second, "output moving", func() bool {
-			return len(r.read(true)) > 300
-		})
-		if err := a.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
-		// The survivor takes the zombie's partitions after its session
-		// timeout (6s), and works on past the zombie's position.
-		time.Sleep(10 * time.Second)
-		if err := a.Signal(syscall.SIGCONT); err != nil {
-			t.Fatal(err)
-		}
-		r.waitAll(90*time.Second, func() []*child.Process { return []*child.Process{a, b} })
-		for _, m := range []*child.Process{a, b} {
-			if _, err := m.Term(20 * time.Second); err != nil {
-				t.Error(err)
+		// The freeze must catch the zombie with a transaction open that
+		// wrote records, or the run proves nothing about fencing; when it
+		// lands between two (CI saw it on both clusters once), it is run
+		// again on fresh topics, up to four times. Lost and duplicated
+		// are asserted on every attempt.
+		for attempt := 1; attempt <= 4; attempt++ {
+			if zombieAttempt(t, c, bin) {
+				return
 			}
+			t.Logf("attempt %d: the freeze did not catch an open transaction with records; again", attempt)
 		}
-		lost, dup, aborted := r.check()
-		t.Logf("%s: lost %d, duplicated %d (read_committed); %d aborted copies read_uncommitted", c.Name, lost, dup, aborted)
-		if lost != 0 || dup != 0 {
-			t.Errorf("read_committed output: lost %d, duplicated %d; want 0 and 0", lost, dup)
-		}
-		if aborted <= 0 {
-			t.Errorf("read_uncommitted saw no aborted copies: the zombie's transaction was not caught open")
-		}
+		t.Errorf("read_uncommitted saw no aborted copies in 4 attempts: the zombie's transaction was never caught open")
 	})
+}
+
+// zombieAttempt runs TestExactlyOnceZombie's scenario once and reports
+// whether the zombie's open transaction was caught (aborted copies seen).
+func zombieAttempt(t *testing.T, c kafkatest.Cluster, bin string) bool {
+	r := newEOSRun(t, c, bin, 3000)
+	// Slow records (500 per partition, 3 partitions a member: about
+	// 5 s of work each), so the zombie is frozen mid-work, with a
+	// transaction open that has written records.
+	r.delay = "10ms"
+	a, b := r.start("zombie", ""), r.start("survivor", "")
+	kafkatest.Eventually(t, 30*time.Second, "output moving", func() bool {
+		return len(r.read(true)) > 300
+	})
+	if err := a.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// The survivor takes the zombie's partitions after its session
+	// timeout (6s), and works on past the zombie's position.
+	time.Sleep(10 * time.Second)
+	if err := a.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	r.waitAll(90*time.Second, func() []*child.Process { return []*child.Process{a, b} })
+	for _, m := range []*child.Process{a, b} {
+		if _, err := m.Term(20 * time.Second); err != nil {
+			t.Error(err)
+		}
+	}
+	lost, dup, aborted := r.check()
+	t.Logf("%s: lost %d, duplicated %d (read_committed); %d aborted copies read_uncommitted", c.Name, lost, dup, aborted)
+	if lost != 0 || dup != 0 {
+		t.Errorf("read_committed output: lost %d, duplicated %d; want 0 and 0", lost, dup)
+	}
+	return aborted > 0
 }
