@@ -56,23 +56,33 @@ func options(cfg Config, h *connHook) ([]kgo.Opt, error) {
 // most cfg.ConnectTimeout, until a broker answers. An unreachable cluster is
 // an error naming the brokers and the timeout, never a silent hang.
 func Connect(ctx context.Context, cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
+	return connect(ctx, cfg, opts, "client", kgo.NewClient, func(cl *kgo.Client) *kgo.Client { return cl })
+}
+
+// connect is Connect and ConnectSession: mk builds the client (what names it
+// in errors) from the shared options plus opts, and client gives the
+// *kgo.Client to ping through.
+func connect[T interface{ Close() }](ctx context.Context, cfg Config, opts []kgo.Opt, what string,
+	mk func(...kgo.Opt) (T, error), client func(T) *kgo.Client,
+) (T, error) {
+	var zero T
 	if len(cfg.Brokers) == 0 {
-		return nil, ErrNoBrokers
+		return zero, ErrNoBrokers
 	}
 	h := new(connHook)
 	shared, err := options(cfg, h)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	cl, err := kgo.NewClient(append(append(shared, kgo.WithHooks(h)), opts...)...)
+	c, err := mk(append(append(shared, kgo.WithHooks(h)), opts...)...)
 	if err != nil {
-		return nil, fmt.Errorf("creating client: %w", err)
+		return zero, fmt.Errorf("creating %s: %w", what, err)
 	}
-	if err := ping(ctx, cl, cfg, h); err != nil {
-		cl.Close()
-		return nil, err
+	if err := ping(ctx, client(c), cfg, h); err != nil {
+		c.Close()
+		return zero, err
 	}
-	return cl, nil
+	return c, nil
 }
 
 // Ping waits, at most cfg.ConnectTimeout, for a broker to answer a
