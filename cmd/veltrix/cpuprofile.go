@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"runtime/pprof"
-
 	"github.com/spf13/cobra"
+
+	"github.com/veltrix/veltrix/internal/profile"
 )
 
 // cpuProfileFlag adds --cpu-profile to cmd: the benchmark harness profiles
@@ -21,20 +19,4 @@ func cpuProfileFlag(cmd *cobra.Command) *string {
 // startCPUProfile starts profiling into path, when set, and returns what
 // stops it and closes the file; the profile covers the run up to the
 // return of the command, shutdown included.
-func startCPUProfile(path string) (stop func(), err error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("creating the CPU profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("starting the CPU profile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		_ = f.Close() // the profile is written by StopCPUProfile; nothing to report
-	}, nil
-}
+func startCPUProfile(path string) (stop func(), err error) { return profile.StartCPU(path) }

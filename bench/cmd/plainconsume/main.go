@@ -23,7 +23,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -32,6 +31,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/profile"
 )
 
 // fetchCounter is a kgo hook adding up the uncompressed bytes of every
@@ -58,17 +58,12 @@ func main() {
 	)
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "cpuprofile:", err)
-			os.Exit(1)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := profile.StartCPU(*cpuprofile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cpuprofile:", err)
+		os.Exit(1)
 	}
+	defer stopProfile()
 	if err := run(*brokers, *topic, *group, *statsAddr, *maxWait, int32(*maxBytes), int32(*partBytes)); err != nil {
 		fmt.Fprintln(os.Stderr, "plainconsume:", err)
 		os.Exit(1)

@@ -12,12 +12,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/veltrix/veltrix/bench"
+	"github.com/veltrix/veltrix/internal/profile"
 )
 
 func main() {
@@ -90,20 +90,13 @@ func main() {
 			o.Scale.Ordering = bench.Full().Ordering
 		}
 	}
-	if *cpuprof != "" {
-		f, err := os.Create(*cpuprof)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "vbench:", err)
-			os.Exit(1)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "vbench:", err)
-			os.Exit(1)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := profile.StartCPU(*cpuprof)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vbench:", err)
+		os.Exit(1)
 	}
 	res, err := bench.Run(ctx, o)
-	pprof.StopCPUProfile()
+	stopProfile()
 	if res == nil {
 		fmt.Fprintln(os.Stderr, "vbench:", err)
 		os.Exit(1)

@@ -1,4 +1,4 @@
-package main
+package profile
 
 import (
 	"os"
@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// TestCPUProfileWritten: --cpu-profile's file holds a profile (gzipped, as
+// TestStartCPU: StartCPU's file holds a profile (gzipped, as
 // go tool pprof reads it) once the run stops it, and no path profiles
 // nothing.
-func TestCPUProfileWritten(t *testing.T) {
+func TestStartCPU(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cpu.pprof")
-	stop, err := startCPUProfile(path)
+	stop, err := StartCPU(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,12 +23,12 @@ func TestCPUProfileWritten(t *testing.T) {
 	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
 		t.Fatalf("not a gzipped profile: % x", b[:min(len(b), 8)])
 	}
-	stop, err = startCPUProfile("")
+	stop, err = StartCPU("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	stop()
-	if _, err := startCPUProfile(filepath.Join(t.TempDir(), "missing", "cpu.pprof")); err == nil {
+	if _, err := StartCPU(filepath.Join(t.TempDir(), "missing", "cpu.pprof")); err == nil {
 		t.Fatal("no error for a profile path in a missing directory")
 	}
 }
