@@ -217,7 +217,7 @@ var Schema = []Setting{
 	{Key: "processor.transaction.id", Kind: String,
 		Help: "exactly_once: the transactional id; empty derives <group>-<processor.group.instance_id>, or, without static membership, a new random id per start. Keep it stable per member across restarts (a StatefulSet pod name) and unique among running members: a restarted member then aborts its predecessor's open transaction at once instead of after processor.transaction.timeout."},
 	{Key: "processor.transaction.timeout", Kind: Duration, Default: "1m", Min: "1s", Max: "15m",
-		Help: "exactly_once: the transaction timeout the brokers enforce (Java: transaction.timeout.ms; at most the brokers' transaction.max.timeout.ms, 15m by default): a transaction of a hung or dead member is aborted after it, which unpins the output's last stable offset. A transaction whose partitions have not finished what was fetched within half of it is aborted."},
+		Help: "exactly_once: the transaction timeout the brokers enforce (Java: transaction.timeout.ms; at most the brokers' transaction.max.timeout.ms, 15m by default): a transaction of a hung or dead member is aborted after it, which unpins the output's last stable offset. A transaction whose end waits more than half of it for a running handler call is aborted."},
 
 	// Handlers.
 	{Key: "handler.name", Kind: Enum, Default: "noop", Values: []string{"noop", "log", "forward", "simulate"}, Flag: "handler",

@@ -245,7 +245,7 @@ func (l *lane) run() {
 			l.complete(last)
 			continue
 		}
-		ok := l.process(recs, last)
+		ok := l.processHeld(recs, last)
 		// The batch buffer is reused: left in it, the records would pin
 		// their fetch responses (a record's key and value point into
 		// one) until the next batch overwrites them — for an idle lane,
@@ -255,6 +255,21 @@ func (l *lane) run() {
 			return
 		}
 	}
+}
+
+// processHeld is process, but under exactly_once a handler call starts
+// only while the lanes are not held for a transaction's end (quiesce.go);
+// a lane stopped while it waits returns false without handling recs.
+func (l *lane) processHeld(recs []*kgo.Record, last *kgo.Record) bool {
+	t := l.p.txn
+	if t == nil {
+		return l.process(recs, last)
+	}
+	if !t.q.enter(l.stopCh) {
+		return false
+	}
+	defer t.q.leave()
+	return l.process(recs, last)
 }
 
 // take waits for a batch: at least one record, then more until a bound of

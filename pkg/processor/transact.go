@@ -20,14 +20,18 @@ import (
 //
 //   - Begin when the client connects and after every end.
 //   - After each poll has been pushed into the lanes, the poll loop notes
-//     the client's uncommitted offsets (everything polled, which End
-//     commits) as the transaction's target. Once processor.transaction
-//     .interval has passed (or max_records were fetched), it stops polling
-//     and waits until every lane finished its partition up to the target
-//     (the barrier; a halted lane counts as done, its partition is taken out
-//     of the commit), then End(TryCommit): franz-go flushes the handler's
-//     writes, commits the offsets in the transaction, and commits it. Handler
-//     calls all returned before End, so no record is produced while it runs.
+//     the client's uncommitted offsets (everything polled) as the
+//     transaction's target, the most it may commit. Once processor
+//     .transaction.interval has passed (or max_records were fetched), it
+//     stops polling, holds the lanes (quiesce.go: each finishes the handler
+//     call it is in and starts no other) and waits until no call runs (the
+//     barrier), then End(TryCommit): franz-go flushes the handler's writes,
+//     commits the offsets in the transaction — each partition's up to what
+//     its lane finished (preCommit; a halted one is taken out) — and commits
+//     it. No record is produced while End runs. What was fetched and not yet
+//     handled stays queued for the next transaction, which releases the
+//     lanes when it begins; so the barrier lasts one handler call, not a
+//     whole poll's work.
 //   - Rebalances are allowed before the barrier (AllowRebalance comes
 //     first), so a slow barrier never holds up the group. A revoke or a
 //     loss during the transaction makes the session abort it at End and
@@ -59,6 +63,9 @@ type transact struct {
 	// cl is the current session's client, for handlers (TransactClient).
 	cl    atomic.Pointer[kgo.Client]
 	abort atomic.Bool // a lane halted: the transaction must abort
+	// q holds the lanes' handler calls from the barrier until the next
+	// transaction begins (none after the last one).
+	q quiesce
 
 	sess    *kgo.GroupTransactSession
 	open    bool // a transaction is begun
@@ -157,6 +164,7 @@ func (t *transact) begin() error {
 	}
 	t.open, t.began, t.records = true, time.Now(), 0
 	t.member = t.p.member.Load()
+	t.q.release()
 	return nil
 }
 
@@ -177,10 +185,12 @@ func (t *transact) afterPoll(ctx context.Context, fetches kgo.Fetches, cancel co
 	if !abort && time.Since(t.began) < c.Interval && (c.MaxRecords == 0 || t.records < c.MaxRecords) {
 		return
 	}
-	if !abort && t.records == 0 {
-		// Nothing fetched, so nothing produced or to commit: the empty
-		// transaction stays open (it has no state on the brokers yet)
-		// rather than costing four requests per interval while idle.
+	if !abort && t.records == 0 && !t.q.worked() {
+		// Nothing fetched and no handler call (the lanes may still hold
+		// records fetched in an earlier transaction), so nothing produced
+		// or to commit: the empty transaction stays open (it has no state
+		// on the brokers yet) rather than costing four requests per
+		// interval while idle.
 		t.began = time.Now()
 		return
 	}
@@ -208,7 +218,7 @@ func (t *transact) end(ctx context.Context, commit bool, wait time.Duration, aga
 	if commit && !t.barrier(wait) {
 		commit = false
 		if !t.abort.Load() {
-			p.log.Warn("aborting a transaction: the partitions did not finish what was fetched in time; lower processor.buffer.max_records or raise processor.transaction.timeout",
+			p.log.Warn("aborting a transaction: a handler call was still running at its end after half of processor.transaction.timeout; make handler calls shorter (processor.batch.max_records, handler.timeout) or raise processor.transaction.timeout",
 				"waited", wait)
 		}
 	}
@@ -251,17 +261,18 @@ func (t *transact) end(ctx context.Context, commit bool, wait time.Duration, aga
 	return t.begin()
 }
 
-// barrier waits until every lane has finished its partition up to the
-// target, at most wait; it returns false on timeout or on an abort request.
-// It polls every 200µs: lanes finish in batches, and a wake-up per batch
-// would need a hook in every lane.
+// barrier holds the lanes and waits until no handler call runs, at most
+// wait; it returns false on timeout or on an abort request. The lanes stay
+// held until the next transaction begins. It polls every 200µs: a wake-up
+// on each call's end would need a channel per call.
 func (t *transact) barrier(wait time.Duration) bool {
+	t.q.hold()
 	deadline := time.Now().Add(wait)
 	for {
 		if t.abort.Load() {
 			return false
 		}
-		if t.reached() {
+		if t.q.idle() {
 			return true
 		}
 		if time.Now().After(deadline) {
@@ -271,34 +282,13 @@ func (t *transact) barrier(wait time.Duration) bool {
 	}
 }
 
-// reached reports whether every owned, working lane has finished its
-// partition up to the target. A partition without a lane is not this
-// member's any more (the session aborts) or had its records dropped on a
-// rejoin (the member check aborts); a halted one is taken out of the commit.
-func (t *transact) reached() bool {
-	p := t.p
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for tp, eo := range t.target {
-		l := p.lanes[tp]
-		if l == nil {
-			continue
-		}
-		l.mu.Lock()
-		done := l.halted || l.gone || l.hasFinish && l.finished.Offset >= eo.Offset
-		l.mu.Unlock()
-		if !done {
-			return false
-		}
-	}
-	return true
-}
-
 // preCommit edits the transaction's offset commit just before it is sent:
 // it refuses one stamped with another member id than the lanes' (as
-// preCommit does for plain commits), takes out halted partitions, and
-// caps each partition at the target, so records polled after the last push
-// (at shutdown) are not committed unhandled. It runs under franz-go's
+// preCommit does for plain commits), takes out halted partitions and those
+// without a lane or with nothing finished, and caps each partition at what
+// its lane finished (and at the target), so fetched records still queued
+// are not committed unhandled: franz-go then counts what was sent as
+// committed, and an abort rewinds to it. It runs under franz-go's
 // transaction lock and takes only p.mu and lane locks.
 func (t *transact) preCommit(req *kmsg.TxnOffsetCommitRequest) error {
 	p := t.p
@@ -313,19 +303,21 @@ func (t *transact) preCommit(req *kmsg.TxnOffsetCommitRequest) error {
 		for _, pr := range tp.Partitions {
 			key := topicPart{tp.Topic, pr.Partition}
 			target, ok := t.target[key]
-			if !ok {
+			l := p.lanes[key]
+			if !ok || l == nil {
 				continue
 			}
-			if l := p.lanes[key]; l != nil {
-				l.mu.Lock()
-				halted := l.halted
-				l.mu.Unlock()
-				if halted {
-					continue
-				}
+			l.mu.Lock()
+			halted, fin, has := l.halted, l.finished, l.hasFinish
+			l.mu.Unlock()
+			if halted || !has {
+				continue
 			}
-			if target.Offset < pr.Offset {
-				pr.Offset, pr.LeaderEpoch = target.Offset, target.Epoch
+			if target.Offset < fin.Offset {
+				fin = target
+			}
+			if fin.Offset < pr.Offset {
+				pr.Offset, pr.LeaderEpoch = fin.Offset, fin.Epoch
 			}
 			keep = append(keep, pr)
 		}
