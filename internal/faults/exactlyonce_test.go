@@ -52,8 +52,8 @@ func newEOSRun(t *testing.T, c kafkatest.Cluster, bin string, n int) *eosRun {
 }
 
 // start runs a member; id, when not empty, is its static membership id
-// (and so its transactional id: <group>-<id>).
-func (r *eosRun) start(name, id string) *child.Process {
+// (and so its transactional id: <group>-<id>); extra are more flags.
+func (r *eosRun) start(name, id string, extra ...string) *child.Process {
 	args := []string{"process", "--brokers", strings.Join(r.brokers, ","),
 		"--topic", r.in, "--group", r.grp, "--output-topic", r.out, "--metrics-addr", "",
 		"--handler", "simulate", "--handler.simulate.forward", "--handler.simulate.record_delay", r.delay,
@@ -68,6 +68,7 @@ func (r *eosRun) start(name, id string) *child.Process {
 	if id != "" {
 		args = append(args, "--processor.group.instance_id", id)
 	}
+	args = append(args, extra...)
 	m, err := child.Start(name, exec.Command(r.bin, args...))
 	if err != nil {
 		r.t.Fatal(err)
@@ -155,12 +156,8 @@ func (r *eosRun) check() (lost, dup, aborted int) {
 // copies the killed members' open transactions wrote (so the test can fail:
 // at_least_once would leave them in the committed output).
 func TestExactlyOnceCrash(t *testing.T) {
-	bin, err := child.Veltrix()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
-		r := newEOSRun(t, c, bin, 6000)
+	eachEOSCluster(t, 6000, "3ms", func(r *eosRun, c kafkatest.Cluster) {
+		t := r.t
 		ids := []string{"m0", "m1", "m2"}
 		ms := make([]*child.Process, len(ids))
 		for i, id := range ids {
@@ -194,13 +191,7 @@ func TestExactlyOnceCrash(t *testing.T) {
 				t.Error(err)
 			}
 		}
-		lost, dup, aborted := r.check()
-		t.Logf("%s: %d records, %d kills: lost %d, duplicated %d (read_committed); %d aborted copies seen read_uncommitted",
-			c.Name, r.n, kills, lost, dup, aborted)
-		if lost != 0 || dup != 0 {
-			t.Errorf("read_committed output: lost %d, duplicated %d; want 0 and 0", lost, dup)
-		}
-		if aborted <= 0 {
+		if aborted := r.exactlyOnce(fmt.Sprintf("%d kills", kills)); aborted <= 0 {
 			t.Errorf("read_uncommitted saw no aborted copies after %d kills: the test would not notice duplicates", kills)
 		}
 	})
@@ -234,21 +225,57 @@ func TestExactlyOnceZombie(t *testing.T) {
 // zombieAttempt runs TestExactlyOnceZombie's scenario once and reports
 // whether the zombie's open transaction was caught (aborted copies seen).
 func zombieAttempt(t *testing.T, c kafkatest.Cluster, bin string) bool {
-	r := newEOSRun(t, c, bin, 3000)
-	// Slow records (500 per partition, 3 partitions a member: about
-	// 5 s of work each), so the zombie is frozen mid-work, with a
-	// transaction open that has written records.
+	r := newEOSRun(t, c, bin, 6000)
+	// Slow records (about 1,000 per partition, 3 partitions a member:
+	// some 10 s of work each), so the zombie is frozen mid-work, with a
+	// transaction open that has written records, and has work left
+	// between tries that miss.
 	r.delay = "10ms"
-	a, b := r.start("zombie", ""), r.start("survivor", "")
+	txnID := r.grp + "-zombie"
+	a, b := r.start("zombie", "", "--processor.transaction.id", txnID), r.start("survivor", "")
 	kafkatest.Eventually(t, 30*time.Second, "output moving", func() bool {
 		return len(r.read(true)) > 300
 	})
-	if err := a.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
+	// Freeze the zombie while its transaction is open and holds output
+	// partitions (the coordinator says so); a freeze between two
+	// transactions is undone and tried again once more output was written.
+	caught := false
+	for try := 0; try < 20 && !caught; try++ {
+		w := r.written()
+		if err := a.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		caught = r.openOn(txnID, r.out)
+		if caught {
+			break
+		}
+		if err := a.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		kafkatest.Eventually(t, 30*time.Second, "more output written", func() bool { return r.written() > w+20 })
 	}
+	if !caught {
+		t.Logf("%s: 20 freezes, none caught the zombie's transaction open on the output", c.Name)
+	}
+	frozen, ends := r.committed(), r.inputEnds()
 	// The survivor takes the zombie's partitions after its session
-	// timeout (6s), and works on past the zombie's position.
-	time.Sleep(10 * time.Second)
+	// timeout (6s) and commits past where the zombie had committed, in
+	// every partition that had work left; then the zombie wakes. (A
+	// freeze inside End, after the offsets were sent, blocks reading
+	// them until the transaction times out: hence the long wait.)
+	kafkatest.Eventually(t, 90*time.Second, "the survivor owning every partition and committing past the zombie", func() bool {
+		own := r.owners()
+		if len(own) != 1 || own["survivor"] != 6 {
+			return false
+		}
+		now := r.committed()
+		for p, at := range frozen {
+			if now[p] <= at && at < ends[p] {
+				return false
+			}
+		}
+		return true
+	})
 	if err := a.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
@@ -258,10 +285,90 @@ func zombieAttempt(t *testing.T, c kafkatest.Cluster, bin string) bool {
 			t.Error(err)
 		}
 	}
-	lost, dup, aborted := r.check()
-	t.Logf("%s: lost %d, duplicated %d (read_committed); %d aborted copies read_uncommitted", c.Name, lost, dup, aborted)
-	if lost != 0 || dup != 0 {
-		t.Errorf("read_committed output: lost %d, duplicated %d; want 0 and 0", lost, dup)
+	return r.exactlyOnce("one member frozen past its session timeout") > 0
+}
+
+// openOn reports whether the transaction of txnID is open (Ongoing) and
+// holds a partition of topic, as its coordinator describes it.
+func (r *eosRun) openOn(txnID, topic string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ds, err := r.adm.DescribeTransactions(ctx, txnID)
+	if err != nil {
+		r.t.Logf("describing transaction %s: %v", txnID, err)
+		return false
 	}
-	return aborted > 0
+	d, ok := ds[txnID]
+	if !ok || d.Err != nil {
+		r.t.Logf("describing transaction %s: %v", txnID, d.Err)
+		return false
+	}
+	_, holds := d.Topics[topic]
+	if d.State != "Ongoing" || !holds {
+		r.t.Logf("transaction %s: %s, partitions %v", txnID, d.State, d.Topics)
+		return false
+	}
+	return true
+}
+
+// owners returns how many input partitions each member (by the name it was
+// started with) is assigned, as the group coordinator describes the group; nil while the
+// group is not stable.
+func (r *eosRun) owners() map[string]int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	groups, err := r.adm.DescribeGroups(ctx, r.grp)
+	if err != nil {
+		return nil
+	}
+	g := groups[r.grp]
+	if g.State != "Stable" {
+		return map[string]int{"(state " + g.State + ")": 0}
+	}
+	own := map[string]int{}
+	for _, m := range g.Members {
+		// A member's consumer client id is its --kafka.client_id and
+		// "-consumer".
+		name := strings.TrimSuffix(m.ClientID, "-consumer")
+		if ca, ok := m.Assigned.AsConsumer(); ok {
+			for _, tp := range ca.Topics {
+				own[name] += len(tp.Partitions)
+			}
+		}
+	}
+	return own
+}
+
+// inputEnds returns the end offset of each input partition.
+func (r *eosRun) inputEnds() map[int32]int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	offs, err := r.adm.ListEndOffsets(ctx, r.in)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ends := map[int32]int64{}
+	offs.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
+	return ends
+}
+
+// committed returns the group's committed offset of each input partition
+// (-1 for none).
+func (r *eosRun) committed() map[int32]int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	offs, err := r.adm.FetchOffsets(ctx, r.grp)
+	at := map[int32]int64{}
+	for p := range int32(6) {
+		at[p] = -1
+	}
+	if err != nil {
+		return at
+	}
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == r.in {
+			at[o.Partition] = o.At
+		}
+	})
+	return at
 }
