@@ -14,7 +14,7 @@ import "sync"
 // and waits; the transaction commits each partition up to what its lane
 // finished, and the rest stays queued for the next one.
 type quiesce struct {
-	mu   sync.Mutex
+	mu    sync.Mutex
 	held  chan struct{} // non-nil while held; closed by release
 	busy  int           // handler calls running
 	calls int           // handler calls started since the last release
