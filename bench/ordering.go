@@ -358,22 +358,6 @@ func orderingTargets(res *Results) []string {
 	return out
 }
 
-func runRates(runs []OutsideRun) string {
-	parts := make([]string, len(runs))
-	for i, r := range runs {
-		parts[i] = rate(r.Rate)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func runLoads(runs []OutsideRun) string {
-	parts := make([]string, len(runs))
-	for i, r := range runs {
-		parts[i] = fmt.Sprintf("%.1f", r.Load1)
-	}
-	return strings.Join(parts, ", ")
-}
-
 // OrderingOnlySkip is Options.Skip for a run of the ordering measurement
 // alone (vbench --ordering): every other part.
 func OrderingOnlySkip() []string {
