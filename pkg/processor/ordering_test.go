@@ -32,6 +32,37 @@ func produceKeyed(t *testing.T, brokers []string, topic string, part int32, keys
 	}
 }
 
+// randomKeysTopic creates a topic of parts partitions and writes perPart
+// records to each, their keys drawn at random from keys keys.
+func randomKeysTopic(t *testing.T, c kafkatest.Cluster, parts, perPart, keys int) string {
+	t.Helper()
+	topic := kafkatest.Name(t, "in")
+	kafkatest.CreateTopic(t, c.Brokers, topic, parts)
+	for part := range int32(parts) {
+		ks := make([]string, perPart)
+		for i := range ks {
+			ks[i] = fmt.Sprintf("k%d", rand.IntN(keys))
+		}
+		produceKeyed(t, c.Brokers, topic, part, ks)
+	}
+	return topic
+}
+
+// badKeyTopic creates a topic of one partition and writes n records to it,
+// of keys keys in turn, but the one at offset bad has the key "bad".
+func badKeyTopic(t *testing.T, c kafkatest.Cluster, n, keys, bad int) string {
+	t.Helper()
+	topic := kafkatest.Name(t, "in")
+	kafkatest.CreateTopic(t, c.Brokers, topic, 1)
+	ks := make([]string, n)
+	for i := range ks {
+		ks[i] = fmt.Sprintf("k%d", i%keys)
+	}
+	ks[bad] = "bad"
+	produceKeyed(t, c.Brokers, topic, 0, ks)
+	return topic
+}
+
 // orderLog is a handler recording what key ordering hands over
 // (processor.KeyLog), each call taking up to half a millisecond; fail, when
 // set, fails a call holding a record it refuses.
@@ -72,15 +103,7 @@ func keyedConfig(t *testing.T, conc int) processor.Config {
 func TestKeyOrdering(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
 		const parts, perPart, conc = 3, 1000, 8
-		topic := kafkatest.Name(t, "in")
-		kafkatest.CreateTopic(t, c.Brokers, topic, parts)
-		for part := range int32(parts) {
-			keys := make([]string, perPart)
-			for i := range keys {
-				keys[i] = fmt.Sprintf("k%d", rand.IntN(200))
-			}
-			produceKeyed(t, c.Brokers, topic, part, keys)
-		}
+		topic := randomKeysTopic(t, c, parts, perPart, 200)
 		cfg := keyedConfig(t, conc)
 		log := newOrderLog()
 		adm := kafkatest.Admin(t, c.Brokers)
@@ -111,14 +134,7 @@ func TestKeyOrdering(t *testing.T) {
 // succeeds, then reaches the end.
 func TestKeyOrderingFailingKey(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
-		topic := kafkatest.Name(t, "in")
-		kafkatest.CreateTopic(t, c.Brokers, topic, 1)
-		keys := make([]string, 400)
-		for i := range keys {
-			keys[i] = fmt.Sprintf("k%d", i%40)
-		}
-		keys[50] = "bad"
-		produceKeyed(t, c.Brokers, topic, 0, keys)
+		topic := badKeyTopic(t, c, 400, 40, 50)
 		cfg := keyedConfig(t, 8)
 		cfg.MaxInFlight = 1000
 		cfg.Retry = processor.RetryConfig{MaxAttempts: 100000, InitialBackoff: 5 * time.Millisecond, MaxBackoff: 5 * time.Millisecond}
@@ -162,14 +178,7 @@ func TestKeyOrderingFailingKey(t *testing.T) {
 // and stops there, and Halted names it.
 func TestKeyOrderingHalt(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
-		topic := kafkatest.Name(t, "in")
-		kafkatest.CreateTopic(t, c.Brokers, topic, 1)
-		keys := make([]string, 300)
-		for i := range keys {
-			keys[i] = fmt.Sprintf("k%d", i%30)
-		}
-		keys[120] = "bad"
-		produceKeyed(t, c.Brokers, topic, 0, keys)
+		topic := badKeyTopic(t, c, 300, 30, 120)
 		cfg := keyedConfig(t, 8)
 		cfg.OnFailure = processor.OnFailureHalt
 		log := newOrderLog()
