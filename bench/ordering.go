@@ -286,15 +286,7 @@ func OrderingMarkdown(res *Results) string {
 	w("#### A handler that waits %s per record (`--handler simulate --handler.simulate.record_delay %s`)\n\n", sc.Delay, sc.Delay)
 	w("| cluster | ordering | records | records/s | × partition | ideal records/s | of ideal | CPU-s/M | peak RSS (MiB) | max_in_flight | records/s of each run | load (1 min) |\n")
 	w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
-	for _, r := range res.Ordering {
-		if r.Handler != "simulate" {
-			continue
-		}
-		base := findOrdering(res.Ordering, r.Cluster, r.Handler, "partition")
-		x := "—"
-		if base != nil {
-			x = ratio(r.Median.Rate, base.Median.Rate)
-		}
+	orderingRows(res.Ordering, "simulate", func(m OutsideRun) float64 { return m.Rate }, func(r Ordering, x string) {
 		ideal := float64(partitions*r.Concurrency) / sc.Delay.Seconds()
 		mif := "—"
 		if r.MaxInFlight > 0 {
@@ -306,26 +298,18 @@ func OrderingMarkdown(res *Results) string {
 		}
 		w("| %s | %s | %d | %.0f | %s | %.0f | %.0f%% | %s | %.0f | %s | %s | %s |\n", r.Cluster, r.Subject, r.Records, r.Median.Rate, x,
 			ideal, 100*r.Median.Rate/ideal, cpuPerM(r.Median.CPUPerM), r.Median.PeakMiB, mif, strings.Join(each, ", "), runLoads(r.Runs))
-	}
+	})
 	w("\n#### The noop handler: the cost of key ordering (whole backlog)\n\n")
 	w("| cluster | ordering | records/s | CPU-s/M | × partition's CPU | whole process CPU-s/M | peak RSS (MiB) | fetched ÷ processed | records/s of each run | load (1 min) |\n")
 	w("|---|---|---:|---:|---:|---:|---:|---:|---|---|\n")
-	for _, r := range res.Ordering {
-		if r.Handler != "noop" {
-			continue
-		}
-		base := findOrdering(res.Ordering, r.Cluster, r.Handler, "partition")
-		x := "—"
-		if base != nil {
-			x = ratio(r.Median.CPUPerM, base.Median.CPUPerM)
-		}
+	orderingRows(res.Ordering, "noop", func(m OutsideRun) float64 { return m.CPUPerM }, func(r Ordering, x string) {
 		amp := "—" // results from before the column
 		if r.Median.FetchAmp > 0 {
 			amp = fmt.Sprintf("%.2f", r.Median.FetchAmp)
 		}
 		w("| %s | %s | %s | %s | %s | %s | %.0f | %s | %s | %s |\n", r.Cluster, r.Subject, rate(r.Median.Rate), cpuPerM(r.Median.CPUPerM), x,
 			cpuPerM(r.Median.ProcessCPUPerM), r.Median.PeakMiB, amp, runRates(r.Runs), runLoads(r.Runs))
-	}
+	})
 	w("\n")
 	for _, line := range orderingTargets(res) {
 		w("- %s\n", line)
@@ -337,6 +321,23 @@ func OrderingMarkdown(res *Results) string {
 	}
 	w("\n")
 	return b.String()
+}
+
+// orderingRows calls row, in order, with every row of rows measured with
+// handler and x, its figure (the median run's) as a ratio to partition
+// ordering's on the same cluster and handler ("—" when that is not
+// measured).
+func orderingRows(rows []Ordering, handler string, figure func(OutsideRun) float64, row func(r Ordering, x string)) {
+	for _, r := range rows {
+		if r.Handler != handler {
+			continue
+		}
+		x := "—"
+		if base := findOrdering(rows, r.Cluster, r.Handler, "partition"); base != nil {
+			x = ratio(figure(r.Median), figure(base.Median))
+		}
+		row(r, x)
+	}
 }
 
 // orderingTargets states issue 15's speed target per cluster.
@@ -355,22 +356,6 @@ func orderingTargets(res *Results) []string {
 			targetKeyConcurrency, r.Cluster, x, targetKeySpeedup, verdict(x >= targetKeySpeedup)))
 	}
 	return out
-}
-
-func runRates(runs []OutsideRun) string {
-	parts := make([]string, len(runs))
-	for i, r := range runs {
-		parts[i] = rate(r.Rate)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func runLoads(runs []OutsideRun) string {
-	parts := make([]string, len(runs))
-	for i, r := range runs {
-		parts[i] = fmt.Sprintf("%.1f", r.Load1)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // OrderingOnlySkip is Options.Skip for a run of the ordering measurement

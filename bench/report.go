@@ -257,6 +257,24 @@ func cpuPerM(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
+// runRates lists the records/s of each run, for a table's column.
+func runRates(runs []OutsideRun) string {
+	parts := make([]string, len(runs))
+	for i, r := range runs {
+		parts[i] = rate(r.Rate)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runLoads lists the 1-minute load average at the end of each run.
+func runLoads(runs []OutsideRun) string {
+	parts := make([]string, len(runs))
+	for i, r := range runs {
+		parts[i] = fmt.Sprintf("%.1f", r.Load1)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // drainTable renders the drain measurement: every subject a separate
 // process, the broker in another.
 func drainTable(w func(string, ...any), res *Results) {
@@ -287,14 +305,10 @@ func drainTable(w func(string, ...any), res *Results) {
 		if loop != nil {
 			rr, cr = ratio(m.Rate, loop.Median.Rate), ratio(m.CPUPerM, loop.Median.CPUPerM)
 		}
-		var rates, loads []string
-		for _, r := range d.Runs {
-			rates, loads = append(rates, rate(r.Rate)), append(loads, fmt.Sprintf("%.1f", r.Load1))
-		}
 		w("| %s | %s × %d B %s | %s | %s | %s | %s | %s | %.3f | %s | %.2f | %.2f | %.0f | %s | %s | %s |\n",
 			d.Cluster, rate(float64(d.Records)), d.Size, d.Payload, d.Subject, rate(m.Rate), rr, cpuPerM(m.CPUPerM), cr,
 			m.ObserveCPUPerM, cpuPerM(m.ProcessCPUPerM), m.FetchAmp, m.StartSeconds, m.PeakMiB, cpuPerM(m.BrokerCPUPerM),
-			strings.Join(rates, ", "), strings.Join(loads, ", "))
+			runRates(d.Runs), runLoads(d.Runs))
 	}
 	w("\n")
 }
@@ -316,13 +330,9 @@ func produceBinaryTable(w func(string, ...any), res *Results) {
 		if plain != nil {
 			rr, cr = ratio(m.Rate, plain.Median.Rate), ratio(m.CPUPerM, plain.Median.CPUPerM)
 		}
-		var rates, loads []string
-		for _, r := range p.Runs {
-			rates, loads = append(rates, rate(r.Rate)), append(loads, fmt.Sprintf("%.1f", r.Load1))
-		}
 		w("| %s | %d B | %d | %s | %s | %s | %s | %s | %s | %.2f | %.0f | %s | %s |\n", p.Cluster, p.Size, p.Records, p.Subject,
 			rate(m.Rate), rr, cpuPerM(m.CPUPerM), cr, cpuPerM(m.ProcessCPUPerM), m.StartSeconds, m.PeakMiB,
-			strings.Join(rates, ", "), strings.Join(loads, ", "))
+			runRates(p.Runs), runLoads(p.Runs))
 	}
 	w("\n")
 }

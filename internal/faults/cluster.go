@@ -84,6 +84,49 @@ func (f *clusterFlow) close() {
 	f.r.close()
 }
 
+// stalled logs the tail of every member's stderr, which tells why the
+// group did not move on while the fault lasted, and returns err.
+func (f *clusterFlow) stalled(err error) error {
+	for _, m := range f.members {
+		f.r.env.Log("%s:\n%s", m.Name(), tail(m.Stderr()))
+	}
+	return err
+}
+
+// caughtUp waits, once the fault is undone, until every replica of the
+// run's topics and of the group's offsets topic is in sync again, and
+// returns how long that took. An error names the undoing, after ("after
+// continuing broker 2: …"), unless after is empty.
+func (f *clusterFlow) caughtUp(after string) (time.Duration, error) {
+	began := time.Now()
+	if _, err := f.r.inSync(2*time.Minute, true); err != nil {
+		if after != "" {
+			err = fmt.Errorf("after %s: %w", after, err)
+		}
+		return 0, err
+	}
+	return time.Since(began), nil
+}
+
+// end is how every cluster scenario ends, its fault over: traffic flows
+// for settle, producing stops, the group drains and its members stop
+// gracefully, and the run is verified into res. It returns the members
+// that exited on their own before being stopped, each logged.
+func (f *clusterFlow) end(res *Result, settle time.Duration) ([]string, error) {
+	time.Sleep(settle)
+	if _, err := f.stopProducing(); err != nil {
+		return nil, err
+	}
+	exited := exitedOnTheirOwn(f.members)
+	if err := finish(f.r, res, f.start, 2*time.Minute); err != nil {
+		return nil, err
+	}
+	for _, e := range exited {
+		f.r.env.Log("%s", e)
+	}
+	return exited, nil
+}
+
 // inSync waits until three brokers are listed and every partition of the
 // run's topics (and of the group's offsets topic, once the group commits)
 // has all three replicas in sync, asking with fresh metadata requests.
@@ -301,7 +344,7 @@ func leaderKill(env *Env) (Result, error) {
 		return res, err
 	}
 	defer f.close()
-	r, members, start, stopProducing := f.r, f.members, f.start, f.stopProducing
+	r := f.r
 	time.Sleep(env.dur(2*time.Second, 10*time.Second))
 	victim, led, err := r.busiestLeader()
 	if err != nil {
@@ -335,8 +378,8 @@ func leaderKill(env *Env) (Result, error) {
 		return res, err
 	}
 	env.Log("broker %d started again %.1fs after the kill", victim, time.Since(killed).Seconds())
-	if _, err := r.inSync(2*time.Minute, true); err != nil {
-		return res, fmt.Errorf("after restarting broker %d: %w", victim, err)
+	if _, err := f.caughtUp(fmt.Sprintf("restarting broker %d", victim)); err != nil {
+		return res, err
 	}
 	back := time.Since(killed)
 	env.Log("every replica in sync %.1fs after the kill", back.Seconds())
@@ -349,21 +392,14 @@ func leaderKill(env *Env) (Result, error) {
 		lagNote = "; " + v.String()
 		env.Log("%s (first error %v)", v, v.firstErr)
 	}
-	time.Sleep(env.dur(time.Second, 10*time.Second))
-	if _, err := stopProducing(); err != nil {
-		return res, err
-	}
-	exited := exitedOnTheirOwn(members)
-	if err := finish(r, &res, start, 2*time.Minute); err != nil {
+	exited, err := f.end(&res, env.dur(time.Second, 10*time.Second))
+	if err != nil {
 		return res, err
 	}
 	res.RecoverySec = rec.Seconds()
 	res.Notes = fmt.Sprintf("SIGKILL broker %d, leader of %d of 6 input partitions; acknowledged %d; recovery = every partition processed and committed past the kill; "+
 		"broker back on its data and every replica in sync %.0fs after the kill; members exited on their own: %d; group coordinator on broker %d; duplicates from: %s",
-		victim, led, res.Acked, back.Seconds(), len(exited), coord, memberEvents(members)) + lagNote
-	for _, e := range exited {
-		env.Log("%s", e)
-	}
+		victim, led, res.Acked, back.Seconds(), len(exited), coord, memberEvents(f.members)) + lagNote
 	// The controller notices a dead broker after its 9 s session; then
 	// leader election and the clients' metadata refresh.
 	res.Pass = clusterPass(res, exited) && rec <= 30*time.Second && lagOK
@@ -383,7 +419,7 @@ func brokerHang(env *Env) (Result, error) {
 		return res, err
 	}
 	defer f.close()
-	r, members, start, stopProducing := f.r, f.members, f.start, f.stopProducing
+	r := f.r
 	time.Sleep(env.dur(2*time.Second, 10*time.Second))
 	// The busiest leader that does not coordinate the group. A hung
 	// coordinator stalls the group for as long as it hangs (franz-go
@@ -422,31 +458,20 @@ func brokerHang(env *Env) (Result, error) {
 		return res, err
 	}
 	if recErr != nil {
-		for _, m := range members {
-			env.Log("%s:\n%s", m.Name(), tail(m.Stderr()))
-		}
-		return res, fmt.Errorf("while broker %d was hung: %w", victim, recErr)
+		return res, f.stalled(fmt.Errorf("while broker %d was hung: %w", victim, recErr))
 	}
-	resumed := time.Now()
-	if _, err := r.inSync(2*time.Minute, true); err != nil {
-		return res, fmt.Errorf("after continuing broker %d: %w", victim, err)
-	}
-	caughtUp := time.Since(resumed)
-	time.Sleep(env.dur(2*time.Second, 10*time.Second))
-	if _, err := stopProducing(); err != nil {
+	caughtUp, err := f.caughtUp(fmt.Sprintf("continuing broker %d", victim))
+	if err != nil {
 		return res, err
 	}
-	exited := exitedOnTheirOwn(members)
-	if err := finish(r, &res, start, 2*time.Minute); err != nil {
+	exited, err := f.end(&res, env.dur(2*time.Second, 10*time.Second))
+	if err != nil {
 		return res, err
 	}
 	res.RecoverySec = rec.Seconds()
 	res.Notes = fmt.Sprintf("SIGSTOP broker %d, leader of %d of 6 input partitions (the group coordinator is broker %d), for %s (controller session 9s); acknowledged %d; recovery = every partition processed and committed past the freeze, "+
 		"while the broker was still hung; after SIGCONT every replica in sync again in %.1fs; members exited on their own: %d; duplicates from: %s",
-		victim, led, coord, frozen, res.Acked, caughtUp.Seconds(), len(exited), memberEvents(members))
-	for _, e := range exited {
-		env.Log("%s", e)
-	}
+		victim, led, coord, frozen, res.Acked, caughtUp.Seconds(), len(exited), memberEvents(f.members))
 	res.Pass = clusterPass(res, exited) && rec < frozen
 	return res, nil
 }
@@ -463,7 +488,7 @@ func brokerRollingRestart(env *Env) (Result, error) {
 		return res, err
 	}
 	defer f.close()
-	r, members, start, stopProducing := f.r, f.members, f.start, f.stopProducing
+	r := f.r
 	var worst time.Duration
 	var steps []string
 	for _, id := range []int32{1, 2, 3} {
@@ -504,21 +529,14 @@ func brokerRollingRestart(env *Env) (Result, error) {
 		}
 		steps = append(steps, fmt.Sprintf("broker %d%s up %.0fs, in sync %.0fs", id, was, up.Seconds(), inSync.Seconds()))
 	}
-	time.Sleep(env.dur(2*time.Second, 10*time.Second))
-	if _, err := stopProducing(); err != nil {
-		return res, err
-	}
-	exited := exitedOnTheirOwn(members)
-	if err := finish(r, &res, start, 2*time.Minute); err != nil {
+	exited, err := f.end(&res, env.dur(2*time.Second, 10*time.Second))
+	if err != nil {
 		return res, err
 	}
 	res.RecoverySec = worst.Seconds()
 	res.Notes = fmt.Sprintf("%s; acknowledged %d; recovery = the longest a restart took until every partition was committed past its start; "+
 		"members exited on their own: %d; duplicates from: %s",
-		strings.Join(steps, ", "), res.Acked, len(exited), memberEvents(members))
-	for _, e := range exited {
-		env.Log("%s", e)
-	}
+		strings.Join(steps, ", "), res.Acked, len(exited), memberEvents(f.members))
 	res.Pass = clusterPass(res, exited)
 	return res, nil
 }

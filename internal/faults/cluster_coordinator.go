@@ -41,7 +41,7 @@ func coordinatorHang(env *Env) (Result, error) {
 		return res, err
 	}
 	defer f.close()
-	r, members, start, stopProducing := f.r, f.members, f.start, f.stopProducing
+	r := f.r
 	time.Sleep(env.dur(2*time.Second, 10*time.Second))
 	victim := r.coordinator()
 	if victim < 0 {
@@ -77,37 +77,26 @@ func coordinatorHang(env *Env) (Result, error) {
 		return res, err
 	}
 	if recErr != nil {
-		for _, m := range members {
-			env.Log("%s:\n%s", m.Name(), tail(m.Stderr()))
-		}
-		return res, fmt.Errorf("while the group coordinator, broker %d, was hung: %w", victim, recErr)
+		return res, f.stalled(fmt.Errorf("while the group coordinator, broker %d, was hung: %w", victim, recErr))
 	}
 	env.Log("coordinator broker %d stopped; every partition committed past the freeze after %.1fs; coordinator then: broker %d", victim, rec.Seconds(), moved)
-	resumed := time.Now()
-	if _, err := r.inSync(2*time.Minute, true); err != nil {
-		return res, fmt.Errorf("after continuing broker %d: %w", victim, err)
-	}
-	caughtUp := time.Since(resumed)
-	time.Sleep(env.dur(2*time.Second, 10*time.Second))
-	if _, err := stopProducing(); err != nil {
+	caughtUp, err := f.caughtUp(fmt.Sprintf("continuing broker %d", victim))
+	if err != nil {
 		return res, err
 	}
-	exited := exitedOnTheirOwn(members)
-	if err := finish(r, &res, start, 2*time.Minute); err != nil {
+	exited, err := f.end(&res, env.dur(2*time.Second, 10*time.Second))
+	if err != nil {
 		return res, err
 	}
 	hung := 0
-	for _, m := range members {
+	for _, m := range f.members {
 		hung += strings.Count(m.Stderr(), "accepted the connection but answered nothing")
 	}
 	res.RecoverySec = rec.Seconds()
 	res.Notes = fmt.Sprintf("SIGSTOP broker %d, the group coordinator and leader of %d of 6 input partitions, for %s (controller session 9s); acknowledged %d; "+
 		"recovery = every partition processed and committed past the freeze, while the broker was still hung (bound %s); coordinator during the freeze: broker %d; "+
 		"after SIGCONT every replica in sync again in %.1fs; members exited on their own: %d; members' log lines naming the hung broker: %d; duplicates from: %s",
-		victim, leaders[victim], frozen, res.Acked, coordinatorHangBound, moved, caughtUp.Seconds(), len(exited), hung, memberEvents(members))
-	for _, e := range exited {
-		env.Log("%s", e)
-	}
+		victim, leaders[victim], frozen, res.Acked, coordinatorHangBound, moved, caughtUp.Seconds(), len(exited), hung, memberEvents(f.members))
 	res.Pass = clusterPass(res, exited) && rec <= coordinatorHangBound && moved != victim
 	return res, nil
 }

@@ -87,7 +87,7 @@ func controllerKill(env *Env) (Result, error) {
 		return res, err
 	}
 	defer f.close()
-	r, members := f.r, f.members
+	r := f.r
 	time.Sleep(env.dur(2*time.Second, 10*time.Second))
 	victim, err := r.activeController()
 	if err != nil {
@@ -119,25 +119,18 @@ func controllerKill(env *Env) (Result, error) {
 	if err := env.Nodes.Node(victim, "start"); err != nil {
 		return res, err
 	}
-	if _, err := r.inSync(2*time.Minute, true); err != nil {
-		return res, fmt.Errorf("after restarting node %d: %w", victim, err)
-	}
-	back := time.Since(killed)
-	time.Sleep(env.dur(time.Second, 10*time.Second))
-	if _, err := f.stopProducing(); err != nil {
+	if _, err := f.caughtUp(fmt.Sprintf("restarting node %d", victim)); err != nil {
 		return res, err
 	}
-	exited := exitedOnTheirOwn(members)
-	if err := finish(r, &res, f.start, 2*time.Minute); err != nil {
+	back := time.Since(killed)
+	exited, err := f.end(&res, env.dur(time.Second, 10*time.Second))
+	if err != nil {
 		return res, err
 	}
 	res.RecoverySec = rec.Seconds()
 	res.Notes = fmt.Sprintf("SIGKILL node %d, the active controller, also leader of %d of 6 input partitions (group coordinator: broker %d); node %d led the quorum %.1fs later; acknowledged %d; "+
 		"recovery = every partition processed and committed past the kill; node back and every replica in sync %.0fs after the kill; members exited on their own: %d; duplicates from: %s",
-		victim, leaders[victim], coord, next, elected.Seconds(), res.Acked, back.Seconds(), len(exited), memberEvents(members))
-	for _, e := range exited {
-		env.Log("%s", e)
-	}
+		victim, leaders[victim], coord, next, elected.Seconds(), res.Acked, back.Seconds(), len(exited), memberEvents(f.members))
 	res.Pass = clusterPass(res, exited) && rec <= 30*time.Second
 	return res, nil
 }
@@ -301,15 +294,11 @@ func twoDown(env *Env) (Result, error) {
 	if err := env.Nodes.Node(down[1], "start"); err != nil {
 		return res, err
 	}
-	if _, err := r.inSync(2*time.Minute, true); err != nil {
+	if _, err := f.caughtUp(""); err != nil {
 		return res, err
 	}
-	time.Sleep(env.dur(time.Second, 5*time.Second))
-	if _, err := f.stopProducing(); err != nil {
-		return res, err
-	}
-	exited := exitedOnTheirOwn(members)
-	if err := finish(r, &res, f.start, 2*time.Minute); err != nil {
+	exited, err := f.end(&res, env.dur(time.Second, 5*time.Second))
+	if err != nil {
 		return res, err
 	}
 	logged := strings.Count(outage.String(), "\n")
@@ -320,9 +309,6 @@ func twoDown(env *Env) (Result, error) {
 		"recovery = from starting broker %d (up in %.0fs) until every partition committed past the outage; acknowledged %d; members exited on their own: %d; duplicates from: %s",
 		down, survivor, refused.Seconds(), hold, ackedDuring, doctorSaw, ready, len(members), strings.Join(surfaced, ", "), logged,
 		down[0], up.Seconds(), res.Acked, len(exited), memberEvents(members))
-	for _, e := range exited {
-		env.Log("%s", e)
-	}
 	res.Pass = clusterPass(res, exited) && ackedDuring == 0 && doctorSaw
 	return res, nil
 }
@@ -458,12 +444,13 @@ func rebalanceLeaderKill(env *Env) (Result, error) {
 	}
 	defer f.close()
 	r := f.r
-	members := append([]*child.Process(nil), f.members...)
+	// The joiners are added to f.members while the ownership watch reads
+	// them.
 	var msMu sync.Mutex
 	current := func() []*child.Process {
 		msMu.Lock()
 		defer msMu.Unlock()
-		return append([]*child.Process(nil), members...)
+		return append([]*child.Process(nil), f.members...)
 	}
 	rewinds := watchRewinds(r)
 	defer rewinds.close()
@@ -484,7 +471,7 @@ func rebalanceLeaderKill(env *Env) (Result, error) {
 		return res, err
 	}
 	msMu.Lock()
-	members = append(members, more...)
+	f.members = append(f.members, more...)
 	msMu.Unlock()
 	if err := env.Nodes.Node(victim, "kill"); err != nil {
 		return res, err
@@ -506,15 +493,11 @@ func rebalanceLeaderKill(env *Env) (Result, error) {
 	if err := env.Nodes.Node(victim, "start"); err != nil {
 		return res, err
 	}
-	if _, err := r.inSync(2*time.Minute, true); err != nil {
+	if _, err := f.caughtUp(""); err != nil {
 		return res, err
 	}
-	time.Sleep(env.dur(time.Second, 5*time.Second))
-	if _, err := f.stopProducing(); err != nil {
-		return res, err
-	}
-	exited := exitedOnTheirOwn(current())
-	if err := finish(r, &res, f.start, 2*time.Minute); err != nil {
+	exited, err := f.end(&res, env.dur(time.Second, 5*time.Second))
+	if err != nil {
 		return res, err
 	}
 	back := rewinds.close()
@@ -526,10 +509,7 @@ func rebalanceLeaderKill(env *Env) (Result, error) {
 	res.Notes = fmt.Sprintf("2 members joined the 1 and broker %d (leader of %d of 6 input partitions) was SIGKILLed at once; recovery = every partition committed past that moment; all 3 members owned partitions %.1fs after; "+
 		"ownership sampled %d times: partitions in two members' assignments at once: %d %v, most partitions owned by the members together (their veltrix_partitions_assigned): %.0f of 6; committed offsets going backwards: %d %v; "+
 		"acknowledged %d; members exited on their own: %d; duplicates from: %s",
-		victim, led, settled.Seconds(), samples, len(overlaps), overlaps, maxOwned, len(back), back, res.Acked, len(exited), memberEvents(current()))
-	for _, e := range exited {
-		env.Log("%s", e)
-	}
+		victim, led, settled.Seconds(), samples, len(overlaps), overlaps, maxOwned, len(back), back, res.Acked, len(exited), memberEvents(f.members))
 	res.Pass = clusterPass(res, exited) && len(overlaps) == 0 && len(back) == 0 && maxOwned <= 6
 	return res, nil
 }

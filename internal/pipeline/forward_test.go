@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
@@ -51,43 +50,15 @@ func TestForwardBacklogOlderThanDeliveryTimeout(t *testing.T) {
 		cfg.Topic.Name = in
 		cfg.Handler.Name, cfg.Handler.OutputTopic = "forward", out
 		cfg.Producer.DeliveryTimeout = time.Second
-		cfg.Processor.Group.ID = kafkatest.Name(t, "g")
-		cfg.Processor.Group.SessionTimeout = 6 * time.Second
-		cfg.Processor.Group.HeartbeatInterval = 500 * time.Millisecond
-		cfg.Processor.Commit.Interval = 100 * time.Millisecond
-		cfg.Processor.Fetch.MaxWait = 100 * time.Millisecond
+		quickGroup(t, &cfg)
 		cfg.Processor.Retry.InitialBackoff = time.Millisecond
 		cfg.Processor.Retry.MaxBackoff = 10 * time.Millisecond
-
-		ctx, cancel := context.WithCancel(context.Background())
-		m := metrics.New(metrics.NewRegistry())
-		pl, err := Connect(ctx, cfg, "-producer", Options{Metrics: m})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pl.Close()
-		p, err := pl.Processor("-consumer", pl.Handler())
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx) }()
-		defer func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("processor: %v", err)
-			}
-		}()
+		runProcessor(t, cfg, Options{Metrics: metrics.New(metrics.NewRegistry())})
 
 		adm := kafkatest.Admin(t, c.Brokers)
 		kafkatest.Eventually(t, 45*time.Second, "the whole backlog forwarded", func() bool {
-			ends, err := adm.ListEndOffsets(context.Background(), out)
-			if err != nil || ends.Error() != nil {
-				return false
-			}
-			var total int64
-			ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
-			return total >= n
+			total, ok := endTotals(adm, out)
+			return ok && total[out] >= n
 		})
 
 		rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
@@ -71,11 +70,7 @@ func testConfig(t *testing.T, c kafkatest.Cluster) config.Config {
 	cfg.Kafka.ClientID = kafkatest.Name(t, "cid")
 	cfg.Topic.Name = kafkatest.Name(t, "in")
 	cfg.Topic.Partitions = 4
-	cfg.Processor.Group.ID = kafkatest.Name(t, "g")
-	cfg.Processor.Group.SessionTimeout = 6 * time.Second
-	cfg.Processor.Group.HeartbeatInterval = 500 * time.Millisecond
-	cfg.Processor.Commit.Interval = 100 * time.Millisecond
-	cfg.Processor.Fetch.MaxWait = 100 * time.Millisecond
+	quickGroup(t, &cfg)
 	cfg.Lag.Interval = 200 * time.Millisecond
 	return cfg
 }
@@ -190,13 +185,8 @@ func TestGroupEndToEnd(t *testing.T) {
 		kafkatest.Eventually(t, 60*time.Second, "the group settled", g.Settled)
 		adm := kafkatest.Admin(t, c.Brokers)
 		kafkatest.Eventually(t, 60*time.Second, "every record forwarded", func() bool {
-			ends, err := adm.ListEndOffsets(context.Background(), cfg.Handler.OutputTopic)
-			if err != nil || ends.Error() != nil {
-				return false
-			}
-			var total int64
-			ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
-			return total >= n
+			total, ok := endTotals(adm, cfg.Handler.OutputTopic)
+			return ok && total[cfg.Handler.OutputTopic] >= n
 		})
 		// A forwarded batch is readable before its Handle call returns
 		// and is counted: wait for the count too.

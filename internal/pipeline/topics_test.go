@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/internal/config"
@@ -64,40 +63,13 @@ func TestForwardPerSourceTopicByPattern(t *testing.T) {
 		cfg.Kafka.Brokers = c.Brokers
 		cfg.Topic.Pattern, cfg.Topic.Refresh = regexp.QuoteMeta(prefix)+"-.*", time.Second
 		cfg.Handler.Name, cfg.Handler.OutputTopic = "forward", "{topic}.out"
-		cfg.Processor.Group.ID = kafkatest.Name(t, "g")
-		cfg.Processor.Group.SessionTimeout = 6 * time.Second
-		cfg.Processor.Group.HeartbeatInterval = 500 * time.Millisecond
-		cfg.Processor.Commit.Interval = 100 * time.Millisecond
-		cfg.Processor.Fetch.MaxWait = 100 * time.Millisecond
-
-		ctx, cancel := context.WithCancel(context.Background())
-		pl, err := Connect(ctx, cfg, "-producer", Options{Metrics: metrics.New(metrics.NewRegistry())})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pl.Close()
-		p, err := pl.Processor("-consumer", pl.Handler())
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx) }()
-		defer func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("processor: %v", err)
-			}
-		}()
+		quickGroup(t, &cfg)
+		p := runProcessor(t, cfg, Options{Metrics: metrics.New(metrics.NewRegistry())})
 
 		adm := kafkatest.Admin(t, c.Brokers)
 		kafkatest.Eventually(t, 60*time.Second, "each input forwarded to its own output", func() bool {
-			ends, err := adm.ListEndOffsets(context.Background(), a+".out", b+".out")
-			if err != nil {
-				return false
-			}
-			total := map[string]int64{}
-			ends.Each(func(o kadm.ListedOffset) { total[o.Topic] += o.Offset })
-			return total[a+".out"] == n && total[b+".out"] == n
+			total, ok := endTotals(adm, a+".out", b+".out")
+			return ok && total[a+".out"] == n && total[b+".out"] == n
 		})
 		for _, topic := range []string{a, b} {
 			for _, r := range readAll(t, c.Brokers, topic+".out", n) {

@@ -51,73 +51,6 @@ func keyedRecords(n, keys int) []*kgo.Record {
 	return recs
 }
 
-// keyLog is a handler's view of key ordering: per key, the offsets handed
-// over in order, the calls running per key, and the offsets whose call has
-// returned.
-type keyLog struct {
-	mu       sync.Mutex
-	seen     map[string][]int64
-	running  map[string]int
-	calls    int // calls running now
-	maxCalls int
-	overlap  []string // keys seen in two calls at once
-	returned map[int64]bool
-}
-
-func newKeyLog() *keyLog {
-	return &keyLog{seen: map[string][]int64{}, running: map[string]int{}, returned: map[int64]bool{}}
-}
-
-func (k *keyLog) start(b *Batch) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.calls++
-	k.maxCalls = max(k.maxCalls, k.calls)
-	inBatch := map[string]bool{}
-	for _, r := range b.Records {
-		if r.Key == nil {
-			continue
-		}
-		key := string(r.Key)
-		k.seen[key] = append(k.seen[key], r.Offset)
-		if !inBatch[key] {
-			inBatch[key] = true
-			if k.running[key]++; k.running[key] > 1 {
-				k.overlap = append(k.overlap, key)
-			}
-		}
-	}
-}
-
-func (k *keyLog) end(b *Batch, ok bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.calls--
-	inBatch := map[string]bool{}
-	for _, r := range b.Records {
-		if ok {
-			k.returned[r.Offset] = true
-		}
-		if r.Key != nil && !inBatch[string(r.Key)] {
-			inBatch[string(r.Key)] = true
-			k.running[string(r.Key)]--
-		}
-	}
-}
-
-// lowestOpen is the lowest of the first n offsets whose call has not
-// returned successfully, n when none.
-func (k *keyLog) lowestOpen(n int) int64 {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for o := int64(0); o < int64(n); o++ {
-		if !k.returned[o] {
-			return o
-		}
-	}
-	return int64(n)
-}
-
 func finishedAt(l *lane) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -134,11 +67,11 @@ func finishedAt(l *lane) int64 {
 // record whose call has not returned.
 func TestKeyedOrdering(t *testing.T) {
 	const n, conc = 3000, 4
-	log := newKeyLog()
+	log := NewKeyLog()
 	h := HandlerFunc(func(_ context.Context, b *Batch) error {
-		log.start(b)
+		log.Start(b)
 		time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
-		log.end(b, true)
+		log.End(b, true)
 		return nil
 	})
 	_, l := keyedProcessor(t, OrderKey, conc, h, func(c *Config) {
@@ -150,8 +83,8 @@ func TestKeyedOrdering(t *testing.T) {
 		l.push(recs[i : i+100])
 	}
 	for {
-		f := finishedAt(l) // read before the handler's view: see keyLog.lowestOpen
-		if open := log.lowestOpen(n); f > open {
+		f := finishedAt(l) // read first: the lowest open offset read after it can only be higher
+		if open := log.LowestOpen(0, n); f > open {
 			t.Fatalf("finished offset %d passes offset %d, whose call has not returned", f, open)
 		}
 		if f == n {
@@ -159,20 +92,9 @@ func TestKeyedOrdering(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond) // sampling pace of the invariant, not a wait for a condition
 	}
-	log.mu.Lock()
-	defer log.mu.Unlock()
-	if len(log.overlap) > 0 {
-		t.Fatalf("keys in two calls at once: %v", log.overlap[:min(5, len(log.overlap))])
-	}
-	for key, offs := range log.seen {
-		for i := 1; i < len(offs); i++ {
-			if offs[i] <= offs[i-1] {
-				t.Fatalf("key %s handed over out of order: %v", key, offs)
-			}
-		}
-	}
-	if log.maxCalls > conc || log.maxCalls < 2 {
-		t.Fatalf("at most %d calls ran at once; want 2 to %d", log.maxCalls, conc)
+	log.Check(t, conc, false)
+	if log.MaxCalls() < 2 {
+		t.Fatalf("at most %d calls ran at once; want 2 to %d", log.MaxCalls(), conc)
 	}
 }
 
@@ -180,21 +102,21 @@ func TestKeyedOrdering(t *testing.T) {
 // concurrent up to the bound, the finished offset reaching the end.
 func TestKeyedNoneOrdering(t *testing.T) {
 	const n, conc = 1000, 8
-	log := newKeyLog()
+	log := NewKeyLog()
 	h := HandlerFunc(func(_ context.Context, b *Batch) error {
-		log.start(b)
+		log.Start(b)
 		time.Sleep(200 * time.Microsecond)
-		log.end(b, true)
+		log.End(b, true)
 		return nil
 	})
 	_, l := keyedProcessor(t, OrderNone, conc, h, func(c *Config) { c.Batch.MaxRecords = 5 })
 	l.push(keyedRecords(n, 1))
 	kafkatest.Eventually(t, 30*time.Second, "every record finished", func() bool { return finishedAt(l) == n })
-	if open := log.lowestOpen(n); open != n {
+	if open := log.LowestOpen(0, n); open != n {
 		t.Fatalf("offset %d never returned", open)
 	}
-	if log.maxCalls > conc || log.maxCalls < 2 {
-		t.Fatalf("at most %d calls ran at once; want 2 to %d", log.maxCalls, conc)
+	if mc := log.MaxCalls(); mc > conc || mc < 2 {
+		t.Fatalf("at most %d calls ran at once; want 2 to %d", mc, conc)
 	}
 }
 

@@ -3,7 +3,6 @@ package processor_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -89,15 +88,7 @@ func (c *callCount) sum() int {
 func TestKeyOrderingGracefulRevokeRedoesNothing(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
 		const parts, perPart = 4, 4000
-		topic := kafkatest.Name(t, "in")
-		kafkatest.CreateTopic(t, c.Brokers, topic, parts)
-		for part := range int32(parts) {
-			keys := make([]string, perPart)
-			for i := range keys {
-				keys[i] = fmt.Sprintf("k%d", rand.IntN(500))
-			}
-			produceKeyed(t, c.Brokers, topic, part, keys)
-		}
+		topic := randomKeysTopic(t, c, parts, perPart, 500)
 		cfg := keyedConfig(t, 4)
 		cfg.Batch.MaxRecords = 5
 		cfg.Rebalance.DrainTimeout = 30 * time.Second

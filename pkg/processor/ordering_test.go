@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,40 +32,49 @@ func produceKeyed(t *testing.T, brokers []string, topic string, part int32, keys
 	}
 }
 
-// orderLog is a handler recording, per partition and key, the offsets
-// handed over, the keys in two calls at once, the most calls of a partition
-// at once, and the offsets whose call returned.
-type orderLog struct {
-	mu       sync.Mutex
-	seen     map[string][]int64 // "part/key"
-	running  map[string]int
-	calls    map[int32]int
-	maxCalls int
-	overlap  []string
-	returned map[int32]map[int64]bool
-	fail     func(r *kgo.Record) error
+// randomKeysTopic creates a topic of parts partitions and writes perPart
+// records to each, their keys drawn at random from keys keys.
+func randomKeysTopic(t *testing.T, c kafkatest.Cluster, parts, perPart, keys int) string {
+	t.Helper()
+	topic := kafkatest.Name(t, "in")
+	kafkatest.CreateTopic(t, c.Brokers, topic, parts)
+	for part := range int32(parts) {
+		ks := make([]string, perPart)
+		for i := range ks {
+			ks[i] = fmt.Sprintf("k%d", rand.IntN(keys))
+		}
+		produceKeyed(t, c.Brokers, topic, part, ks)
+	}
+	return topic
 }
 
-func newOrderLog() *orderLog {
-	return &orderLog{seen: map[string][]int64{}, running: map[string]int{}, calls: map[int32]int{}, returned: map[int32]map[int64]bool{}}
+// badKeyTopic creates a topic of one partition and writes n records to it,
+// of keys keys in turn, but the one at offset bad has the key "bad".
+func badKeyTopic(t *testing.T, c kafkatest.Cluster, n, keys, bad int) string {
+	t.Helper()
+	topic := kafkatest.Name(t, "in")
+	kafkatest.CreateTopic(t, c.Brokers, topic, 1)
+	ks := make([]string, n)
+	for i := range ks {
+		ks[i] = fmt.Sprintf("k%d", i%keys)
+	}
+	ks[bad] = "bad"
+	produceKeyed(t, c.Brokers, topic, 0, ks)
+	return topic
 }
+
+// orderLog is a handler recording what key ordering hands over
+// (processor.KeyLog), each call taking up to half a millisecond; fail, when
+// set, fails a call holding a record it refuses.
+type orderLog struct {
+	*processor.KeyLog
+	fail func(r *kgo.Record) error
+}
+
+func newOrderLog() *orderLog { return &orderLog{KeyLog: processor.NewKeyLog()} }
 
 func (o *orderLog) Handle(_ context.Context, b *processor.Batch) error {
-	keys := map[string]bool{}
-	o.mu.Lock()
-	o.calls[b.Partition]++
-	o.maxCalls = max(o.maxCalls, o.calls[b.Partition])
-	for _, r := range b.Records {
-		k := fmt.Sprintf("%d/%s", b.Partition, r.Key)
-		o.seen[k] = append(o.seen[k], r.Offset)
-		if !keys[k] {
-			keys[k] = true
-			if o.running[k]++; o.running[k] > 1 {
-				o.overlap = append(o.overlap, k)
-			}
-		}
-	}
-	o.mu.Unlock()
+	o.Start(b)
 	time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
 	var err error
 	if o.fail != nil {
@@ -76,55 +84,8 @@ func (o *orderLog) Handle(_ context.Context, b *processor.Batch) error {
 			}
 		}
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.calls[b.Partition]--
-	for k := range keys {
-		o.running[k]--
-	}
-	if err == nil {
-		if o.returned[b.Partition] == nil {
-			o.returned[b.Partition] = map[int64]bool{}
-		}
-		for _, r := range b.Records {
-			o.returned[b.Partition][r.Offset] = true
-		}
-	}
+	o.End(b, err == nil)
 	return err
-}
-
-// lowestOpen is the lowest offset of part below n whose call has not
-// returned successfully; n when none.
-func (o *orderLog) lowestOpen(part int32, n int64) int64 {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for off := int64(0); off < n; off++ {
-		if !o.returned[part][off] {
-			return off
-		}
-	}
-	return n
-}
-
-func (o *orderLog) check(t *testing.T, conc int) {
-	t.Helper()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.overlap) > 0 {
-		t.Fatalf("keys in two calls at once: %v", o.overlap[:min(5, len(o.overlap))])
-	}
-	for k, offs := range o.seen {
-		for i := 1; i < len(offs); i++ {
-			// A redelivery after a retry starts again at or before the
-			// failed record; a first delivery never skips back.
-			if offs[i] <= offs[i-1] && o.fail == nil {
-				t.Fatalf("key %s handed over out of order: %v", k, offs)
-			}
-		}
-	}
-	if o.maxCalls > conc {
-		t.Fatalf("%d calls of one partition at once; processor.concurrency is %d", o.maxCalls, conc)
-	}
 }
 
 func keyedConfig(t *testing.T, conc int) processor.Config {
@@ -142,15 +103,7 @@ func keyedConfig(t *testing.T, conc int) processor.Config {
 func TestKeyOrdering(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
 		const parts, perPart, conc = 3, 1000, 8
-		topic := kafkatest.Name(t, "in")
-		kafkatest.CreateTopic(t, c.Brokers, topic, parts)
-		for part := range int32(parts) {
-			keys := make([]string, perPart)
-			for i := range keys {
-				keys[i] = fmt.Sprintf("k%d", rand.IntN(200))
-			}
-			produceKeyed(t, c.Brokers, topic, part, keys)
-		}
+		topic := randomKeysTopic(t, c, parts, perPart, 200)
 		cfg := keyedConfig(t, conc)
 		log := newOrderLog()
 		adm := kafkatest.Admin(t, c.Brokers)
@@ -162,16 +115,16 @@ func TestKeyOrdering(t *testing.T) {
 					t.Logf("reading the commit: %v", err)
 					return false
 				}
-				if open := log.lowestOpen(part, perPart); at > open {
+				if open := log.LowestOpen(part, perPart); at > open {
 					t.Fatalf("partition %d committed %d past offset %d, whose call has not returned", part, at, open)
 				}
 				done = done && at == perPart
 			}
 			return done
 		})
-		log.check(t, conc)
-		if log.maxCalls < 2 {
-			t.Fatalf("at most %d call per partition at once: no concurrency", log.maxCalls)
+		log.Check(t, conc, false)
+		if log.MaxCalls() < 2 {
+			t.Fatalf("at most %d call per partition at once: no concurrency", log.MaxCalls())
 		}
 	})
 }
@@ -181,14 +134,7 @@ func TestKeyOrdering(t *testing.T) {
 // succeeds, then reaches the end.
 func TestKeyOrderingFailingKey(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
-		topic := kafkatest.Name(t, "in")
-		kafkatest.CreateTopic(t, c.Brokers, topic, 1)
-		keys := make([]string, 400)
-		for i := range keys {
-			keys[i] = fmt.Sprintf("k%d", i%40)
-		}
-		keys[50] = "bad"
-		produceKeyed(t, c.Brokers, topic, 0, keys)
+		topic := badKeyTopic(t, c, 400, 40, 50)
 		cfg := keyedConfig(t, 8)
 		cfg.MaxInFlight = 1000
 		cfg.Retry = processor.RetryConfig{MaxAttempts: 100000, InitialBackoff: 5 * time.Millisecond, MaxBackoff: 5 * time.Millisecond}
@@ -211,15 +157,7 @@ func TestKeyOrderingFailingKey(t *testing.T) {
 		// The keys not sharing the bad key's sub-lane (about 7/8 of the 349
 		// records past it) are not held by it.
 		kafkatest.Eventually(t, 60*time.Second, "records of other keys handled past the failing one", func() bool {
-			log.mu.Lock()
-			defer log.mu.Unlock()
-			n := 0
-			for off := range log.returned[0] {
-				if off > 50 {
-					n++
-				}
-			}
-			return n >= 250
+			return log.ReturnedPast(0, 50) >= 250
 		})
 		at, err := committedAt(context.Background(), adm, cfg.Group.ID, topic, 0)
 		if err != nil || at > 50 {
@@ -230,7 +168,7 @@ func TestKeyOrderingFailingKey(t *testing.T) {
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
-		log.check(t, 8)
+		log.Check(t, 8, true)
 	})
 }
 
@@ -240,14 +178,7 @@ func TestKeyOrderingFailingKey(t *testing.T) {
 // and stops there, and Halted names it.
 func TestKeyOrderingHalt(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
-		topic := kafkatest.Name(t, "in")
-		kafkatest.CreateTopic(t, c.Brokers, topic, 1)
-		keys := make([]string, 300)
-		for i := range keys {
-			keys[i] = fmt.Sprintf("k%d", i%30)
-		}
-		keys[120] = "bad"
-		produceKeyed(t, c.Brokers, topic, 0, keys)
+		topic := badKeyTopic(t, c, 300, 30, 120)
 		cfg := keyedConfig(t, 8)
 		cfg.OnFailure = processor.OnFailureHalt
 		log := newOrderLog()
