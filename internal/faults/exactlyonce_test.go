@@ -30,6 +30,7 @@ type eosRun struct {
 	n            int
 	delay        string // handler.simulate.record_delay
 	adm          *kadm.Client
+	lastErr      string // the last error written logged
 }
 
 func newEOSRun(t *testing.T, c kafkatest.Cluster, bin string, n int) *eosRun {
@@ -89,7 +90,12 @@ func (r *eosRun) written() int64 {
 	defer cancel()
 	ends, err := r.adm.ListEndOffsets(ctx, r.out)
 	if err != nil {
-		r.t.Logf("listing the output's end offsets: %v", err)
+		// Once per distinct error: with a broker down it repeats on
+		// every poll until its leaderships move.
+		if msg := err.Error(); msg != r.lastErr {
+			r.t.Logf("listing the output's end offsets: %v", err)
+			r.lastErr = msg
+		}
 		return 0
 	}
 	var n int64
