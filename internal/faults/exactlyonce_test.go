@@ -318,8 +318,9 @@ func (r *eosRun) openOn(txnID, topic string) bool {
 }
 
 // owners returns how many input partitions each member (by the name it was
-// started with) is assigned, as the group coordinator describes the group; nil while the
-// group is not stable.
+// started with) is assigned, as the group coordinator describes the group:
+// nil when it cannot say, one "(state …)" entry while the group is not
+// stable.
 func (r *eosRun) owners() map[string]int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

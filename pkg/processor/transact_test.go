@@ -25,18 +25,9 @@ import (
 func TestExactlyOnceTransactionEndsWithoutNewRecords(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
 		const n = 10
-		in, out, group := kafkatest.Name(t, "in"), kafkatest.Name(t, "out"), kafkatest.Name(t, "g")
-		kafkatest.CreateTopic(t, c.Brokers, in, 1)
-		kafkatest.CreateTopic(t, c.Brokers, out, 1)
+		in, out, group := eosInput(t, c, n)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		recs := make([]*kgo.Record, n)
-		for i := range recs {
-			recs[i] = &kgo.Record{Topic: in, Value: []byte{byte('a' + i)}}
-		}
-		if err := kafkatest.Client(t, c.Brokers).ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
 		cfg := testConfig(group)
 		cfg.Guarantee = processor.ExactlyOnce
 		cfg.Transaction.Interval, cfg.Transaction.Timeout = 8*time.Second, 30*time.Second
@@ -84,20 +75,9 @@ func TestExactlyOnceTransactionEndsWithoutNewRecords(t *testing.T) {
 func TestExactlyOnceCommitsWhatIsHandled(t *testing.T) {
 	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
 		const n = 2000
-		in, out, group := kafkatest.Name(t, "in"), kafkatest.Name(t, "out"), kafkatest.Name(t, "g")
-		kafkatest.CreateTopic(t, c.Brokers, in, 1)
-		kafkatest.CreateTopic(t, c.Brokers, out, 1)
+		in, out, group := eosInput(t, c, n)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		recs := make([]*kgo.Record, n)
-		for i := range recs {
-			recs[i] = &kgo.Record{Topic: in, Value: []byte(strconv.Itoa(i))}
-		}
-		// One ProduceSync: the records travel, and are fetched, as one
-		// or a few batches.
-		if err := kafkatest.Client(t, c.Brokers).ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
 		cfg := testConfig(group)
 		cfg.Guarantee = processor.ExactlyOnce
 		cfg.Transaction.Interval, cfg.Transaction.Timeout = 100*time.Millisecond, 30*time.Second
@@ -149,4 +129,23 @@ func TestExactlyOnceCommitsWhatIsHandled(t *testing.T) {
 			t.Fatalf("Run: %v", err)
 		}
 	})
+}
+
+// eosInput makes a one-partition input holding n records (values "0", "1",
+// …), written in one ProduceSync — so they travel, and are fetched, as one
+// or a few batches — and an output topic, and names a group.
+func eosInput(t *testing.T, c kafkatest.Cluster, n int) (in, out, group string) {
+	in, out, group = kafkatest.Name(t, "in"), kafkatest.Name(t, "out"), kafkatest.Name(t, "g")
+	kafkatest.CreateTopic(t, c.Brokers, in, 1)
+	kafkatest.CreateTopic(t, c.Brokers, out, 1)
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: in, Value: []byte(strconv.Itoa(i))}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := kafkatest.Client(t, c.Brokers).ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	return in, out, group
 }
