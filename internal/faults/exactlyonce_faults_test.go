@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -106,37 +107,31 @@ func (r *eosRun) exactlyOnce(what string) (aborted int) {
 }
 
 // waitOwners waits until the group is stable with exactly these members
-// (client ids), each assigned at least one partition.
+// (by name), each assigned at least one partition.
 func (r *eosRun) waitOwners(names ...string) {
+	r.waitGroup(fmt.Sprintf("members %v", names), len(names), names)
+}
+
+// waitMembers waits until the group is stable with n members, whatever
+// their names, each assigned at least one partition.
+func (r *eosRun) waitMembers(n int) { r.waitGroup(fmt.Sprintf("%d members", n), n, nil) }
+
+// waitGroup waits until the group is stable with n members, each assigned
+// at least one partition and, when names is not nil, named in it; it logs
+// every change of the assignment it sees.
+func (r *eosRun) waitGroup(what string, n int, names []string) {
 	prev := ""
-	kafkatest.Eventually(r.t, 90*time.Second, fmt.Sprintf("group stable with members %v each owning a partition", names), func() bool {
+	kafkatest.Eventually(r.t, 90*time.Second, "group stable with "+what+" each owning a partition", func() bool {
 		own := r.owners()
 		if s := fmt.Sprint(own); s != prev {
 			r.t.Logf("group %s: partitions by member: %s", r.grp, s)
 			prev = s
 		}
-		if len(own) != len(names) {
-			return false
-		}
-		for _, n := range names {
-			if own[n] == 0 {
-				return false
-			}
-		}
-		return true
-	})
-}
-
-// waitMembers waits until the group is stable with n members, each
-// assigned at least one partition.
-func (r *eosRun) waitMembers(n int) {
-	kafkatest.Eventually(r.t, 90*time.Second, fmt.Sprintf("group stable with %d members each owning a partition", n), func() bool {
-		own := r.owners()
 		if len(own) != n {
 			return false
 		}
-		for _, k := range own {
-			if k == 0 {
+		for name, k := range own {
+			if k == 0 || names != nil && !slices.Contains(names, name) {
 				return false
 			}
 		}

@@ -246,13 +246,12 @@ func zombieAttempt(t *testing.T, c kafkatest.Cluster, bin string) bool {
 	// partitions (the coordinator says so); a freeze between two
 	// transactions is undone and tried again once more output was written.
 	caught := false
-	for try := 0; try < 20 && !caught; try++ {
+	for try := 0; try < 20; try++ {
 		w := r.written()
 		if err := a.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		caught = r.openOn(txnID, r.out)
-		if caught {
+		if caught = r.openOn(txnID, r.out); caught {
 			break
 		}
 		if err := a.Signal(syscall.SIGCONT); err != nil {

@@ -19,11 +19,9 @@ import (
 // poll loop runs the transactions.
 //
 //   - Begin when the client connects and after every end.
-//   - After each poll has been pushed into the lanes, the poll loop notes
-//     the client's uncommitted offsets (everything polled) as the
-//     transaction's target, the most it may commit. Once processor
-//     .transaction.interval has passed (or max_records were fetched), it
-//     stops polling, holds the lanes (quiesce.go: each finishes the handler
+//   - After each poll has been pushed into the lanes, the poll loop checks
+//     whether the transaction is due. Once processor.transaction.interval
+//     has passed (or max_records were fetched), it stops polling, holds the lanes (quiesce.go: each finishes the handler
 //     call it is in and starts no other) and waits until no call runs (the
 //     barrier), then End(TryCommit): franz-go flushes the handler's writes,
 //     commits the offsets in the transaction — each partition's up to what
@@ -56,7 +54,7 @@ import (
 var errRecreate = errors.New("the outcome of ending or beginning a transaction is unknown")
 
 // transact is the state of exactly_once. The poll loop owns every field but
-// cl and abort.
+// cl, abort and q (each safe for the lanes to use).
 type transact struct {
 	p  *Processor
 	id string
@@ -72,11 +70,7 @@ type transact struct {
 	unknown bool // the last End or Begin failed: do not End again
 	began   time.Time
 	records int
-	// target is every polled partition's next offset, noted after the
-	// records were pushed into the lanes: what the barrier waits for and
-	// the most the commit may carry.
-	target map[topicPart]kgo.EpochOffset
-	member *string // the lanes' member id when the transaction began
+	member  *string // the lanes' member id when the transaction began
 }
 
 // connect connects the member's client: a plain one, or with exactly_once
@@ -103,7 +97,7 @@ func (p *Processor) connect(ctx context.Context) (*kgo.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.sess, t.unknown, t.target = s, false, nil
+	t.sess, t.unknown = s, false
 	t.cl.Store(s.Client())
 	if err := t.begin(); err != nil {
 		s.Close()
@@ -169,17 +163,11 @@ func (t *transact) begin() error {
 }
 
 // afterPoll runs in the poll loop once a poll's records are in the lanes
-// and rebalances are allowed again: it notes the target and ends the
-// transaction when it is due. An unknown outcome cancels the run with
+// and rebalances are allowed again: it ends the transaction when it is
+// due. An unknown outcome cancels the run with
 // errRecreate.
 func (t *transact) afterPoll(ctx context.Context, fetches kgo.Fetches, cancel context.CancelCauseFunc) {
 	t.records += fetches.NumRecords()
-	t.target = map[topicPart]kgo.EpochOffset{}
-	for topic, parts := range t.sess.Client().UncommittedOffsets() {
-		for part, eo := range parts {
-			t.target[topicPart{topic, part}] = eo
-		}
-	}
 	c := t.p.cfg.Transaction
 	abort := t.abort.Load()
 	if !abort && time.Since(t.began) < c.Interval && (c.MaxRecords == 0 || t.records < c.MaxRecords) {
@@ -286,8 +274,8 @@ func (t *transact) barrier(wait time.Duration) bool {
 // it refuses one stamped with another member id than the lanes' (as
 // preCommit does for plain commits), takes out halted partitions and those
 // without a lane or with nothing finished, and caps each partition at what
-// its lane finished (and at the target), so fetched records still queued
-// are not committed unhandled: franz-go then counts what was sent as
+// its lane finished — every handler call since the transaction began wrote
+// into it — so fetched records still queued are not committed unhandled: franz-go then counts what was sent as
 // committed, and an abort rewinds to it. It runs under franz-go's
 // transaction lock and takes only p.mu and lane locks.
 func (t *transact) preCommit(req *kmsg.TxnOffsetCommitRequest) error {
@@ -302,9 +290,8 @@ func (t *transact) preCommit(req *kmsg.TxnOffsetCommitRequest) error {
 		keep := tp.Partitions[:0]
 		for _, pr := range tp.Partitions {
 			key := topicPart{tp.Topic, pr.Partition}
-			target, ok := t.target[key]
 			l := p.lanes[key]
-			if !ok || l == nil {
+			if l == nil {
 				continue
 			}
 			l.mu.Lock()
@@ -312,9 +299,6 @@ func (t *transact) preCommit(req *kmsg.TxnOffsetCommitRequest) error {
 			l.mu.Unlock()
 			if halted || !has {
 				continue
-			}
-			if target.Offset < fin.Offset {
-				fin = target
 			}
 			if fin.Offset < pr.Offset {
 				pr.Offset, pr.LeaderEpoch = fin.Offset, fin.Epoch
