@@ -453,11 +453,21 @@ func metricsURL(m *child.Process, timeout time.Duration) (string, error) {
 
 // waitLog waits at most timeout for m's output to contain s.
 func waitLog(m *child.Process, s string, timeout time.Duration) error {
+	return waitLogRe(m, regexp.MustCompile(regexp.QuoteMeta(s)), timeout)
+}
+
+// waitLogRe waits until the member's output matches re.
+func waitLogRe(m *child.Process, re *regexp.Regexp, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	_, err := m.WaitOutput(ctx, regexp.MustCompile(regexp.QuoteMeta(s)))
+	_, err := m.WaitOutput(ctx, re)
 	return err
 }
+
+// droppedOld matches each message with which a member says it dropped the
+// partitions of a membership the coordinator had ended, committing nothing
+// for them.
+var droppedOld = regexp.MustCompile(`partitions lost without a clean revoke|rejoined the group as a new member|revoked partitions dropped uncommitted`)
 
 // scrape returns the sum of every sample of the named metric at url, and
 // whether the metric was there.

@@ -994,7 +994,12 @@ func zombie(env *Env) (Result, error) {
 		return res, err
 	}
 	resumed := time.Now()
-	lostLogged := waitLog(z, "partitions lost", 30*time.Second) == nil
+	// Depending on what answers the resumed zombie first (a heartbeat's
+	// UNKNOWN_MEMBER_ID or REBALANCE_IN_PROGRESS, a JoinGroup's
+	// UNKNOWN_MEMBER_ID), franz-go reports its old partitions as lost, or
+	// revokes them after the rejoin, or hands them back to the new member:
+	// each path must say it dropped them uncommitted.
+	lostLogged := waitLogRe(z, droppedOld, 30*time.Second) == nil
 	rejoined, rejoinErr := r.waitAssigned(z.Name()+"-consumer", 60*time.Second)
 	if rejoinErr != nil {
 		env.Log("%v", rejoinErr)

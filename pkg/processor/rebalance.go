@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -152,7 +153,13 @@ func (p *Processor) release(lanes []*lane, timeout time.Duration, commit bool) {
 	p.mu.Unlock()
 	if commit && len(offsets) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), max(timeout, 5*time.Second))
-		if err := p.commitOffsets(ctx, offsets); err != nil {
+		switch err := p.commitOffsets(ctx, offsets); {
+		case errors.Is(err, errNewMember):
+			// The session these lanes belonged to had ended: the group's
+			// committed offsets stand, as for lost partitions.
+			p.log.Warn("revoked partitions dropped uncommitted: the coordinator had ended this member's session and it rejoined as a new member; the next owner gets their uncommitted work again",
+				"partitions", len(offsets))
+		case err != nil:
 			p.log.Error("committing released partitions", "err", err)
 		}
 		cancel()
