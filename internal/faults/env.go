@@ -451,13 +451,8 @@ func metricsURL(m *child.Process, timeout time.Duration) (string, error) {
 	return m.MetricsURL(ctx)
 }
 
-// waitLog waits at most timeout for m's output to contain s.
-func waitLog(m *child.Process, s string, timeout time.Duration) error {
-	return waitLogRe(m, regexp.MustCompile(regexp.QuoteMeta(s)), timeout)
-}
-
-// waitLogRe waits until the member's output matches re.
-func waitLogRe(m *child.Process, re *regexp.Regexp, timeout time.Duration) error {
+// waitLog waits at most timeout for m's output to match re.
+func waitLog(m *child.Process, re *regexp.Regexp, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	_, err := m.WaitOutput(ctx, re)

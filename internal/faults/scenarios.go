@@ -999,7 +999,7 @@ func zombie(env *Env) (Result, error) {
 	// UNKNOWN_MEMBER_ID), franz-go reports its old partitions as lost, or
 	// revokes them after the rejoin, or hands them back to the new member:
 	// each path must say it dropped them uncommitted.
-	lostLogged := waitLogRe(z, droppedOld, 30*time.Second) == nil
+	lostLogged := waitLog(z, droppedOld, 30*time.Second) == nil
 	rejoined, rejoinErr := r.waitAssigned(z.Name()+"-consumer", 60*time.Second)
 	if rejoinErr != nil {
 		env.Log("%v", rejoinErr)
