@@ -99,13 +99,15 @@ func memoryAll(ctx context.Context, o *Options, res *Results, c cluster, topics 
 
 // overload runs `veltrix process` with a handler ten times slower than the
 // producer for OverloadDuration and reports its peak RSS against the
-// budget. Allowance = idle RSS + 2 × (budget + one poll + one fetch): the
-// queues hold at most the budget plus one poll (buffer.max_records records
-// of every partition), the client at most one fetch response (partitions ×
-// fetch.max_partition_bytes), and Go's heap grows to twice its live size
-// before collecting (GOGC=100).
+// budget. Allowance = idle RSS + (1 + GOGC/100) × (budget + one poll + one
+// fetch): the queues hold at most the budget plus one poll
+// (buffer.max_records records of every partition), the client at most one
+// fetch response (partitions × fetch.max_partition_bytes), and Go's heap
+// grows by GOGC percent of its live size before collecting (veltrix
+// process sets deploy.gc_percent, 200, and no memory limit is known here).
 func overload(ctx context.Context, o *Options, res *Results, c cluster) error {
 	pcfg := config.Default().Processor
+	growth := 1 + float64(config.Default().Deploy.GCPercent)/100
 	poll := float64(pcfg.Buffer.MaxRecords*(overloadSize+40)) / (1 << 20)
 	fetch := float64(min(pcfg.Fetch.MaxBytes, partitions*pcfg.Fetch.MaxPartitionBytes)) / (1 << 20)
 	budget := float64(overloadBudget) / (1 << 20)
@@ -135,7 +137,7 @@ func overload(ctx context.Context, o *Options, res *Results, c cluster) error {
 				overloadDelay, int(partitions*time.Second/overloadDelay), partitions, overloadRate, poll, fetch)}
 		switch {
 		case comp == "none":
-			m.AllowanceMiB = idle + 2*(budget+poll+fetch)
+			m.AllowanceMiB = idle + growth*(budget+poll+fetch)
 		case v.partBytes == "":
 			m.Notes += "; no fixed allowance: franz-go decompresses a whole fetch response, and the generator's events compress about 120×"
 		default:

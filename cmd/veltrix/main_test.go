@@ -268,6 +268,10 @@ func TestProcessCommand(t *testing.T) {
 				t.Errorf("metrics lack %s", series)
 			}
 		}
+		// deploy.gc_percent's default, unless the environment says GOGC.
+		if _, set := os.LookupEnv("GOGC"); !set && m["go_gc_gogc_percent"] != 200 {
+			t.Errorf("go_gc_gogc_percent = %v, want deploy.gc_percent's 200", m["go_gc_gogc_percent"])
+		}
 		if m[`veltrix_partitions_assigned{group="`+group+`",topic="`+topic+`"}`] != 6 {
 			t.Errorf("assigned partitions = %v, want 6", m[`veltrix_partitions_assigned{group="`+group+`",topic="`+topic+`"}`])
 		}

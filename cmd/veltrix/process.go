@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/veltrix/veltrix/internal/config"
+	"github.com/veltrix/veltrix/internal/doctor"
 	"github.com/veltrix/veltrix/internal/pipeline"
 	"github.com/veltrix/veltrix/internal/server"
 	"github.com/veltrix/veltrix/pkg/metrics"
@@ -66,6 +67,7 @@ session timeout moves nothing); a second signal exits at once.`,
 			}
 			defer stopProfile()
 			log := newLogger(c.Log, cmd.ErrOrStderr())
+			tuneGC(c.Deploy, doctor.CgroupRoot, log)
 			ctx, stop := signalContext(cmd.ErrOrStderr())
 			defer stop()
 

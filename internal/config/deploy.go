@@ -19,6 +19,8 @@ type DeployConfig struct {
 	P99Target time.Duration `koanf:"p99_target"`
 	// MemoryLimit is one instance's memory limit; 0 reads the cgroup.
 	MemoryLimit int64 `koanf:"memory_limit"`
+	// GCPercent is the Go collector's GOGC for veltrix process.
+	GCPercent int `koanf:"gc_percent"`
 	// OutageTolerance is how long a stopped group must survive retention.
 	OutageTolerance time.Duration `koanf:"outage_tolerance"`
 }

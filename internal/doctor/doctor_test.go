@@ -224,7 +224,7 @@ func TestBufferMemory(t *testing.T) {
 		{"plenty", nil, 1 << 30, nil},
 		// 64MiB buffer + 6MiB fetch + 10000 × 1KiB producer buffer ≈ 80MiB live.
 		{"heap may double past the limit", nil, 160 << 20,
-			[]want{{"memory", Warn, "heap may grow to twice that", "processor.buffer.max_bytes=48MiB"}}},
+			[]want{{"memory", Warn, "needs room for as much again", "processor.buffer.max_bytes=48MiB"}}},
 		{"live data beyond the limit", nil, 96 << 20,
 			[]want{{"memory", Error, "64MiB + one fetch 6.0MiB + producer buffer 10000 × 1KiB (9.8MiB) = 80MiB of records + the Go runtime and clients (about 32MiB) = 112MiB, at least its 96MiB memory limit (test): it will be OOM-killed", "processor.buffer.max_bytes=16MiB"}}},
 		{"nothing left for the buffer", func(c *config.Config) { c.Processor.Fetch.MaxPartitionBytes = 8 << 20 }, 96 << 20,

@@ -101,9 +101,12 @@ func liveSum(in Input) string {
 }
 
 // BufferMemory compares the memory the instance may hold — buffered
-// records, one fetch, the producer's buffer — with the memory limit. Go's
-// garbage collector lets the heap grow to twice the live data by default
-// (GOGC=100), so live data above half the limit risks an OOM kill.
+// records, one fetch, the producer's buffer — with the memory limit.
+// veltrix process makes the limit the collector's soft limit (GOMEMLIMIT),
+// and the collector needs room past the live data to keep up: live data
+// above half the limit has it collecting almost continuously, and an
+// instance without GOMEMLIMIT at its GOGC (deploy.gc_percent) risks an OOM
+// kill.
 func BufferMemory(in Input) []Finding {
 	limit := in.Memory.Limit
 	if limit == 0 {
@@ -121,7 +124,7 @@ func BufferMemory(in Input) []Finding {
 			Fix: fix}}
 	case 2*live+runtimeBase > limit:
 		return []Finding{{Check: "memory", Severity: Warn,
-			Why: fmt.Sprintf("under a backlog one instance holds %s; with GOGC=100 the heap may grow to twice that plus the Go runtime and clients (about %s): 2 × %s + %s = %s, beyond its %s memory limit (%s)",
+			Why: fmt.Sprintf("under a backlog one instance holds %s; the garbage collector needs room for as much again plus the Go runtime and clients (about %s): 2 × %s + %s = %s, beyond its %s memory limit (%s), so it would collect almost continuously",
 				liveSum(in), mib(runtimeBase), mib(live), mib(runtimeBase), mib(2*live+runtimeBase), mib(limit), in.Memory.Source),
 			Fix: fix}}
 	}
