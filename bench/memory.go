@@ -132,7 +132,7 @@ func overload(ctx context.Context, o *Options, res *Results, c cluster) error {
 		}
 		idle := median(idles)
 		m := Memory{Scenario: "overload, compression " + comp, Size: overloadSize, PeakMiB: median(peaks), IdleMiB: idle,
-			Runs: peaks, BudgetMiB: budget, Seconds: o.Scale.OverloadDuration.Seconds(),
+			Runs: peaks, BudgetMiB: budget, Growth: growth, Seconds: o.Scale.OverloadDuration.Seconds(),
 			Notes: fmt.Sprintf("simulate handler %s/record (%d events/s over %d partitions), producer %d events/s; one poll %.1f MiB, one fetch %.0f MiB on the wire",
 				overloadDelay, int(partitions*time.Second/overloadDelay), partitions, overloadRate, poll, fetch)}
 		switch {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"strings"
@@ -243,8 +244,9 @@ func targets(res *Results) []string {
 	out = append(out, outsideTargets(res)...)
 	for _, mm := range res.Memory {
 		if strings.HasPrefix(mm.Scenario, "overload") && mm.AllowanceMiB > 0 {
-			out = append(out, fmt.Sprintf("memory under 10x overload (%s): peak %.1f MiB vs allowance %.0f MiB = idle %.1f + 2 × (budget %.0f + one poll + one fetch) (%s)",
-				strings.TrimPrefix(mm.Scenario, "overload, "), mm.PeakMiB, mm.AllowanceMiB, mm.IdleMiB, mm.BudgetMiB, verdict(mm.PeakMiB <= mm.AllowanceMiB)))
+			growth := cmp.Or(mm.Growth, 2) // GOGC=100 before deploy.gc_percent
+			out = append(out, fmt.Sprintf("memory under 10x overload (%s): peak %.1f MiB vs allowance %.0f MiB = idle %.1f + %g × (budget %.0f + one poll + one fetch), %g being 1 + GOGC/100 (%s)",
+				strings.TrimPrefix(mm.Scenario, "overload, "), mm.PeakMiB, mm.AllowanceMiB, mm.IdleMiB, growth, mm.BudgetMiB, growth, verdict(mm.PeakMiB <= mm.AllowanceMiB)))
 		}
 	}
 	return out

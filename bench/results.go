@@ -113,8 +113,11 @@ type Memory struct {
 	// peak is held to (see BENCHMARKS.md), 0 where none applies.
 	BudgetMiB    float64 `json:"budget_mib"`
 	AllowanceMiB float64 `json:"allowance_mib"`
-	Seconds      float64 `json:"seconds"`
-	Notes        string  `json:"notes"`
+	// Growth is the heap's growth factor in the allowance, 1 + GOGC/100;
+	// 0 in results from before deploy.gc_percent, which ran at GOGC=100.
+	Growth  float64 `json:"heap_growth,omitempty"`
+	Seconds float64 `json:"seconds"`
+	Notes   string  `json:"notes"`
 }
 
 // HotPath is one Go benchmark: medians over -count runs.

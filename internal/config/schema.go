@@ -254,7 +254,7 @@ var Schema = []Setting{
 	{Key: "deploy.memory_limit", Kind: Bytes, Default: "0B", Min: "0B", Max: "1TiB",
 		Help: "Memory limit of one processor instance; 0 reads this machine's cgroup limit, as when doctor runs in the container."},
 	{Key: "deploy.gc_percent", Kind: Int, Default: "200", Min: "50", Max: "1000", Unit: "%",
-		Help: "Go's GOGC for veltrix process: the heap grows this much past the live data before a collection. 200 (Go's default is 100) halves the collections a backlog drain pays for, about 15-25% of its CPU, at up to 1.5x the memory; the GOGC environment variable, when set, wins. With a memory limit known (deploy.memory_limit or the cgroup) and GOMEMLIMIT unset, veltrix process also sets it as the collector's soft limit, so the heap tightens before the kernel kills."},
+		Help: "Go's GOGC for veltrix process: the heap grows this much past the live data before a collection. 200 (Go's default is 100) halves the collections a backlog drain pays for (10-30% of its CPU in BENCHMARKS.md) at up to 1.5x the heap; the GOGC environment variable, when set, wins. With a memory limit known (deploy.memory_limit or the cgroup) and GOMEMLIMIT unset, veltrix process also sets it as the collector's soft limit, so the heap tightens before the kernel kills."},
 	{Key: "deploy.outage_tolerance", Kind: Duration, Default: "24h", Min: "0s", Max: "8760h",
 		Help: "How long a stopped group must be able to stay down without losing unconsumed data to retention."},
 
