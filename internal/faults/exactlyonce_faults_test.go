@@ -171,7 +171,11 @@ func TestExactlyOnceBrokerKill(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	r := newEOSRun(t, kafkatest.Cluster{Name: "cluster", Brokers: nodes.Brokers, Real: true}, bin, 12000)
+	// Long enough that work is left at the second kill: between the two,
+	// the members recover from the first (about 12 s wedged in CI) and the
+	// killed node's JVM starts again, and at 5 ms a record six lanes do
+	// 1,200 records a second. With 12,000 CI once had 971 left.
+	r := newEOSRun(t, kafkatest.Cluster{Name: "cluster", Brokers: nodes.Brokers, Real: true}, bin, 30000)
 	r.delay = "5ms"
 	ids := []string{"m0", "m1", "m2"}
 	ms := make([]*child.Process, len(ids))
