@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -72,18 +73,16 @@ func readTopic(ctx context.Context, topic string, committed bool, fn func(*kgo.R
 	// has its marker below the high watermarks listed after.
 	var stable kadm.ListedOffsets
 	if committed {
-		if stable, err = ka.ListCommittedOffsets(ctx, topic); err == nil {
-			err = stable.Error()
-		}
-		if err != nil {
+		if stable, err = listed(ctx, func(ctx context.Context) (kadm.ListedOffsets, error) {
+			return ka.ListCommittedOffsets(ctx, topic)
+		}); err != nil {
 			return 0, fmt.Errorf("listing last stable offsets of %s: %w", topic, err)
 		}
 	}
-	ends, err := ka.ListEndOffsets(ctx, topic)
+	ends, err := listed(ctx, func(ctx context.Context) (kadm.ListedOffsets, error) {
+		return ka.ListEndOffsets(ctx, topic)
+	})
 	if err != nil {
-		return 0, fmt.Errorf("listing end offsets of %s: %w", topic, err)
-	}
-	if err := ends.Error(); err != nil {
 		return 0, fmt.Errorf("listing end offsets of %s: %w", topic, err)
 	}
 	starts := map[string]map[int32]kgo.Offset{topic: {}}
@@ -151,4 +150,44 @@ func readTopic(ctx context.Context, topic string, committed bool, fn func(*kgo.R
 		})
 	}
 	return count(), nil
+}
+
+// leaderMoveWait bounds how long a listing waits for a moving leader: a
+// partition without one for longer (every replica down) is reported.
+const leaderMoveWait = 5 * time.Second
+
+// listed runs a listing of offsets again while a partition's leader is
+// moving, for at most leaderMoveWait and until ctx ends (other errors, a
+// missing topic among them, are returned at once): a partition's leadership moving (a broker back
+// from a restart taking its preferred leaderships again) is answered
+// NOT_LEADER_FOR_PARTITION for a moment, per partition, which the client
+// does not retry by itself.
+func listed(ctx context.Context, list func(context.Context) (kadm.ListedOffsets, error)) (kadm.ListedOffsets, error) {
+	giveUp := time.Now().Add(leaderMoveWait)
+	for {
+		l, err := list(ctx)
+		if err == nil {
+			err = l.Error()
+		}
+		if err == nil || !leaderMoving(err) || time.Now().After(giveUp) {
+			return l, err
+		}
+		select {
+		case <-ctx.Done():
+			return l, err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// leaderMoving reports the errors a partition answers while its leadership
+// moves.
+func leaderMoving(err error) bool {
+	for _, e := range []error{kerr.NotLeaderForPartition, kerr.LeaderNotAvailable, kerr.OffsetNotAvailable,
+		kerr.FencedLeaderEpoch, kerr.UnknownLeaderEpoch} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

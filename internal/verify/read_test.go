@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -126,4 +127,38 @@ func TestReadTopicEndsPastAbortedRecords(t *testing.T) {
 			t.Errorf("read_committed after the commit: %s; want plain,a1,after", got)
 		}
 	})
+}
+
+// TestListedRetriesMovingLeaders is the regression test for a read of the
+// output that failed at once, in CI, with NOT_LEADER_FOR_PARTITION while a
+// restarted broker took its leaderships back: a retriable per-partition
+// error is listed again, and any other error is returned at once.
+func TestListedRetriesMovingLeaders(t *testing.T) {
+	notLeader := kadm.ListedOffsets{"out": {0: {Topic: "out", Partition: 0, Err: kerr.NotLeaderForPartition}}}
+	ok := kadm.ListedOffsets{"out": {0: {Topic: "out", Partition: 0, Offset: 42}}}
+	calls := 0
+	got, err := listed(context.Background(), func(context.Context) (kadm.ListedOffsets, error) {
+		if calls++; calls < 3 {
+			return notLeader, nil
+		}
+		return ok, nil
+	})
+	if err != nil || calls != 3 || got["out"][0].Offset != 42 {
+		t.Fatalf("after two NOT_LEADER_FOR_PARTITION answers: %v, %d calls, %v", err, calls, got)
+	}
+
+	calls = 0
+	_, err = listed(context.Background(), func(context.Context) (kadm.ListedOffsets, error) {
+		calls++
+		return kadm.ListedOffsets{"out": {0: {Topic: "out", Partition: 0, Err: kerr.TopicAuthorizationFailed}}}, nil
+	})
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) || calls != 1 {
+		t.Fatalf("a lasting error: %v after %d calls, want it at once", err, calls)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if _, err = listed(ctx, func(context.Context) (kadm.ListedOffsets, error) { return notLeader, nil }); !errors.Is(err, kerr.NotLeaderForPartition) {
+		t.Fatalf("a leader that never settles: %v, want NOT_LEADER_FOR_PARTITION when the context ends", err)
+	}
 }
