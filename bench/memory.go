@@ -106,8 +106,9 @@ func memoryAll(ctx context.Context, o *Options, res *Results, c cluster, topics 
 // grows by GOGC percent of its live size before collecting (veltrix
 // process sets deploy.gc_percent, 200, and no memory limit is known here).
 func overload(ctx context.Context, o *Options, res *Results, c cluster) error {
-	pcfg := config.Default().Processor
-	growth := 1 + float64(config.Default().Deploy.GCPercent)/100
+	def := config.Default()
+	pcfg := def.Processor
+	growth := 1 + float64(def.Deploy.GCPercent)/100
 	poll := float64(pcfg.Buffer.MaxRecords*(overloadSize+40)) / (1 << 20)
 	fetch := float64(min(pcfg.Fetch.MaxBytes, partitions*pcfg.Fetch.MaxPartitionBytes)) / (1 << 20)
 	budget := float64(overloadBudget) / (1 << 20)

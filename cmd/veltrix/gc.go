@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strconv"
 
 	"github.com/veltrix/veltrix/internal/config"
 	"github.com/veltrix/veltrix/internal/doctor"
@@ -21,12 +22,11 @@ import (
 // up to 1.5 × the heap; the memory limit, where one is known, takes the
 // extra back before the kernel would kill the process.
 func tuneGC(d config.DeployConfig, cgroupRoot string, log *slog.Logger) {
-	gogc, gogcFrom := d.GCPercent, "deploy.gc_percent"
-	if _, ok := os.LookupEnv("GOGC"); ok {
-		gogc, gogcFrom = debug.SetGCPercent(-1), "GOGC"
-		debug.SetGCPercent(gogc) // read back, unchanged
-	} else if gogc > 0 {
-		debug.SetGCPercent(gogc)
+	gogc, gogcFrom := strconv.Itoa(d.GCPercent), "deploy.gc_percent"
+	if env, ok := os.LookupEnv("GOGC"); ok {
+		gogc, gogcFrom = env, "GOGC" // the runtime read it at start
+	} else if d.GCPercent > 0 {
+		debug.SetGCPercent(d.GCPercent)
 	}
 	limit, limitFrom := int64(0), "none known"
 	if _, ok := os.LookupEnv("GOMEMLIMIT"); ok {

@@ -1,7 +1,6 @@
 package offsets
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -20,29 +19,11 @@ import (
 	"github.com/veltrix/veltrix/pkg/processor"
 )
 
-// syncBuffer is a bytes.Buffer safe for the processor's logging goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runProcessor runs a processor of group on topic with on_failure=halt,
 // failing every record whose value is "poison", and returns the offsets it
 // handled successfully, in order, with a stop function that returns once it
 // has shut down (committing its finished work).
-func runProcessor(t *testing.T, brokers []string, topic, group string, log *syncBuffer) (handled func() []int64, stop func()) {
+func runProcessor(t *testing.T, brokers []string, topic, group string, log *kafkatest.LogBuffer) (handled func() []int64, stop func()) {
 	t.Helper()
 	var mu sync.Mutex
 	var seen []int64
@@ -158,7 +139,7 @@ func TestSkipHaltedAfterRealHalt(t *testing.T) {
 		if p, err := f.plan(t, atMarker, Target{Kind: SkipHalted}, []int32{0}); err != nil || p.Rows[0].To != 8 {
 			t.Fatalf("skip-halted from the marker: %+v, %v; want to 8", p, err)
 		}
-		var log1 syncBuffer
+		var log1 kafkatest.LogBuffer
 		handled, stop := runProcessor(t, c.Brokers, topic, group, &log1)
 		kafkatest.Eventually(t, 60*time.Second, "the partition to halt and commit up to the poison record", func() bool {
 			at, ok := f.committed(t, group)[0]
@@ -196,7 +177,7 @@ func TestSkipHaltedAfterRealHalt(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		var log2 syncBuffer
+		var log2 kafkatest.LogBuffer
 		handled2, stop2 := runProcessor(t, c.Brokers, topic, group, &log2)
 		kafkatest.Eventually(t, 60*time.Second, "the restarted processor to reach the end", func() bool {
 			return f.committed(t, group)[0] == 12

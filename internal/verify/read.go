@@ -157,11 +157,11 @@ func readTopic(ctx context.Context, topic string, committed bool, fn func(*kgo.R
 const leaderMoveWait = 5 * time.Second
 
 // listed runs a listing of offsets again while a partition's leader is
-// moving, for at most leaderMoveWait and until ctx ends (other errors, a
-// missing topic among them, are returned at once): a partition's leadership moving (a broker back
-// from a restart taking its preferred leaderships again) is answered
-// NOT_LEADER_FOR_PARTITION for a moment, per partition, which the client
-// does not retry by itself.
+// moving, for at most leaderMoveWait and until ctx ends; other errors, a
+// missing topic among them, are returned at once. A leadership moving (a
+// broker back from a restart taking its preferred leaderships again) is
+// answered NOT_LEADER_FOR_PARTITION for a moment, per partition, which the
+// client does not retry by itself.
 func listed(ctx context.Context, list func(context.Context) (kadm.ListedOffsets, error)) (kadm.ListedOffsets, error) {
 	giveUp := time.Now().Add(leaderMoveWait)
 	for {

@@ -125,7 +125,7 @@ func readinessOutage(t *testing.T, o outage) {
 	kafkatest.CreateTopic(t, o.brokers, topic, 2)
 	produce(t, o.brokers, topic, 20)
 	cfg := testConfig(kafkatest.Name(t, "g"))
-	var logs lockedBuffer
+	var logs kafkatest.LogBuffer
 	h := newRecorder(nil)
 	p := mustNew(t, kcfg(o.brokers, "outage"), topic, cfg, h, processor.Options{
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -290,7 +290,7 @@ func TestNotReadyWhileTopicUnreadable(t *testing.T) {
 		produce(t, c.Brokers, topic, 20)
 		cfg := testConfig(kafkatest.Name(t, "g"))
 		cfg.Group.RebalanceTimeout = 15 * time.Second
-		var logs lockedBuffer
+		var logs kafkatest.LogBuffer
 		h := newRecorder(nil)
 		p := mustNew(t, kcfg(c.Brokers, "unreadable"), topic, cfg, h, processor.Options{
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -357,7 +357,7 @@ func TestLiveFailsOnWedgedLane(t *testing.T) {
 			}
 			return nil
 		})
-		var logs lockedBuffer
+		var logs kafkatest.LogBuffer
 		p := mustNew(t, kcfg(c.Brokers, "wedged"), topic, cfg, h, processor.Options{
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		stop := start(t, p, 30*time.Second)

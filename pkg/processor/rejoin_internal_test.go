@@ -1,15 +1,15 @@
 package processor
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/internal/kafkatest"
 )
 
 // TestRevokeAfterRejoinSaysDropped is the regression test for a member
@@ -21,7 +21,7 @@ import (
 // dropped its old partitions, failed in CI. It must say they were dropped
 // uncommitted, as the lost and rejoin paths do.
 func TestRevokeAfterRejoinSaysDropped(t *testing.T) {
-	var logs syncBuffer
+	var logs kafkatest.LogBuffer
 	cfg := DefaultConfig()
 	cfg.Group.ID = "g"
 	p := newProcessor(kafkaConfigForTest(), "in", cfg, HandlerFunc(func(context.Context, *Batch) error { return nil }),
@@ -53,22 +53,4 @@ func TestRevokeAfterRejoinSaysDropped(t *testing.T) {
 	if len(p.lanes) != 0 {
 		t.Fatalf("%d lanes left after the release", len(p.lanes))
 	}
-}
-
-// syncBuffer is a bytes.Buffer a logger may write from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(b)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

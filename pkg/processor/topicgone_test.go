@@ -1,36 +1,16 @@
 package processor_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/veltrix/veltrix/internal/kafkatest"
 	"github.com/veltrix/veltrix/pkg/processor"
 )
-
-// lockedBuffer is a bytes.Buffer for a logger written from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRecreatedTopicEndsRunWithoutSpinning is the regression test for a
 // processor whose input topic was deleted and recreated (a broker restarted
@@ -47,7 +27,7 @@ func TestRecreatedTopicEndsRunWithoutSpinning(t *testing.T) {
 		produce(t, c.Brokers, topic, 20)
 		cfg := testConfig(kafkatest.Name(t, "g"))
 		cfg.Group.RebalanceTimeout = 3 * time.Second
-		var logs lockedBuffer
+		var logs kafkatest.LogBuffer
 		h := newRecorder(nil)
 		p := mustNew(t, kcfg(c.Brokers, "gone"), topic, cfg, h, processor.Options{
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))})

@@ -21,8 +21,9 @@ import (
 //   - Begin when the client connects and after every end.
 //   - After each poll has been pushed into the lanes, the poll loop checks
 //     whether the transaction is due. Once processor.transaction.interval
-//     has passed (or max_records were fetched), it stops polling, holds the lanes (quiesce.go: each finishes the handler
-//     call it is in and starts no other) and waits until no call runs (the
+//     has passed (or max_records were fetched), it stops polling, holds
+//     the lanes (quiesce.go: each finishes the handler call it is in and
+//     starts no other) and waits until no call runs (the
 //     barrier), then End(TryCommit): franz-go flushes the handler's writes,
 //     commits the offsets in the transaction — each partition's up to what
 //     its lane finished (preCommit; a halted one is taken out) — and commits
@@ -164,8 +165,7 @@ func (t *transact) begin() error {
 
 // afterPoll runs in the poll loop once a poll's records are in the lanes
 // and rebalances are allowed again: it ends the transaction when it is
-// due. An unknown outcome cancels the run with
-// errRecreate.
+// due. An unknown outcome cancels the run with errRecreate.
 func (t *transact) afterPoll(ctx context.Context, fetches kgo.Fetches, cancel context.CancelCauseFunc) {
 	t.records += fetches.NumRecords()
 	c := t.p.cfg.Transaction
@@ -275,8 +275,9 @@ func (t *transact) barrier(wait time.Duration) bool {
 // preCommit does for plain commits), takes out halted partitions and those
 // without a lane or with nothing finished, and caps each partition at what
 // its lane finished — every handler call since the transaction began wrote
-// into it — so fetched records still queued are not committed unhandled: franz-go then counts what was sent as
-// committed, and an abort rewinds to it. It runs under franz-go's
+// into it — so fetched records still queued are not committed unhandled:
+// franz-go then counts what was sent as committed, and an abort rewinds to
+// it. It runs under franz-go's
 // transaction lock and takes only p.mu and lane locks.
 func (t *transact) preCommit(req *kmsg.TxnOffsetCommitRequest) error {
 	p := t.p
