@@ -9,20 +9,35 @@ package processor
 // it, so nothing is skipped; that data is fetched again after the resume,
 // which is why fetches are sized from the buffer bounds (fetchsize.go).
 //
-// It is called by the poll loop after each fetch, by a lane after taking a
-// batch while its own partition or any other is paused, and on halt.
+// It is called by the poll loop after each fetch (flowAfterPoll), by a
+// lane after taking a batch while its own partition or any other is
+// paused, and on halt.
 //
 // Race freedom: a decision reads a lane's queue length and sets its paused
 // flag in one critical section of lane.mu, and take shortens the queue and
 // reads the flag in one critical section too; so either the decision saw
 // the shorter queue, or the lane sees paused=true and calls flow again. A
-// call that finds another in progress does not wait: it bumps flowReq, and
-// the running call decides again before it returns when flowReq moved
-// while it held flowMu. No request is lost, and lanes never block on the
-// client's pause calls of another decision.
-func (p *Processor) flow() {
+// lane's call that finds another in progress does not wait: it bumps
+// flowReq, and the running call decides again before it returns when
+// flowReq moved while it held flowMu. No request is lost, and lanes never
+// block on the client's pause calls of another decision.
+func (p *Processor) flow() { p.flowWith(p.flowMu.TryLock) }
+
+// flowAfterPoll is flow for the poll loop: it waits for a decision in
+// progress instead of leaving its request to it, so the records it has just
+// queued are paused for before it polls again. Left to a lane's decision, a
+// lane descheduled while it held flowMu (2 cores, the race detector, CI
+// under load) let the poll loop fetch four more responses into a partition
+// past buffer.max_records, and the queue reached 5 × the budget.
+func (p *Processor) flowAfterPoll() {
+	p.flowWith(func() bool { p.flowMu.Lock(); return true })
+}
+
+// flowWith runs decisions while lock acquires flowMu, repeating while
+// requests arrived during one.
+func (p *Processor) flowWith(lock func() bool) {
 	p.flowReq.Add(1)
-	for p.flowMu.TryLock() {
+	for lock() {
 		req := p.flowReq.Load()
 		if p.decideFlow() {
 			p.flowReq.Add(1)
@@ -31,6 +46,7 @@ func (p *Processor) flow() {
 		if p.flowReq.Load() == req {
 			return
 		}
+		lock = p.flowMu.TryLock // a later request's own caller, or this one, decides next
 	}
 }
 

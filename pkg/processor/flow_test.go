@@ -64,6 +64,54 @@ func TestFlowRaceNeverLeavesPartitionPaused(t *testing.T) {
 	}
 }
 
+// TestPollWaitsForFlowDecision is the regression test for the poll loop
+// leaving its flow request to a decision in progress: a lane holding flowMu
+// (descheduled, in CI under the race detector) let the poll loop go on
+// fetching into a partition it had just filled past buffer.max_records,
+// and buffered bytes reached 5 × the budget. The hook holds a lane's
+// decision open while the poll loop queues past the bound.
+func TestPollWaitsForFlowDecision(t *testing.T) {
+	p, l := flowProcessor(t, 10, 5)
+	held, proceed := make(chan struct{}), make(chan struct{})
+	first := true
+	p.testHookFlow = func(_, _ []topicPart) {
+		if first {
+			first = false
+			close(held)
+			<-proceed
+		}
+	}
+	laneDone := make(chan struct{})
+	go func() { p.flow(); close(laneDone) }() // a lane's decision, held open
+	<-held
+	recs := make([]*kgo.Record, 10)
+	for i := range recs {
+		recs[i] = &kgo.Record{Partition: 0, Offset: int64(5 + i), Value: make([]byte, 10)}
+	}
+	l.push(recs) // the poll loop queues 15 records against a bound of 10
+	pollDone := make(chan struct{})
+	go func() { p.flowAfterPoll(); close(pollDone) }()
+	select {
+	case <-pollDone:
+		t.Fatal("the poll loop's flow returned while another decision held flowMu: it would poll again with the partition unpaused")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(proceed)
+	for _, ch := range []chan struct{}{laneDone, pollDone} {
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatal("flow did not return")
+		}
+	}
+	l.mu.Lock()
+	paused := l.paused
+	l.mu.Unlock()
+	if !paused {
+		t.Fatal("15 records queued against buffer.max_records 10 and the partition is not paused")
+	}
+}
+
 // TestReleaseRechecksOwnership is the regression test for release not
 // re-checking ownership: a lane lost (or released by the revoke callback)
 // while shutdown drained it was committed and its gauges moved twice.

@@ -337,7 +337,7 @@ func (p *Processor) run(ctx context.Context) (connected bool, _ error) {
 			}
 			l.m.lag(fp.Partition, end-last-1)
 		})
-		p.flow()
+		p.flowAfterPoll()
 		p.fetch.resize(cl)
 		cl.AllowRebalance()
 		if p.txn != nil {
