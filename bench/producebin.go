@@ -16,8 +16,8 @@ const (
 	PlainProduceBinary   = "franz-go producer"
 	VeltrixProduceBinary = "veltrix produce"
 	// PlainProduceHeaders is the plain producer stamping the two identity
-	// headers `veltrix produce` writes on every event: the cost of
-	// veltrix's event format apart from its generator.
+	// headers `veltrix produce` adds with producer.identity_headers (by
+	// default its JSON value alone carries the identity): what they cost.
 	PlainProduceHeaders = "franz-go producer, identity headers"
 )
 
@@ -47,8 +47,8 @@ func produceCommands(o *Options) (order []string, cmds map[string]produceCommand
 	order = []string{PlainProduceBinary, PlainProduceHeaders}
 	for _, v := range veltrixBinaries(o) {
 		// As a user runs it, metrics on; --keys 0 and the settings above
-		// make it write what the plain producer writes, plus its event
-		// headers and JSON value.
+		// make it write what the plain producer writes, but its JSON value
+		// naming the event.
 		bin := v.bin
 		cmds[VeltrixProduceBinary+v.suffix] = func(c cluster, topic string, n, size int, profile string) (string, []string) {
 			args := []string{"produce", "--brokers", strings.Join(c.brokers, ","), "--topic", topic,

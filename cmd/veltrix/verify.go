@@ -24,14 +24,17 @@ func newVerify() *cobra.Command {
 --dlq, if given) and reports, per producer and per key, the events produced,
 delivered, lost, duplicated, out of order and dead-lettered.
 
-It works for any pipeline that forwards events and keeps record headers: events
-are identified by the veltrix-producer and veltrix-seq headers that
-'veltrix produce' stamps. Input records without them are counted as
-unidentified and not checked. Order is checked per producer and key.
+It works for any pipeline that forwards the events 'veltrix produce' writes:
+each is identified by its producer id and sequence number, read from the
+veltrix-producer and veltrix-seq headers when a record has them, else from
+the generated JSON value ({"producer":...,"seq":...}). A pipeline that
+rewrites values must keep the headers, and the input must be written with
+--producer.identity_headers. Input records without an identity are counted
+as unidentified and not checked. Order is checked per producer and key.
 
 It exits 1 when an event was lost or reordered (and, with --no-duplicates,
 duplicated), so it can gate a script, and when it checked nothing: the input
-is empty, or none of its records carries readable identity headers. Every
+is empty, or none of its records carries a readable identity. Every
 topic is checked to exist before any is read.`,
 		Example: `  veltrix verify --brokers 127.0.0.1:9092 --input events --output events-out
   veltrix verify --brokers 127.0.0.1:9092 --input events --output events-out --dlq events.dlq --json`,
@@ -129,7 +132,7 @@ func printReport(w io.Writer, r verify.Report) {
 		}
 	}
 	if r.Unidentified > 0 || r.Strays > 0 {
-		fmt.Fprintf(w, "\n%d input records had no readable identity headers (not checked; %d malformed); %d output events were never in the input\n",
+		fmt.Fprintf(w, "\n%d input records had no readable identity (not checked; %d malformed); %d output events were never in the input\n",
 			r.Unidentified, r.Malformed, r.Strays)
 	}
 }

@@ -1,10 +1,14 @@
 // Package event gives generated events an identity — the producer that
-// wrote them and a sequence number — carried in record headers, so any
-// pipeline that keeps headers can be checked for lost, duplicated and
-// reordered events.
+// wrote them and a sequence number — so a pipeline can be checked for
+// lost, duplicated and reordered events. A generated event carries it in
+// its JSON value ({"producer":…,"seq":…}); events whose value cannot hold
+// it (user payloads, values too small for the JSON) carry it in two record
+// headers, which a generator can also be asked to add, for pipelines that
+// rewrite values but keep headers.
 package event
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
@@ -32,8 +36,10 @@ func Stamp(r *kgo.Record, id ID) {
 	)
 }
 
-// Of returns the identity stamped on r, and false when r carries none (it
-// was not written by a veltrix generator, or its headers were dropped).
+// Of returns the identity of r: from its identity headers when it has
+// them, else from a generated event's JSON value; false when r carries
+// neither (it was not written by a veltrix generator, or a pipeline dropped
+// what carried the identity).
 func Of(r *kgo.Record) (ID, bool) {
 	var id ID
 	var haveP, haveS bool
@@ -49,8 +55,73 @@ func Of(r *kgo.Record) (ID, bool) {
 			id.Seq, haveS = n, true
 		}
 	}
-	return id, haveP && haveS
+	if haveP || haveS {
+		return id, haveP && haveS
+	}
+	return fromValue(r.Value)
 }
+
+// Marked reports whether r looks like it carries an identity — one of the
+// headers, or a value that begins as a generated event's does — so an
+// identity Of cannot read is malformed rather than absent.
+func Marked(r *kgo.Record) bool {
+	for _, h := range r.Headers {
+		if h.Key == HeaderProducer || h.Key == HeaderSeq {
+			return true
+		}
+	}
+	return bytes.HasPrefix(r.Value, valuePrefix)
+}
+
+// The JSON a generated value begins with, around the producer's quoted
+// name and the sequence number.
+var (
+	valuePrefix = []byte(`{"producer":`)
+	valueSeq    = []byte(`,"seq":`)
+)
+
+// fromValue reads the identity a generated event's value begins with:
+// {"producer":"<name>","seq":<n>, then anything.
+func fromValue(v []byte) (ID, bool) {
+	rest, ok := bytes.CutPrefix(v, valuePrefix)
+	if !ok || len(rest) < 2 || rest[0] != '"' {
+		return ID{}, false
+	}
+	end := 1 // the closing quote of the producer's name
+	for ; end < len(rest) && rest[end] != '"'; end++ {
+		if rest[end] == '\\' {
+			end++
+		}
+	}
+	if end >= len(rest) {
+		return ID{}, false
+	}
+	producer, err := strconv.Unquote(string(rest[:end+1]))
+	if err != nil {
+		return ID{}, false
+	}
+	rest, ok = bytes.CutPrefix(rest[end+1:], valueSeq)
+	if !ok {
+		return ID{}, false
+	}
+	n := 0
+	for n < len(rest) && n < 20 && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 || n == len(rest) || (rest[n] != ',' && rest[n] != '}') {
+		return ID{}, false
+	}
+	seq, err := strconv.ParseUint(string(rest[:n]), 10, 64)
+	if err != nil {
+		return ID{}, false
+	}
+	return ID{Producer: producer, Seq: seq}, true
+}
+
+// Carries reports whether a generated value v holds its identity: Value
+// and ValueFormat.Append fall back to bare padding below the size the JSON
+// needs.
+func Carries(v []byte) bool { return bytes.HasPrefix(v, valuePrefix) }
 
 // Value builds a generated event's value: a JSON object naming the
 // producer and sequence, padded to exactly size bytes. Below the size the

@@ -51,10 +51,54 @@ func TestValueFormatMatchesValue(t *testing.T) {
 	}
 }
 
+// TestOfReadsGeneratedValues: a generated value carries the identity
+// without headers, headers win over it, and anything else in the value is
+// no identity; Marked tells a damaged identity from none.
+func TestOfReadsGeneratedValues(t *testing.T) {
+	for _, producer := range []string{"host-123", `we"ird\name`, "", "ünï"} {
+		f := NewValueFormat(producer)
+		for _, size := range []int{100, 1024} {
+			for _, seq := range []uint64{0, 7, 987654, 1<<64 - 1} {
+				v := f.Append(nil, size, seq)
+				id, ok := Of(&kgo.Record{Value: v})
+				if !Carries(v) || !ok || id != (ID{producer, seq}) {
+					t.Fatalf("%q size %d seq %d: Of = %+v %v (carries %v) from %q", producer, size, seq, id, ok, Carries(v), v)
+				}
+			}
+		}
+	}
+	small := Value(nil, 10, ID{"p", 1})
+	if _, ok := Of(&kgo.Record{Value: small}); ok || Carries(small) {
+		t.Fatalf("a 10-byte value (padding) has an identity: %q", small)
+	}
+	r := &kgo.Record{Value: Value(nil, 100, ID{"from-value", 1})}
+	Stamp(r, ID{"from-headers", 2})
+	if id, _ := Of(r); id != (ID{"from-headers", 2}) {
+		t.Fatalf("headers and value: Of = %+v, want the headers' identity", id)
+	}
+	for _, v := range []string{
+		`{"producer":"p","seq":}`, `{"producer":"p","seq":12`, `{"producer":"p","seq":1x}`,
+		`{"producer":"p,"seq":1}`, `{"producer":p,"seq":1}`, `{"producer":"p","pad":"x"}`,
+		`{"producer":"p","seq":99999999999999999999}`, `{"producer":"p\q","seq":1}`,
+	} {
+		r := &kgo.Record{Value: []byte(v)}
+		if id, ok := Of(r); ok {
+			t.Errorf("%s: read %+v", v, id)
+		}
+		if !Marked(r) {
+			t.Errorf("%s: not marked as carrying an identity", v)
+		}
+	}
+	if Marked(&kgo.Record{Value: []byte(`{"user":1}`)}) {
+		t.Error("a user's JSON is marked")
+	}
+}
+
 func FuzzOf(f *testing.F) {
-	f.Add("p", "12")
-	f.Fuzz(func(t *testing.T, p, s string) {
+	f.Add("p", "12", []byte(`{"producer":"p","seq":3,"pad":""}`))
+	f.Fuzz(func(t *testing.T, p, s string, v []byte) {
 		r := &kgo.Record{Headers: []kgo.RecordHeader{{Key: HeaderProducer, Value: []byte(p)}, {Key: HeaderSeq, Value: []byte(s)}}}
 		Of(r) // must not panic
+		Of(&kgo.Record{Value: v})
 	})
 }

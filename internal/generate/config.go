@@ -22,6 +22,9 @@ type Config struct {
 	Keys int `koanf:"keys"`
 	// ID is stamped on every generated event; "" means hostname-pid.
 	ID string `koanf:"id"`
+	// IdentityHeaders stamps the identity headers on every generated event,
+	// not only on those whose value is too small to hold it.
+	IdentityHeaders bool `koanf:"identity_headers"`
 }
 
 // DefaultConfig returns the defaults: 1000 events/s of 100 bytes over 1000

@@ -16,8 +16,12 @@ import (
 	"github.com/veltrix/veltrix/internal/event"
 )
 
-// Generator writes identifiable events — producer id and sequence number
-// in headers, a JSON value of the configured size — at a steady rate.
+// Generator writes identifiable events — a JSON value of the configured
+// size naming the producer and the sequence number — at a steady rate.
+// The identity headers are added only where the value is too small to hold
+// the JSON, or when Config.IdentityHeaders asks for them: on a 100-byte
+// value they were 45 more bytes per record, and a producer of bare values
+// wrote 1.4 × as many records per second to Kafka.
 type Generator struct {
 	s   *sender
 	cfg Config
@@ -95,8 +99,8 @@ func (g *Generator) Run(ctx context.Context) (Result, error) {
 	return g.s.stats.Snapshot(), err
 }
 
-// generated is one generated event: the record, its two identity headers,
-// and room for the sequence number's digits.
+// generated is one generated event: the record, room for its two identity
+// headers and the sequence number's digits.
 type generated struct {
 	r   kgo.Record
 	hdr [2]kgo.RecordHeader
@@ -135,8 +139,10 @@ func (g *Generator) record(seq uint64) *kgo.Record {
 	r.Value = g.value.Append(buf, int(g.cfg.Size), seq)
 	r.Value = r.Value[:len(r.Value):len(r.Value)]
 	g.buf = g.buf[:len(g.buf)+len(r.Key)+len(r.Value)]
-	e.hdr[0] = kgo.RecordHeader{Key: event.HeaderProducer, Value: g.idBytes}
-	e.hdr[1] = kgo.RecordHeader{Key: event.HeaderSeq, Value: strconv.AppendUint(e.seq[:0], seq, 10)}
-	r.Headers = e.hdr[:]
+	if g.cfg.IdentityHeaders || !event.Carries(r.Value) {
+		e.hdr[0] = kgo.RecordHeader{Key: event.HeaderProducer, Value: g.idBytes}
+		e.hdr[1] = kgo.RecordHeader{Key: event.HeaderSeq, Value: strconv.AppendUint(e.seq[:0], seq, 10)}
+		r.Headers = e.hdr[:]
+	}
 	return r
 }

@@ -40,6 +40,27 @@ func TestGeneratorRecordsInSlabs(t *testing.T) {
 	}
 }
 
+// TestGeneratorHeadersOnlyWhereNeeded: a value that holds the JSON carries
+// the identity alone (the headers were 45 bytes on a 100-byte event); a
+// value too small for it, and every event with IdentityHeaders, has the
+// headers too.
+func TestGeneratorHeadersOnlyWhereNeeded(t *testing.T) {
+	for _, c := range []struct {
+		size    int64
+		headers bool
+		want    int
+	}{{100, false, 0}, {1024, false, 0}, {10, false, 2}, {100, true, 2}} {
+		g := NewGenerator(nil, "events", Config{Size: c.size, ID: "gen-test", IdentityHeaders: c.headers}, Options{})
+		r := g.record(12345)
+		if len(r.Headers) != c.want {
+			t.Errorf("size %d, identity_headers %v: %d headers, want %d", c.size, c.headers, len(r.Headers), c.want)
+		}
+		if id, ok := event.Of(r); !ok || id != (event.ID{Producer: "gen-test", Seq: 12345}) {
+			t.Errorf("size %d, identity_headers %v: identity %+v %v", c.size, c.headers, id, ok)
+		}
+	}
+}
+
 // TestAckAllocatesNothing: counting an acknowledged record allocates
 // nothing (keeping the first error's address used to move every call's
 // error to the heap), and a failure is still kept.

@@ -56,8 +56,8 @@ type Report struct {
 	ProblemKeys  []KeyReport      `json:"problem_keys"`  // keys with a loss, duplicate or reordering (at most MaxProblemKeys)
 	MoreProblems int              `json:"more_problems"` // problem keys beyond the list
 	InputRecords int64            `json:"input_records"` // records read from the input
-	Unidentified int64            `json:"unidentified"`  // input records without veltrix identity headers, not checked
-	Malformed    int64            `json:"malformed"`     // of those, records whose identity headers were present but unreadable
+	Unidentified int64            `json:"unidentified"`  // input records without a veltrix identity, not checked
+	Malformed    int64            `json:"malformed"`     // of those, records whose identity (headers, or a generated value's start) was present but unreadable
 	Strays       int64            `json:"strays"`        // output events that were never in the input
 }
 
@@ -67,7 +67,7 @@ var ErrNothingChecked = errors.New("verify checked nothing")
 
 // Err returns an error wrapping ErrNothingChecked, saying why, when no
 // input event could be identified (an empty input, records without the
-// veltrix-producer and veltrix-seq headers, or with malformed ones); nil
+// identity veltrix produce writes, or with a malformed one); nil
 // otherwise. Delivery problems are in Total, not here.
 func (r Report) Err() error {
 	if r.Total.Produced > 0 {
@@ -77,10 +77,10 @@ func (r Report) Err() error {
 	case r.InputRecords == 0:
 		return fmt.Errorf("%w: the input has no records", ErrNothingChecked)
 	case r.Malformed > 0:
-		return fmt.Errorf("%w: none of the %d input records carried a readable identity (%d had malformed %s/%s headers); write the input with veltrix produce",
+		return fmt.Errorf("%w: none of the %d input records carried a readable identity (%d had malformed ones: %s/%s headers, or a value beginning {\"producer\": without a readable producer and seq); write the input with veltrix produce",
 			ErrNothingChecked, r.InputRecords, r.Malformed, event.HeaderProducer, event.HeaderSeq)
 	}
-	return fmt.Errorf("%w: none of the %d input records carried the identity headers %s and %s; write the input with veltrix produce",
+	return fmt.Errorf("%w: none of the %d input records carried an identity (a generated event's JSON value, or the %s and %s headers); write the input with veltrix produce",
 		ErrNothingChecked, r.InputRecords, event.HeaderProducer, event.HeaderSeq)
 }
 
@@ -117,7 +117,7 @@ func (c *Checker) Input(r *kgo.Record) {
 	id, ok := event.Of(r)
 	if !ok {
 		c.unidentified++
-		if hasIdentityHeader(r) {
+		if event.Marked(r) {
 			c.malformed++
 		}
 		return
@@ -147,17 +147,6 @@ func (c *Checker) Output(r *kgo.Record) {
 		return
 	}
 	c.lastSeq[k] = id.Seq
-}
-
-// hasIdentityHeader says r carries one of the identity headers, so an
-// identity event.Of could not read is malformed rather than absent.
-func hasIdentityHeader(r *kgo.Record) bool {
-	for _, h := range r.Headers {
-		if h.Key == event.HeaderProducer || h.Key == event.HeaderSeq {
-			return true
-		}
-	}
-	return false
 }
 
 // DeadLetter records one dead-letter record.

@@ -52,8 +52,10 @@ func TestReportErrNothingChecked(t *testing.T) {
 		want  string // "" for no error
 	}{
 		{"empty input", nil, "the input has no records"},
-		{"no identity headers", []*kgo.Record{{Value: []byte("a")}, {Value: []byte("b")}}, "none of the 2 input records carried the identity headers"},
+		{"no identity", []*kgo.Record{{Value: []byte("a")}, {Value: []byte("b")}}, "none of the 2 input records carried an identity"},
 		{"malformed headers", []*kgo.Record{malformed}, "1 had malformed"},
+		{"malformed value", []*kgo.Record{{Value: []byte(`{"producer":"p","seq":x}`)}}, "1 had malformed"},
+		{"identified by its value", []*kgo.Record{{Value: event.Value(nil, 100, event.ID{Producer: "p", Seq: 3})}}, ""},
 		{"one identified", []*kgo.Record{{Value: []byte("a")}, rec("p", 1, "k")}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -36,7 +36,7 @@ func main() {
 		batchBytes  = flag.Int("batch-max-bytes", 1<<20, "largest batch per partition")
 		compression = flag.String("compression", "none", "none or lz4")
 		maxBuffered = flag.Int("max-buffered", 10000, "records buffered before Produce blocks")
-		headers     = flag.Bool("identity-headers", false, "stamp each record with the two identity headers `veltrix produce` writes (veltrix-producer, veltrix-seq): the cost of its event format without its generator")
+		headers     = flag.Bool("identity-headers", false, "stamp each record with the two identity headers `veltrix produce` adds with producer.identity_headers (veltrix-producer, veltrix-seq): what they cost")
 	)
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
