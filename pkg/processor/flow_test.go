@@ -51,14 +51,8 @@ func TestFlowRaceNeverLeavesPartitionPaused(t *testing.T) {
 		t.Fatalf("took %d records", len(batch))
 	}
 	close(proceed)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("flow did not return")
-	}
-	l.mu.Lock()
-	paused := l.paused
-	l.mu.Unlock()
+	waitFlows(t, done)
+	paused := pausedNow(l)
 	if paused || p.pausedN.Load() != 0 {
 		t.Fatalf("an empty lane's partition is left paused (paused=%v, pausedN=%d)", paused, p.pausedN.Load())
 	}
@@ -97,19 +91,29 @@ func TestPollWaitsForFlowDecision(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	close(proceed)
-	for _, ch := range []chan struct{}{laneDone, pollDone} {
+	waitFlows(t, laneDone, pollDone)
+	if !pausedNow(l) {
+		t.Fatal("15 records queued against buffer.max_records 10 and the partition is not paused")
+	}
+}
+
+// waitFlows waits for flow calls that close the channels when they return.
+func waitFlows(t *testing.T, done ...chan struct{}) {
+	t.Helper()
+	for _, ch := range done {
 		select {
 		case <-ch:
 		case <-time.After(5 * time.Second):
 			t.Fatal("flow did not return")
 		}
 	}
+}
+
+// pausedNow reads l's paused flag.
+func pausedNow(l *lane) bool {
 	l.mu.Lock()
-	paused := l.paused
-	l.mu.Unlock()
-	if !paused {
-		t.Fatal("15 records queued against buffer.max_records 10 and the partition is not paused")
-	}
+	defer l.mu.Unlock()
+	return l.paused
 }
 
 // TestReleaseRechecksOwnership is the regression test for release not
