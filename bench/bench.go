@@ -46,6 +46,12 @@ type Scale struct {
 	// Drain are the backlogs each consumer binary empties, on each
 	// cluster.
 	Drain []Backlog `json:"drain"`
+	// SteadyRates are the rates the consumer binaries are fed in the
+	// steady-rate runs, events/s; each run measures SteadyDuration after
+	// SteadyWarmup.
+	SteadyRates    []float64     `json:"steady_rates,omitempty"`
+	SteadyDuration time.Duration `json:"steady_duration,omitempty"`
+	SteadyWarmup   time.Duration `json:"steady_warmup,omitempty"`
 	// Ordering sizes the ordering measurement; the zero value skips it.
 	Ordering OrderingScale `json:"ordering"`
 }
@@ -66,7 +72,10 @@ func Full() Scale {
 		HotPathCount:     6,
 		Drain: []Backlog{{Size: 100, Records: 3_000_000}, {Size: 100, Records: 3_000_000, Compressible: true},
 			{Size: 1024, Records: 500_000}, {Size: 1024, Records: 500_000, Compressible: true}},
-		Ordering: fullOrdering(),
+		SteadyRates:    []float64{10_000, 100_000},
+		SteadyDuration: 10 * time.Second,
+		SteadyWarmup:   3 * time.Second,
+		Ordering:       fullOrdering(),
 	}
 }
 
@@ -91,6 +100,9 @@ func Quick() Scale {
 		// needs more than a fetch or two.
 		Drain: []Backlog{{Size: 100, Records: 300_000}, {Size: 100, Records: 600_000, Compressible: true},
 			{Size: 1024, Records: 50_000}, {Size: 1024, Records: 100_000, Compressible: true}},
+		SteadyRates:    []float64{10_000},
+		SteadyDuration: 3 * time.Second,
+		SteadyWarmup:   time.Second,
 	}
 }
 
@@ -126,7 +138,7 @@ type Options struct {
 	// not profiled: an earlier build may not have the flag.
 	Profiles string
 	// Skip names parts not to run: calibration, consume, produce, latency,
-	// sustain, memory, drain, produce-binary, hotpaths, ordering.
+	// sustain, memory, drain, steady, produce-binary, hotpaths, ordering.
 	Skip []string
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
@@ -205,7 +217,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if !o.skip("memory") {
 		fail("memory", memoryAll(ctx, &o, res, real, topics))
 	}
-	if !o.skip("drain") || !o.skip("produce-binary") {
+	if !o.skip("drain") || !o.skip("steady") || !o.skip("produce-binary") {
 		fail("binaries", outsideAll(ctx, &o, res, real))
 	}
 	if !o.skip("hotpaths") {

@@ -34,7 +34,10 @@ func tiny() Scale {
 		// A compressible backlog needs more records than a random one:
 		// a fetch's byte limits count compressed bytes, and the timed
 		// window needs more than one fetch.
-		Drain: []Backlog{{Size: 100, Records: 300_000}, {Size: 100, Records: 600_000, Compressible: true}},
+		Drain:          []Backlog{{Size: 100, Records: 300_000}, {Size: 100, Records: 600_000, Compressible: true}},
+		SteadyRates:    []float64{5000},
+		SteadyDuration: 2 * time.Second,
+		SteadyWarmup:   500 * time.Millisecond,
 	}
 }
 
@@ -119,6 +122,14 @@ func TestHarnessSmoke(t *testing.T) {
 				}
 			}
 		}
+		// Both consumer binaries were fed at the steady rate and handled
+		// records in the window at a CPU cost that was measured.
+		for _, s := range []string{PlainConsumeBinary, VeltrixDefault} {
+			d := findSteady(res.Steady, c, 5000, s)
+			if d == nil || d.Median.Rate <= 0 || d.Median.CPUPerM <= 0 || d.Median.Measured <= 0 || d.Median.ProcessCPUPerM <= 0 {
+				t.Errorf("no steady-rate measurement of %s on %s: %+v", s, c, d)
+			}
+		}
 		for _, s := range []string{PlainProduceBinary, VeltrixProduceBinary} {
 			if p := findOutside(res.ProduceBinary, c, 100, "random", s); p == nil || p.Median.Rate <= 0 || p.Median.ProcessCPUPerM <= 0 {
 				t.Errorf("no produce measurement of the %s binary on %s: %+v", s, c, p)
@@ -138,7 +149,8 @@ func TestHarnessSmoke(t *testing.T) {
 	b, _ := os.ReadFile(report)
 	doc := string(b)
 	for _, want := range []string{"Hand-written method.", "Hand-written analysis.", "### Consume", "÷ franz-go loop", "### Targets", "median of **1** runs",
-		"### Drain a backlog", "### Produce: binaries", "`veltrix process, default` draining", "`veltrix produce` binary"} {
+		"### Drain a backlog", "### Produce: binaries", "`veltrix process, default` draining", "`veltrix produce` binary",
+		"### Steady rate", "`veltrix process, default` at a steady 5k events/s"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -255,7 +255,7 @@ func startBroker(ctx context.Context, veltrix string) (cluster, *child.Process, 
 }
 
 // outsideAll runs the measurements of binaries in their own processes —
-// drain and produce — on the real broker and, with Options.Embedded, on
+// drain, steady rate and produce — on the real broker and, with Options.Embedded, on
 // `veltrix broker` in its own process.
 func outsideAll(ctx context.Context, o *Options, res *Results, real cluster) error {
 	if o.Veltrix == "" {
@@ -293,6 +293,9 @@ func outsideOn(ctx context.Context, o *Options, res *Results, c cluster) error {
 	var errs []error
 	if !o.skip("drain") {
 		errs = append(errs, drainAll(ctx, o, res, c))
+	}
+	if !o.skip("steady") {
+		errs = append(errs, steadyAll(ctx, o, res, c))
 	}
 	if !o.skip("produce-binary") {
 		errs = append(errs, produceBinaries(ctx, o, res, c))

@@ -109,6 +109,7 @@ func settings(o Options) map[string]string {
 		"sustained":      "a probe passes if the generator reaches 95% of the rate and the lag (acknowledged − handled, sampled each second) stays ≤ 1 s of events through the second half",
 		"memory":         "`veltrix process` binary; VmHWM from /proc/<pid>/status",
 		"drain":          "binaries in their own processes (plain loop: bench/cmd/plainconsume at veltrix's fetch defaults; `veltrix process --handler noop`, metrics on, at its defaults and with configs/high-throughput.yaml and configs/low-latency.yaml), broker in another; rate and CPU from the first observation of the group join done (all partitions assigned) to the first of every record handled, on each process's metrics endpoint (polled every 20 ms until the join, then at a quarter of the estimated time left, 2–200 ms); CPU = utime+stime from /proc/<pid>/stat (10 ms ticks)",
+		"steady":         "the drain's loop and `veltrix process` at its defaults as processes, each in a fresh group on a fresh topic the harness feeds at a fixed rate once it owns every partition; CPU = utime+stime from /proc/<pid>/stat over the window after the warm-up, per million records handled",
 		"produce-binary": "`veltrix produce` and bench/cmd/plainproduce as processes at the produce settings; rate and CPU from the first to the last observation of the topic's end offsets",
 		"runs":           strconv.Itoa(o.Runs),
 		"scale":          o.Scale.Name,

@@ -361,12 +361,12 @@ func orderingTargets(res *Results) []string {
 // OrderingOnlySkip is Options.Skip for a run of the ordering measurement
 // alone (vbench --ordering): every other part.
 func OrderingOnlySkip() []string {
-	return []string{"calibration", "consume", "produce", "latency", "sustain", "memory", "drain", "produce-binary", "hotpaths"}
+	return []string{"calibration", "consume", "produce", "latency", "sustain", "memory", "drain", "steady", "produce-binary", "hotpaths"}
 }
 
 // orderingOnly reports whether r measured nothing but ordering (vbench
 // --ordering): its report leaves the main generated section alone.
 func (r *Results) orderingOnly() bool {
 	return len(r.Consume)+len(r.Produce)+len(r.Latency)+len(r.Sustained)+len(r.Memory)+len(r.HotPaths)+
-		len(r.Drain)+len(r.ProduceBinary) == 0
+		len(r.Drain)+len(r.Steady)+len(r.ProduceBinary) == 0
 }

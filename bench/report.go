@@ -159,6 +159,9 @@ func Markdown(res *Results) string {
 	if len(res.Drain) > 0 {
 		drainTable(w, res)
 	}
+	if len(res.Steady) > 0 {
+		steadyTable(w, res)
+	}
 	if len(res.ProduceBinary) > 0 {
 		produceBinaryTable(w, res)
 	}
@@ -315,6 +318,34 @@ func drainTable(w func(string, ...any), res *Results) {
 	w("\n")
 }
 
+// steadyTable renders the consumer binaries fed at steady rates.
+func steadyTable(w func(string, ...any), res *Results) {
+	w("### Steady rate: binaries in their own processes\n\n")
+	w("Each subject is a separate process in a fresh group on a fresh topic; once it owns every partition, the harness "+
+		"feeds the topic at the rate with veltrix's generator (%d-byte events, veltrix's producer defaults: linger 1 ms, lz4, acks=all) "+
+		"and, after %s of warm-up, times %s: records/s handled and the subject's CPU (user+system, `/proc/<pid>/stat`) per "+
+		"million of them, net of one observation's cost. Draining a backlog prices a record when records wait; here the time "+
+		"between them counts too (fetches that return little, commits, heartbeats, metrics). *CPU-s per second* is the share of "+
+		"a core. Targets for `veltrix process` at its defaults: ≤ %.1f × the loop's CPU per million.\n\n",
+		steadySize, res.Scale.SteadyWarmup, res.Scale.SteadyDuration, targetDrainCPU)
+	w("| cluster | rate (events/s) | subject | handled records/s | CPU-s/M | ÷ loop | CPU-s per second | observing CPU-s/M | peak RSS (MiB) | broker CPU-s/M | CPU-s/M of each run | load (1 min) |\n")
+	w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	for _, d := range res.Steady {
+		m := d.Median
+		cr := "—"
+		if loop := findSteady(res.Steady, d.Cluster, d.Offered, PlainConsumeBinary); loop != nil {
+			cr = ratio(m.CPUPerM, loop.Median.CPUPerM)
+		}
+		var per []string
+		for _, r := range d.Runs {
+			per = append(per, cpuPerM(r.CPUPerM))
+		}
+		w("| %s | %s | %s | %s | %s | %s | %.3f | %.3f | %.0f | %s | %s | %s |\n", d.Cluster, rate(d.Offered), d.Subject, rate(m.Rate),
+			cpuPerM(m.CPUPerM), cr, m.CPUPerM*m.Rate/1e6, m.ObserveCPUPerM, m.PeakMiB, cpuPerM(m.BrokerCPUPerM), strings.Join(per, ", "), runLoads(d.Runs))
+	}
+	w("\n")
+}
+
 // produceBinaryTable renders `veltrix produce` and the plain producer as
 // binaries.
 func produceBinaryTable(w func(string, ...any), res *Results) {
@@ -355,6 +386,19 @@ func outsideTargets(res *Results) []string {
 			"%s × its CPU per million (%.2f vs %.2f CPU-s/M; target ≤ %.1f: %s), fetched ÷ processed %.2f",
 			d.Subject, rate(float64(d.Records)), d.Size, d.Payload, d.Cluster, ratio(m.Rate, l.Rate), targetDrainRate, verdict(m.Rate >= targetDrainRate*l.Rate),
 			ratio(m.CPUPerM, l.CPUPerM), m.CPUPerM, l.CPUPerM, targetDrainCPU, verdict(m.CPUPerM <= targetDrainCPU*l.CPUPerM), m.FetchAmp))
+	}
+	for _, d := range res.Steady {
+		if d.Subject != VeltrixDefault && d.Subject != VeltrixDefault+baselineSuffix {
+			continue
+		}
+		loop := findSteady(res.Steady, d.Cluster, d.Offered, PlainConsumeBinary)
+		if loop == nil || loop.Median.CPUPerM == 0 {
+			continue
+		}
+		m, l := d.Median, loop.Median
+		out = append(out, fmt.Sprintf("`%s` at a steady %s events/s on %s: %s × the loop's CPU per million (%.2f vs %.2f CPU-s/M; target ≤ %.1f: %s), handling %s × its records/s",
+			d.Subject, rate(d.Offered), d.Cluster, ratio(m.CPUPerM, l.CPUPerM), m.CPUPerM, l.CPUPerM, targetDrainCPU,
+			verdict(m.CPUPerM <= targetDrainCPU*l.CPUPerM), ratio(m.Rate, l.Rate)))
 	}
 	for _, p := range res.ProduceBinary {
 		if p.Subject != VeltrixProduceBinary && p.Subject != VeltrixProduceBinary+baselineSuffix {

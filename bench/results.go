@@ -29,9 +29,11 @@ type Results struct {
 	HotPaths  []HotPath   `json:"hot_paths"`
 	// Backlogs are the topics the drain measurement emptied; Drain and
 	// ProduceBinary are the binaries measured from outside their processes.
-	Backlogs      []BacklogInfo `json:"backlogs,omitempty"`
-	Drain         []Outside     `json:"drain,omitempty"`
-	ProduceBinary []Outside     `json:"produce_binary,omitempty"`
+	Backlogs []BacklogInfo `json:"backlogs,omitempty"`
+	Drain    []Outside     `json:"drain,omitempty"`
+	// Steady are the consumer binaries fed at steady rates.
+	Steady        []Outside `json:"steady,omitempty"`
+	ProduceBinary []Outside `json:"produce_binary,omitempty"`
 	// Ordering is partition against key ordering (issue 15).
 	Ordering []Ordering `json:"ordering,omitempty"`
 	// HotPathRaw is go test's output, benchstat's input.

@@ -12,9 +12,12 @@ import (
 // binary, as users run it — over Runs repetitions: Median holds the median
 // of each field over Runs.
 type Outside struct {
-	Cluster string       `json:"cluster"` // kafka, or embedded (`veltrix broker` in its own process)
-	Size    int          `json:"record_bytes"`
-	Payload string       `json:"payload"` // random or compressible
+	Cluster string `json:"cluster"` // kafka, or embedded (`veltrix broker` in its own process)
+	Size    int    `json:"record_bytes"`
+	Payload string `json:"payload"` // random or compressible; generated at a steady rate
+	// Offered is the steady rate the subject was fed, events/s; 0 for a
+	// backlog or a producer.
+	Offered float64      `json:"offered_per_s,omitempty"`
 	Records int          `json:"records"`
 	Subject string       `json:"subject"`
 	Median  OutsideRun   `json:"median"`

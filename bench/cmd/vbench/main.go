@@ -37,7 +37,7 @@ func main() {
 		from     = flag.String("from", "", "regenerate --report from this results file instead of running")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the harness process (the in-process subjects) to this file")
 		profiles = flag.String("profiles", "", "directory for a CPU profile of every drain and produce-binary subject run (the binaries' own --cpu-profile / --cpuprofile)")
-		skip     = flag.String("skip", "", "comma-separated parts to skip: calibration, consume, produce, latency, sustain, memory, drain, produce-binary, hotpaths, ordering")
+		skip     = flag.String("skip", "", "comma-separated parts to skip: calibration, consume, produce, latency, sustain, memory, drain, steady, produce-binary, hotpaths, ordering")
 		ordering = flag.Bool("ordering", false, "only the ordering measurement (partition vs key ordering, issue 15), at the full scale's size; rewrites only its section of --report")
 	)
 	flag.Parse()
