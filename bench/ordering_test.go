@@ -85,7 +85,10 @@ func TestOrderingSmoke(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	sc := Scale{Name: "test", Ordering: OrderingScale{Records: 30_000, Keys: 10_000, Delay: 5 * time.Millisecond,
+	// 200,000 records: the noop drains must outlast the first observation
+	// after the join. 30,000 did while each event carried its identity
+	// headers (4.4 MB); without them they fit in the first fetches.
+	sc := Scale{Name: "test", Ordering: OrderingScale{Records: 200_000, Keys: 10_000, Delay: 5 * time.Millisecond,
 		Concurrency: []int{8}, Window: time.Second, NoopConcurrency: []int{8}}}
 	res, err := Run(ctx, Options{Scale: sc, Runs: 1, Brokers: brokers, Root: tooltest.Root(t), Veltrix: bin,
 		Skip: OrderingOnlySkip(), Log: t.Logf})
