@@ -141,8 +141,7 @@ func drainAll(ctx context.Context, o *Options, res *Results, c cluster) error {
 // drainRun starts the subject in a fresh group on the backlog and watches
 // its metrics from its group join until it has handled every record.
 func drainRun(ctx context.Context, c cluster, b BacklogInfo, s drainSubject, profile string) (_ OutsideRun, err error) {
-	bin, args := s.command(c, b.topic, uniqueName("bench-drain"), profile)
-	p, err := startProc(s.name, bin, args...)
+	p, observe, err := startWatched(ctx, c, s, b.topic, uniqueName("bench-drain"), profile)
 	if err != nil {
 		return OutsideRun{}, err
 	}
@@ -152,18 +151,6 @@ func drainRun(ctx context.Context, c cluster, b BacklogInfo, s drainSubject, pro
 			_, _ = stop(p, 5*time.Second)
 		}
 	}()
-	url, err := waitLine(ctx, p, s.urlLine, 30*time.Second)
-	if err != nil {
-		return OutsideRun{}, err
-	}
-	sc := newScraper(url)
-	observe := func(ctx context.Context) (progress, error) {
-		v, err := sc.sums(ctx, b.topic, s.assigned, s.processed, s.fetched)
-		if err != nil {
-			return progress{}, err
-		}
-		return progress{records: int64(v[s.processed]), fetched: v[s.fetched], started: v[s.assigned] >= partitions}, nil
-	}
 	n := int64(b.Records)
 	first, last, samples, err := watch(ctx, p, c.pid, n, observe, consumeTimeout)
 	if err != nil {
@@ -192,6 +179,30 @@ func drainRun(ctx context.Context, c cluster, b BacklogInfo, s drainSubject, pro
 	}
 	r.ProcessCPUPerM = life.Seconds() / float64(n) * 1e6
 	return r, nil
+}
+
+// startWatched starts the subject in group on topic and returns it with
+// an observation of its progress through its metrics endpoint. The caller
+// stops the process.
+func startWatched(ctx context.Context, c cluster, s drainSubject, topic, group, profile string) (*child.Process, progressFn, error) {
+	bin, args := s.command(c, topic, group, profile)
+	p, err := startProc(s.name, bin, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	url, err := waitLine(ctx, p, s.urlLine, 30*time.Second)
+	if err != nil {
+		_, _ = stop(p, 5*time.Second)
+		return nil, nil, err
+	}
+	sc := newScraper(url)
+	return p, func(ctx context.Context) (progress, error) {
+		v, err := sc.sums(ctx, topic, s.assigned, s.processed, s.fetched)
+		if err != nil {
+			return progress{}, err
+		}
+		return progress{records: int64(v[s.processed]), fetched: v[s.fetched], started: v[s.assigned] >= partitions}, nil
+	}, nil
 }
 
 // profilePath is where a run's subject writes its CPU profile, or "" when

@@ -68,8 +68,7 @@ func steadyRun(ctx context.Context, o *Options, c cluster, s drainSubject, offer
 		return OutsideRun{}, err
 	}
 	defer deleteTopics(c.brokers, topic)
-	bin, args := s.command(c, topic, uniqueName("bench-steady"), "")
-	p, err := startProc(s.name, bin, args...)
+	p, observeFn, err := startWatched(ctx, c, s, topic, uniqueName("bench-steady"), "")
 	if err != nil {
 		return OutsideRun{}, err
 	}
@@ -79,18 +78,6 @@ func steadyRun(ctx context.Context, o *Options, c cluster, s drainSubject, offer
 			_, _ = stop(p, 5*time.Second)
 		}
 	}()
-	url, err := waitLine(ctx, p, s.urlLine, 30*time.Second)
-	if err != nil {
-		return OutsideRun{}, err
-	}
-	sc := newScraper(url)
-	observeFn := func(ctx context.Context) (progress, error) {
-		v, err := sc.sums(ctx, topic, s.assigned, s.processed)
-		if err != nil {
-			return progress{}, err
-		}
-		return progress{records: int64(v[s.processed]), started: v[s.assigned] >= partitions}, nil
-	}
 	if err := waitAssigned(ctx, p, observeFn, 30*time.Second); err != nil {
 		return OutsideRun{}, err
 	}
