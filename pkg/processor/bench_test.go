@@ -174,3 +174,23 @@ func BenchmarkLaneProcess(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLaneProcessFew is BenchmarkLaneProcess at a steady rate's shape:
+// a poll brings a partition 5 records, handed over as one batch. One op is
+// one such poll, so the per-call costs (the handler's context, the batch
+// metrics) are what it measures.
+func BenchmarkLaneProcessFew(b *testing.B) {
+	p := benchProcessor(b, true)
+	p.cfg.HandlerTimeout = 30 * time.Second
+	l := newLane(p, "t", 0)
+	p.lanes[l.key()] = l
+	recs := benchRecords(5)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.push(recs)
+		batch, last := l.take()
+		if !l.process(batch, last) {
+			b.Fatal("process stopped")
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -226,7 +225,11 @@ func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 // deadline does not wait for it (release never waits past its deadline).
 func (l *lane) call(recs []*kgo.Record) (err error) {
 	p := l.p
-	b := &Batch{Topic: l.topic, Partition: l.part, Records: recs}
+	// The Batch is the lane's own, reused like its records slice: a
+	// handler does not keep it (the Batch contract).
+	b := &l.call1
+	*b = Batch{Topic: l.topic, Partition: l.part, Records: recs}
+	defer func() { b.Records = nil }()
 	start := time.Now()
 	defer func() { l.m.handled(len(recs), time.Since(start)) }()
 	l.callStarted()
@@ -238,36 +241,25 @@ func (l *lane) call(recs []*kgo.Record) (err error) {
 		}
 		return err
 	}
-	ctx, cancel := context.WithTimeout(l.ctx, p.cfg.HandlerTimeout)
-	defer cancel()
-	var (
-		mu       sync.Mutex
-		overdue  bool
-		returned bool
-	)
-	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if returned || l.ctx.Err() != nil {
-			return
-		}
-		overdue = true
-		l.m.overdue(1)
-		p.log.Warn("handler call still running past handler.timeout; its partition waits for it (the handler should return when its context is done)",
-			"partition", l.label(), "timeout", p.cfg.HandlerTimeout)
-	})
-	err = safeHandle(ctx, p.h, b)
-	stop()
-	mu.Lock()
-	returned = true
-	if overdue {
-		l.m.overdue(-1)
+	if l.cc == nil {
+		l.cc = newCallContext(l.ctx, func() {
+			l.m.overdue(1)
+			p.log.Warn("handler call still running past handler.timeout; its partition waits for it (the handler should return when its context is done)",
+				"partition", l.label(), "timeout", p.cfg.HandlerTimeout)
+		}, func() { l.m.overdue(-1) })
 	}
-	mu.Unlock()
+	cc := l.cc
+	cc.begin(p.cfg.HandlerTimeout)
+	err = safeHandle(cc, p.h, b)
+	timedOut, spent := cc.end()
+	if spent {
+		cc.release()
+		l.cc = nil
+	}
 	switch {
 	case l.ctx.Err() != nil:
 		return errStopped
-	case err != nil && ctx.Err() == context.DeadlineExceeded:
+	case err != nil && timedOut:
 		var re *RecordErrors
 		if errors.As(err, &re) && re != nil && len(re.Errs) > 0 {
 			// Only the named records timed out; keep the rest done.

@@ -10,8 +10,8 @@ import (
 )
 
 // Batch is a run of consecutive records from one partition, in offset
-// order. The engine owns the slice; a handler must not keep it after Handle
-// returns (copy what it needs).
+// order. The engine owns the Batch and its slice and reuses them; a handler
+// must not keep either after Handle returns (copy what it needs).
 type Batch struct {
 	Topic     string
 	Partition int32
@@ -37,7 +37,10 @@ type Batch struct {
 //     whole or record by record, so effects of a failed call must be safe to
 //     repeat (delivery is at-least-once).
 //   - ctx is cancelled when the call exceeds handler.timeout or the
-//     partition is taken away; a handler should return promptly then. A
+//     partition is taken away; a handler should return promptly then. It
+//     is the call's own: once Handle returns, a context it used (or one
+//     derived from it) is cancelled, and one it did not look at may serve
+//     the partition's next call, so a handler must not keep it. A
 //     call past handler.timeout is retried with backoff, never counted as
 //     a record failure (a slow downstream is not a poison record), and the
 //     next call waits until the overdue one returns.

@@ -48,6 +48,8 @@ type lane struct {
 	batch    []*kgo.Record          // the buffer batches are copied into
 	after    <-chan struct{}        // the partition's previous lane's done, if any
 	e2e      *metrics.BatchObserver // this lane's own; nil without metrics
+	cc       *callContext           // handler calls' context, reused while unspent (callctx.go)
+	call1    Batch                  // what a handler call gets, reused
 
 	// In key and none ordering (keyed.go): k runs the partition's
 	// sub-lanes; a sub-lane's parent is the partition's lane, which its
@@ -218,6 +220,11 @@ func (l *lane) committed(off int64) {
 func (l *lane) run() {
 	defer close(l.done)
 	defer l.timer.Stop()
+	defer func() {
+		if l.cc != nil {
+			l.cc.release()
+		}
+	}()
 	if l.after != nil {
 		// done means this lane and every earlier lane of the partition
 		// are finished, so a chain of quick re-assignments cannot skip
