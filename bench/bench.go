@@ -131,8 +131,8 @@ type Options struct {
 	// PlainConsume and PlainProduce are the plain franz-go binaries
 	// (bench/cmd/plainconsume, plainproduce); built from Root when empty.
 	PlainConsume, PlainProduce string
-	// Profiles, when set, is a directory where every run of the drain and
-	// produce-binary measurements writes a CPU profile of its subject
+	// Profiles, when set, is a directory where every run of the drain, steady-rate
+	// and produce-binary measurements writes a CPU profile of its subject
 	// process (veltrix's --cpu-profile, the plain binaries' --cpuprofile),
 	// named after cluster, workload, subject and run. Baseline subjects are
 	// not profiled: an earlier build may not have the flag.

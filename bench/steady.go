@@ -38,7 +38,7 @@ func steadyAll(ctx context.Context, o *Options, res *Results, c cluster) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				r, err := steadyRun(ctx, o, c, s, offered)
+				r, err := steadyRun(ctx, o, c, s, offered, o.profilePath(c.name, "steady-"+rate(offered), s.name, run))
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s steady %s/s %s run %d: %w", c.name, rate(offered), s.name, run, err))
 					continue
@@ -61,14 +61,16 @@ func steadyAll(ctx context.Context, o *Options, res *Results, c cluster) error {
 // steadyRun starts the subject in a fresh group on a fresh topic, waits
 // for its join, then feeds the topic at offered events/s from the
 // harness's generator (veltrix's defaults: linger 1 ms, lz4, acks=all) and
-// times the subject's CPU over SteadyDuration after SteadyWarmup.
-func steadyRun(ctx context.Context, o *Options, c cluster, s drainSubject, offered float64) (_ OutsideRun, err error) {
+// times the subject's CPU over SteadyDuration after SteadyWarmup. A
+// profile path, when not empty, asks the subject for a CPU profile of its
+// whole life there.
+func steadyRun(ctx context.Context, o *Options, c cluster, s drainSubject, offered float64, profile string) (_ OutsideRun, err error) {
 	topic := uniqueName("bench-steady")
 	if err := createTopic(ctx, c.brokers, topic); err != nil {
 		return OutsideRun{}, err
 	}
 	defer deleteTopics(c.brokers, topic)
-	p, observeFn, err := startWatched(ctx, c, s, topic, uniqueName("bench-steady"), "")
+	p, observeFn, err := startWatched(ctx, c, s, topic, uniqueName("bench-steady"), profile)
 	if err != nil {
 		return OutsideRun{}, err
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 )
 
 // Namespace prefixes veltrix's own metric names.
@@ -161,8 +160,10 @@ func boolGauge(f func() bool) func() float64 {
 // ClientHooks returns the kprom hook that exports franz-go's own client
 // metrics (connections, bytes, request latency) for one client. Each client
 // in a process needs a distinct client id; the id becomes the client_id label.
+// The per-batch byte counters are counted without kprom's per-batch label
+// lookup (clienthooks.go).
 func (m *Metrics) ClientHooks() kgo.Opt {
-	return kgo.WithHooks(kprom.NewMetrics("kafka_client", kprom.Registerer(m.reg), kprom.WithClientLabel()))
+	return kgo.WithHooks(newClientHooks(m.reg))
 }
 
 // Lag describes the lag monitor's series. pkg/lag's collector builds them

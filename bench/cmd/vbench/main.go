@@ -36,7 +36,7 @@ func main() {
 		report   = flag.String("report", "BENCHMARKS.md", "Markdown file whose generated section is rewritten (\"\" for none)")
 		from     = flag.String("from", "", "regenerate --report from this results file instead of running")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the harness process (the in-process subjects) to this file")
-		profiles = flag.String("profiles", "", "directory for a CPU profile of every drain and produce-binary subject run (the binaries' own --cpu-profile / --cpuprofile)")
+		profiles = flag.String("profiles", "", "directory for a CPU profile of every drain, steady-rate and produce-binary subject run (the binaries' own --cpu-profile / --cpuprofile)")
 		skip     = flag.String("skip", "", "comma-separated parts to skip: calibration, consume, produce, latency, sustain, memory, drain, steady, produce-binary, hotpaths, ordering")
 		ordering = flag.Bool("ordering", false, "only the ordering measurement (partition vs key ordering, issue 15), at the full scale's size; rewrites only its section of --report")
 	)

@@ -1,0 +1,80 @@
+package metrics_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+
+	"github.com/veltrix/veltrix/internal/kafkatest"
+	"github.com/veltrix/veltrix/pkg/metrics"
+)
+
+// TestClientHooksMatchKprom: the byte counters veltrix counts itself
+// (clienthooks.go) export the series kprom exports by default — names,
+// labels, help and values — for a client that produces and fetches; kprom,
+// on its own registry, is hooked into the same client to compare.
+func TestClientHooksMatchKprom(t *testing.T) {
+	kafkatest.Run(t, func(t *testing.T, c kafkatest.Cluster) {
+		topic := kafkatest.Name(t, "hooks")
+		kafkatest.CreateTopic(t, c.Brokers, topic, 3)
+		ours, theirs := prometheus.NewRegistry(), prometheus.NewRegistry()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.ClientID("hooks-test"),
+			metrics.New(ours).ClientHooks(),
+			kgo.WithHooks(kprom.NewMetrics("kafka_client", kprom.Registerer(theirs), kprom.WithClientLabel())),
+			kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		const n = 3000
+		for i := range n {
+			cl.Produce(ctx, &kgo.Record{Topic: topic, Value: []byte(strings.Repeat("v", 100+i%50))}, nil)
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for got := 0; got < n; {
+			fs := cl.PollFetches(ctx)
+			if err := ctx.Err(); err != nil {
+				t.Fatalf("fetched %d of %d: %v", got, n, err)
+			}
+			got += fs.NumRecords()
+		}
+		for _, name := range []string{"kafka_client_fetch_bytes_total", "kafka_client_produce_bytes_total"} {
+			want := gathered(t, theirs, name)
+			if want == "" {
+				t.Fatalf("kprom exported no %s", name)
+			}
+			if got := gathered(t, ours, name); got != want {
+				t.Errorf("%s:\nveltrix exports\n%s\nkprom exports\n%s", name, got, want)
+			}
+		}
+	})
+}
+
+// gathered is reg's family name, without the counters' creation times,
+// as text; "" when absent.
+func gathered(t *testing.T, reg *prometheus.Registry, name string) string {
+	t.Helper()
+	var b strings.Builder
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				m.GetCounter().CreatedTimestamp = nil
+			}
+			b.WriteString(mf.String())
+		}
+	}
+	return b.String()
+}
