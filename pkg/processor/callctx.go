@@ -14,8 +14,8 @@ import (
 // bring a few records and every call is a small batch. So a call that
 // never looked at its context (Done, Err, AfterFunc, or a context derived
 // from it) and returned before its deadline leaves it unspent, and the
-// lane's next call reuses it with a new deadline: a timer reset instead of
-// four allocations and two registrations with the lane's context. A call
+// lane's next call reuses it with a new deadline: a stored time instead of
+// four allocations, a timer and two registrations with the lane's context. A call
 // that did look at it gets the standard behaviour: the context is
 // cancelled when the call returns (what a handler that kept it, or a
 // context derived from it, sees), and the lane makes a new one for its
@@ -36,42 +36,66 @@ type callContext struct {
 	running  bool // a call is running
 	overran  bool // the running call passed its deadline
 	seen     bool // the running call looked at the context
+	armed    bool // the timer is set
 	after    map[*func()]struct{}
 }
 
 func newCallContext(parent context.Context, overdue, late func()) *callContext {
 	c := &callContext{parent: parent, overdue: overdue, late: late, done: make(chan struct{})}
-	c.timer = time.AfterFunc(time.Hour, func() { c.expire(context.DeadlineExceeded) })
+	c.timer = time.AfterFunc(time.Hour, c.fire)
 	c.timer.Stop()
 	c.unhook = context.AfterFunc(parent, func() { c.expire(parent.Err()) })
 	return c
 }
 
-// begin starts a call with the deadline timeout from now.
-func (c *callContext) begin(timeout time.Duration) {
+// begin starts a call at now with the deadline timeout after it. The timer
+// is not reset per call: armed, it fires at an earlier call's deadline and
+// is armed again for the running call's (fire), so a lane whose calls
+// return in time touches it once per timeout, not once per call.
+func (c *callContext) begin(now time.Time, timeout time.Duration) {
 	c.mu.Lock()
-	c.deadline, c.running, c.overran, c.seen = time.Now().Add(timeout), true, false, false
+	defer c.mu.Unlock()
+	c.deadline, c.running, c.overran, c.seen = now.Add(timeout), true, false, false
+	if !c.armed {
+		c.armed = true
+		c.timer.Reset(timeout)
+	}
+}
+
+// fire is the timer: the running call's deadline has passed, or it is
+// armed again for it, or (no call running) it stays disarmed until the
+// next.
+func (c *callContext) fire() {
+	c.mu.Lock()
+	if !c.running || c.err != nil {
+		c.armed = false
+		c.mu.Unlock()
+		return
+	}
+	if left := time.Until(c.deadline); left > 0 {
+		c.timer.Reset(left)
+		c.mu.Unlock()
+		return
+	}
+	c.armed = false
+	c.expireLocked(context.DeadlineExceeded)
 	c.mu.Unlock()
-	c.timer.Reset(timeout)
 }
 
 // end finishes the call begin started. timedOut reports that it passed its
 // deadline; spent that the context can serve no other call (release it).
 func (c *callContext) end() (timedOut, spent bool) {
-	stopped := c.timer.Stop()
 	c.mu.Lock()
 	c.running = false
 	if c.overran {
 		c.late()
 	}
 	timedOut = c.err == context.DeadlineExceeded
-	// A timer that fired has started expire, which may not have taken mu
-	// yet: the context is spent either way.
-	spent = !stopped || c.err != nil || c.seen
-	c.mu.Unlock()
+	spent = c.err != nil || c.seen
 	if spent {
-		c.expire(context.Canceled)
+		c.expireLocked(context.Canceled)
 	}
+	c.mu.Unlock()
 	return timedOut, spent
 }
 
@@ -88,6 +112,11 @@ func (c *callContext) release() {
 func (c *callContext) expire(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.expireLocked(err)
+}
+
+// expireLocked is expire with mu held.
+func (c *callContext) expireLocked(err error) {
 	if c.err != nil {
 		return
 	}

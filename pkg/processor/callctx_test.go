@@ -21,19 +21,19 @@ func newTestCallContext(parent context.Context) (*callContext, *atomic.Int64) {
 func TestCallContextReusedWhenUntouched(t *testing.T) {
 	c, _ := newTestCallContext(context.Background())
 	defer c.release()
-	c.begin(time.Hour)
+	c.begin(time.Now(), time.Hour)
 	d1, _ := c.Deadline()
 	if timedOut, spent := c.end(); timedOut || spent {
 		t.Fatalf("untouched call: timedOut %v spent %v, want neither", timedOut, spent)
 	}
 	time.Sleep(time.Millisecond)
-	c.begin(time.Hour)
+	c.begin(time.Now(), time.Hour)
 	if d2, _ := c.Deadline(); !d2.After(d1) {
 		t.Errorf("second call's deadline %v not after the first's %v", d2, d1)
 	}
 	c.end()
 	if allocs := testing.AllocsPerRun(100, func() {
-		c.begin(time.Hour)
+		c.begin(time.Now(), time.Hour)
 		c.end()
 	}); allocs != 0 {
 		t.Errorf("a reused call context allocates %v times per call, want 0", allocs)
@@ -56,7 +56,7 @@ func TestCallContextCancelledAfterUse(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c, _ := newTestCallContext(context.Background())
 			defer c.release()
-			c.begin(time.Hour)
+			c.begin(time.Now(), time.Hour)
 			kept := use(c)
 			if kept.Err() != nil {
 				t.Fatalf("context ended during the call: %v", kept.Err())
@@ -82,7 +82,7 @@ func TestCallContextCancelledAfterUse(t *testing.T) {
 func TestCallContextDeadline(t *testing.T) {
 	c, overdue := newTestCallContext(context.Background())
 	defer c.release()
-	c.begin(20 * time.Millisecond)
+	c.begin(time.Now(), 20*time.Millisecond)
 	derived, cancel := context.WithCancel(c)
 	defer cancel()
 	select {
@@ -119,7 +119,7 @@ func TestCallContextParentEnds(t *testing.T) {
 	parent, cancelParent := context.WithCancel(context.Background())
 	c, overdue := newTestCallContext(parent)
 	defer c.release()
-	c.begin(time.Hour)
+	c.begin(time.Now(), time.Hour)
 	cancelParent()
 	select {
 	case <-c.Done():
@@ -144,5 +144,29 @@ func TestCallContextValue(t *testing.T) {
 	defer c.release()
 	if got := c.Value(key{}); got != "v" {
 		t.Errorf("Value = %v, want the lane context's v", got)
+	}
+}
+
+// TestCallContextLaterCallKeepsItsDeadline: the timer armed by an earlier
+// call fires at that call's deadline while a later call runs; the later
+// call's context ends at its own deadline, not the earlier one's.
+func TestCallContextLaterCallKeepsItsDeadline(t *testing.T) {
+	c, overdue := newTestCallContext(context.Background())
+	defer c.release()
+	const timeout = 200 * time.Millisecond
+	c.begin(time.Now(), timeout)
+	c.end()
+	time.Sleep(timeout / 2)
+	second := time.Now()
+	c.begin(second, timeout)
+	<-c.Done()
+	if early := second.Add(timeout).Sub(time.Now()); early > 0 {
+		t.Fatalf("the call's context ended %v before its deadline", early)
+	}
+	if !errors.Is(c.Err(), context.DeadlineExceeded) || overdue.Load() != 1 {
+		t.Errorf("at the deadline: Err %v, overdue %d; want DeadlineExceeded and 1", c.Err(), overdue.Load())
+	}
+	if timedOut, _ := c.end(); !timedOut {
+		t.Error("end did not report the overrun")
 	}
 }

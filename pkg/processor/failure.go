@@ -249,7 +249,7 @@ func (l *lane) call(recs []*kgo.Record) (err error) {
 		}, func() { l.m.overdue(-1) })
 	}
 	cc := l.cc
-	cc.begin(p.cfg.HandlerTimeout)
+	cc.begin(start, p.cfg.HandlerTimeout)
 	err = safeHandle(cc, p.h, b)
 	timedOut, spent := cc.end()
 	if spent {
