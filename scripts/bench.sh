@@ -10,6 +10,8 @@
 #   scripts/bench.sh --skip calibration,consume,produce,latency,sustain,memory,hotpaths,ordering \
 #       --drain 100x1000000,100x1000000c     # only the binaries, moderate backlogs
 #   scripts/bench.sh ... --baseline /tmp/veltrix-before   # an earlier build too, interleaved
+#   scripts/bench.sh --skip calibration,consume,produce,latency,sustain,memory,drain,produce-binary,hotpaths,ordering \
+#       --steady 10000 --runs 9          # only the steady-rate runs, at 10k events/s
 #   scripts/bench.sh --ordering      # only partition vs key ordering (issue 15), about 10 minutes;
 #                                    # rewrites only its section of BENCHMARKS.md
 #

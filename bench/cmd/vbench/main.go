@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +32,7 @@ func main() {
 		plainC   = flag.String("plainconsume", "", "the plain franz-go consumer binary (bench/cmd/plainconsume); built when empty")
 		plainP   = flag.String("plainproduce", "", "the plain franz-go producer binary (bench/cmd/plainproduce); built when empty")
 		drain    = flag.String("drain", "", "backlogs of the drain runs instead of the scale's, SIZExRECORDS[c] comma-separated (c: compressible), e.g. 100x1000000,100x1000000c")
+		steady   = flag.String("steady", "", "rates of the steady-rate runs instead of the scale's, events/s comma-separated, e.g. 10000,100000")
 		root     = flag.String("root", ".", "the repository root")
 		out      = flag.String("out", "bench/results", "directory for the JSON results")
 		report   = flag.String("report", "BENCHMARKS.md", "Markdown file whose generated section is rewritten (\"\" for none)")
@@ -63,6 +65,17 @@ func main() {
 			os.Exit(2)
 		}
 		scale.Drain = b
+	}
+	if *steady != "" {
+		scale.SteadyRates = nil
+		for _, f := range strings.Split(*steady, ",") {
+			r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || r <= 0 {
+				fmt.Fprintf(os.Stderr, "vbench: --steady: %q is not a rate in events/s (a positive number)\n", f)
+				os.Exit(2)
+			}
+			scale.SteadyRates = append(scale.SteadyRates, r)
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
