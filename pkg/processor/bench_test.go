@@ -155,10 +155,7 @@ func benchMetricsDone(b *testing.B, recs []*kgo.Record) {
 // 30 s handler.timeout armed), record metrics and the finished offset. One
 // op is one poll of 5,000 records.
 func BenchmarkLaneProcess(b *testing.B) {
-	p := benchProcessor(b, true)
-	p.cfg.HandlerTimeout = 30 * time.Second
-	l := newLane(p, "t", 0)
-	p.lanes[l.key()] = l
+	l := benchLane(b)
 	recs := benchRecords(5000)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -180,10 +177,7 @@ func BenchmarkLaneProcess(b *testing.B) {
 // one such poll, so the per-call costs (the handler's context, the batch
 // metrics) are what it measures.
 func BenchmarkLaneProcessFew(b *testing.B) {
-	p := benchProcessor(b, true)
-	p.cfg.HandlerTimeout = 30 * time.Second
-	l := newLane(p, "t", 0)
-	p.lanes[l.key()] = l
+	l := benchLane(b)
 	recs := benchRecords(5)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -193,4 +187,14 @@ func BenchmarkLaneProcessFew(b *testing.B) {
 			b.Fatal("process stopped")
 		}
 	}
+}
+
+// benchLane is an owned lane of a processor with metrics and the default
+// 30 s handler.timeout armed.
+func benchLane(b *testing.B) *lane {
+	p := benchProcessor(b, true)
+	p.cfg.HandlerTimeout = 30 * time.Second
+	l := newLane(p, "t", 0)
+	p.lanes[l.key()] = l
+	return l
 }
