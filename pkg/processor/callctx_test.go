@@ -15,6 +15,16 @@ func newTestCallContext(parent context.Context) (*callContext, *atomic.Int64) {
 	return newCallContext(parent, func() { overdue.Add(1) }, func() { overdue.Add(-1) }), &overdue
 }
 
+// waitDone fails the test with why unless ctx is done within 5 s.
+func waitDone(t *testing.T, ctx context.Context, why string) {
+	t.Helper()
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal(why)
+	}
+}
+
 // TestCallContextReusedWhenUntouched: a call that never looks at its
 // context leaves it for the next call, which costs no allocation; the
 // deadline moves with each call.
@@ -64,11 +74,7 @@ func TestCallContextCancelledAfterUse(t *testing.T) {
 			if timedOut, spent := c.end(); timedOut || !spent {
 				t.Fatalf("used call: timedOut %v spent %v, want spent only", timedOut, spent)
 			}
-			select {
-			case <-kept.Done():
-			case <-time.After(5 * time.Second):
-				t.Fatal("a context the call used is not cancelled after it returned")
-			}
+			waitDone(t, kept, "a context the call used is not cancelled after it returned")
 			if !errors.Is(kept.Err(), context.Canceled) {
 				t.Errorf("Err after return = %v, want context.Canceled", kept.Err())
 			}
@@ -85,11 +91,7 @@ func TestCallContextDeadline(t *testing.T) {
 	c.begin(time.Now(), 20*time.Millisecond)
 	derived, cancel := context.WithCancel(c)
 	defer cancel()
-	select {
-	case <-c.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("deadline passed without Done")
-	}
+	waitDone(t, c, "deadline passed without Done")
 	if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Err = %v, want DeadlineExceeded", err)
 	}
@@ -121,11 +123,7 @@ func TestCallContextParentEnds(t *testing.T) {
 	defer c.release()
 	c.begin(time.Now(), time.Hour)
 	cancelParent()
-	select {
-	case <-c.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the lane's context ended without the call's")
-	}
+	waitDone(t, c, "the lane's context ended without the call's")
 	if err := c.Err(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Err = %v, want Canceled", err)
 	}

@@ -226,12 +226,15 @@ func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
 func (l *lane) call(recs []*kgo.Record) (err error) {
 	p := l.p
 	// The Batch is the lane's own, reused like its records slice: a
-	// handler does not keep it (the Batch contract).
-	b := &l.call1
+	// handler does not keep it (the Batch contract). Its records are let go
+	// after the call, so an idle lane pins no fetch response.
+	b := &l.callBatch
 	*b = Batch{Topic: l.topic, Partition: l.part, Records: recs}
-	defer func() { b.Records = nil }()
 	start := time.Now()
-	defer func() { l.m.handled(len(recs), time.Since(start)) }()
+	defer func() {
+		b.Records = nil
+		l.m.handled(len(recs), time.Since(start))
+	}()
 	l.callStarted()
 	defer l.callReturned()
 	if p.cfg.HandlerTimeout <= 0 {

@@ -40,16 +40,16 @@ type lane struct {
 	// progress is what Live judges (laneprogress.go).
 	progress progress
 
-	signal   chan struct{} // records arrived (capacity 1)
-	stopCh   chan struct{} // closed by stop: finish the current batch, take no more
-	stopOnce sync.Once
-	done     chan struct{} // closed when run returns
-	timer    *time.Timer
-	batch    []*kgo.Record          // the buffer batches are copied into
-	after    <-chan struct{}        // the partition's previous lane's done, if any
-	e2e      *metrics.BatchObserver // this lane's own; nil without metrics
-	cc       *callContext           // handler calls' context, reused while unspent (callctx.go)
-	call1    Batch                  // what a handler call gets, reused
+	signal    chan struct{} // records arrived (capacity 1)
+	stopCh    chan struct{} // closed by stop: finish the current batch, take no more
+	stopOnce  sync.Once
+	done      chan struct{} // closed when run returns
+	timer     *time.Timer
+	batch     []*kgo.Record          // the buffer batches are copied into
+	after     <-chan struct{}        // the partition's previous lane's done, if any
+	e2e       *metrics.BatchObserver // this lane's own; nil without metrics
+	cc        *callContext           // handler calls' context, reused while unspent (callctx.go)
+	callBatch Batch                  // what a handler call gets, reused
 
 	// In key and none ordering (keyed.go): k runs the partition's
 	// sub-lanes; a sub-lane's parent is the partition's lane, which its
