@@ -206,6 +206,14 @@ func (h *health) working(now time.Time) {
 	h.mu.Unlock()
 }
 
+// awaiting records that the poll loop waits on work bounded by its own
+// timeout, until deadline at most (a transaction's end: handler calls and
+// the transaction coordinator, transact.go). Waiting within its bound is
+// not being wedged — a coordinator moving during a broker outage made
+// every exactly_once member fail /healthz at once — so the wedge clock
+// starts at deadline: a wait that outlives its own bound still counts.
+func (h *health) awaiting(deadline time.Time) { h.working(deadline) }
+
 // setUnreadable records the input topic's unknown-topic streak, as the
 // poll loop's fetchErrors knows it; a zero since clears it.
 func (h *health) setUnreadable(since, last time.Time, err string) {

@@ -90,6 +90,8 @@ func TestHealthModel(t *testing.T) {
 			p.health.okAt.Store(at(time.Hour + bound).UnixNano())
 		}, time.Hour + bound + time.Second, "partition 3"},
 		{"the poll loop busy past the bound", func(p *Processor, _ *lane) { p.health.working(t0) }, bound + time.Second, "the poll loop"},
+		{"the poll loop ending a transaction within its bound", func(p *Processor, _ *lane) { p.health.awaiting(at(time.Minute)) }, time.Minute + bound, ""},
+		{"and past it", func(p *Processor, _ *lane) { p.health.awaiting(at(time.Minute)) }, time.Minute + bound + time.Second, "the poll loop"},
 		{"the poll loop waiting in PollFetches", func(p *Processor, _ *lane) { p.health.working(t0); p.health.polling() }, time.Hour, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

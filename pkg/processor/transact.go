@@ -203,6 +203,10 @@ func (t *transact) finish(cause error) {
 // is reached within wait, and begins the next one when again is true.
 func (t *transact) end(ctx context.Context, commit bool, wait time.Duration, again bool) error {
 	p := t.p
+	// Bounded by wait and the timeout below: liveness judges it only past
+	// both (health.go); the lanes' own progress is judged meanwhile.
+	p.health.awaiting(time.Now().Add(wait + p.cfg.Transaction.Timeout))
+	defer func() { p.health.working(time.Now()) }()
 	if commit && !t.barrier(wait) {
 		commit = false
 		if !t.abort.Load() {
