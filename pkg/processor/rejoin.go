@@ -85,6 +85,11 @@ func (p *Processor) resync(ctx context.Context, cl *kgo.Client) map[topicPart]bo
 	p.stale = nil
 	p.mu.Unlock()
 
+	// The poll loop waits on this: bounded well inside the wedge bound
+	// (health.go), so a coordinator that moves meanwhile costs a retry at
+	// the next poll, not a failing /healthz.
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Group.RebalanceTimeout/2)
+	defer cancel()
 	adm := kadm.NewClient(cl)
 	committed, err := adm.FetchOffsets(ctx, p.cfg.Group.ID)
 	if err == nil {
