@@ -54,6 +54,7 @@ func consumeAll(ctx context.Context, o *Options, res *Results, c cluster, topics
 func measureAll(ctx context.Context, o *Options, into *[]Measure, c cluster, size int, topic string, n int, order []string, subjects map[string]consumer) error {
 	runs := map[string][]float64{}
 	var errs []error
+	o.settleDisk(fmt.Sprintf("%s consume %dB", c.name, size)) // the topic's fill
 	for run := 1; run <= o.Runs; run++ {
 		for _, s := range order {
 			if ctx.Err() != nil {

@@ -108,6 +108,7 @@ func drainAll(ctx context.Context, o *Options, res *Results, c cluster) error {
 			continue
 		}
 		res.Backlogs = append(res.Backlogs, info)
+		o.settleDisk(fmt.Sprintf("%s drain %s", c.name, b))
 		o.logf("%-8s drain: %s filled in %.1fs: %.1f MB of batches, %.1f MB on the wire", c.name, b, info.FillSeconds,
 			float64(info.BatchBytes)/1e6, float64(info.WireBytes)/1e6)
 		runs := map[string][]OutsideRun{}

@@ -47,6 +47,7 @@ func produceAll(ctx context.Context, o *Options, res *Results, c cluster) error 
 						return 0, err
 					}
 					defer deleteTopics(c.brokers, topic)
+					o.settleDisk(fmt.Sprintf("%s produce %dB %s run %d", c.name, size, s, run))
 					return subjects[s](ctx, topic, n, size)
 				}()
 				if err != nil {

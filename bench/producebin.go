@@ -86,6 +86,7 @@ func produceBinaries(ctx context.Context, o *Options, res *Results, c cluster) e
 						return OutsideRun{}, err
 					}
 					defer deleteTopics(c.brokers, topic)
+					o.settleDisk(fmt.Sprintf("%s produce %dB %s run %d", c.name, size, s, run))
 					bin, args := cmds[s](c, topic, n, size, o.profilePath(c.name, fmt.Sprintf("produce-%dB", size), s, run))
 					return produceRun(ctx, c, s, bin, args, topic, n)
 				}()
