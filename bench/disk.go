@@ -1,9 +1,6 @@
 package bench
 
 import (
-	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -20,25 +17,10 @@ import (
 // the real broker still falls run after run with it (BENCHMARKS.md,
 // Analysis). It logs the flush when it took long enough to matter.
 func (o *Options) settleDisk(before string) {
-	dirty := dirtyMiB()
+	dirty := meminfoMiB("Dirty")
 	began := time.Now()
 	syscall.Sync()
 	if took := time.Since(began); took >= 100*time.Millisecond {
 		o.logf("disk: wrote %d MiB of dirty pages in %.1fs before %s", dirty, took.Seconds(), before)
 	}
-}
-
-// dirtyMiB is the page cache's dirty memory (/proc/meminfo), 0 when unknown.
-func dirtyMiB() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "Dirty:" {
-			kib, _ := strconv.ParseInt(f[1], 10, 64)
-			return kib / 1024
-		}
-	}
-	return 0
 }

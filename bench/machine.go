@@ -38,18 +38,27 @@ func machine() Machine {
 			}
 		}
 	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
-				kib, _ := strconv.ParseInt(f[1], 10, 64)
-				m.MemoryMiB = kib / 1024
-			}
-		}
-	}
+	m.MemoryMiB = meminfoMiB("MemTotal")
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
 	return m
+}
+
+// meminfoMiB is one field of /proc/meminfo (e.g. "MemTotal", "Dirty") in
+// MiB, 0 when unknown.
+func meminfoMiB(field string) int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field+":" {
+			kib, _ := strconv.ParseInt(f[1], 10, 64)
+			return kib / 1024
+		}
+	}
+	return 0
 }
 
 func loadavg() string {
