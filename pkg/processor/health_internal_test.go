@@ -75,6 +75,9 @@ func TestHealthModel(t *testing.T) {
 			"1 records queued and none taken"},
 		{"waiting on purpose", func(_ *Processor, l *lane) { l.queue, l.progress.waiting = []*kgo.Record{{}}, true }, time.Hour, ""},
 		{"halted", func(_ *Processor, l *lane) { l.queue, l.halted = []*kgo.Record{{}}, true }, time.Hour, ""},
+		{"stopped with its queue left to the next owner", func(_ *Processor, l *lane) { l.queue = []*kgo.Record{{}}; l.stop() }, time.Hour, ""},
+		{"stopped with a call running past the bound", func(_ *Processor, l *lane) { l.queue, l.progress.call = []*kgo.Record{{}}, t0; l.stop() },
+			bound + time.Second, "a handler call has been running"},
 		{"cluster unreachable", func(p *Processor, l *lane) {
 			l.progress.call = t0
 			p.health.failAt.Store(at(time.Second).UnixNano())

@@ -68,13 +68,16 @@ func (l *lane) waitOnPurpose(on bool) {
 
 // stuck returns how long the lane has had work without progress, counted
 // from no earlier than from, and what it is stuck on; 0 when it has no
-// work, waits on purpose, or is halted or released.
+// work, waits on purpose, or is halted or released. A stopped lane (being
+// released: a revoke or the shutdown) is judged by its running handler call
+// alone: it takes no more records by design, and its queue is left to the
+// partition's next owner.
 func (l *lane) stuck(now, from time.Time) (time.Duration, string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	queued := len(l.queue) - l.head
 	pr := l.progress
-	if l.halted || l.gone || pr.waiting || queued == 0 && pr.call.IsZero() {
+	if l.halted || l.gone || pr.waiting || (queued == 0 || l.stopped()) && pr.call.IsZero() {
 		return 0, ""
 	}
 	d := now.Sub(later(pr.at, from))

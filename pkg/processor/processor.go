@@ -357,6 +357,10 @@ func (p *Processor) run(ctx context.Context) (connected bool, _ error) {
 	if p.txn != nil {
 		p.txn.finish(context.Cause(ctx)) // transact.go
 	}
+	// The drain and the final commit are waits with their own bounds (the
+	// lanes' in-flight batches, then the coordinator): within them the
+	// stopping member is not wedged.
+	p.health.awaiting(time.Now().Add(p.cfg.ShutdownTimeout + commitBound(p.cfg.ShutdownTimeout)))
 	p.release(p.allLanes(), p.cfg.ShutdownTimeout, p.cfg.Commit.Mode != CommitManual)
 	wg.Wait()
 	cl.CloseAllowingRebalance()

@@ -97,6 +97,11 @@ func (p *Processor) lanesOf(parts map[string][]int32) []*lane {
 	return out
 }
 
+// commitBound is how long release's commit may wait on the coordinator
+// after a drain of timeout: at least 5 s, so a drain timeout of zero still
+// commits what the lanes finished.
+func commitBound(timeout time.Duration) time.Duration { return max(timeout, 5*time.Second) }
+
 // release stops lanes, waits until one deadline, timeout from now, for
 // their in-flight batches, optionally commits what they finished, and
 // forgets them. Every lane still busy at the deadline is abandoned: its
@@ -152,7 +157,7 @@ func (p *Processor) release(lanes []*lane, timeout time.Duration, commit bool) {
 	}
 	p.mu.Unlock()
 	if commit && len(offsets) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), max(timeout, 5*time.Second))
+		ctx, cancel := context.WithTimeout(context.Background(), commitBound(timeout))
 		switch err := p.commitOffsets(ctx, offsets); {
 		case errors.Is(err, errNewMember):
 			// The session these lanes belonged to had ended: the group's
