@@ -30,7 +30,7 @@
 #   KAFKA_PORT             client (PLAINTEXT) port                (19092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller port                  (19093)
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker         (90)
-#   KAFKA_HEAP_OPTS        broker heap                            (-Xmx1G -Xms256m)
+#   KAFKA_HEAP_OPTS        broker heap        (-Xmx1G -Xms256m -XX:G1HeapRegionSize=16M)
 #   KAFKA_TOOL_HEAP_OPTS   heap of `tool` JVMs                    (-Xmx512m)
 #   KAFKA_KEEP_DATA        1: stop keeps the data and start reuses it (0)
 #   JAVA_HOME              Java to use (else `java` on PATH)
@@ -105,7 +105,11 @@ STOREPASS="veltrix-test-store"          # every PKCS12 keystore and truststore
 MECHANISMS="PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 # Heap options are split on whitespace into arrays.
-read -ra HEAP_OPTS <<<"${KAFKA_HEAP_OPTS:--Xmx1G -Xms256m}"
+# G1's 16 MiB regions (Kafka's documented production setting): with the 1 MiB
+# regions of a 1 GiB heap every 1 MiB produce batch is a humongous allocation,
+# and back-to-back gigabytes of 1 KiB records made the broker 1.2-1.4x slower
+# at 1.4-1.7x its CPU per record (BENCHMARKS.md, 2026-12-03).
+read -ra HEAP_OPTS <<<"${KAFKA_HEAP_OPTS:--Xmx1G -Xms256m -XX:G1HeapRegionSize=16M}"
 read -ra TOOL_HEAP_OPTS <<<"${KAFKA_TOOL_HEAP_OPTS:--Xmx512m}"
 # Cluster mode: three nodes, node N's client port CLUSTER_PORT+N-1 and its
 # controller port CLUSTER_PORT+N+2 (19292-19294 and 19295-19297).
