@@ -33,20 +33,7 @@ func TestBatchCommitRetriedWithoutNewRecords(t *testing.T) {
 		if refused.Swap(true) {
 			return nil, nil, false
 		}
-		cr := req.(*kmsg.OffsetCommitRequest)
-		resp := cr.ResponseKind().(*kmsg.OffsetCommitResponse)
-		for _, rt := range cr.Topics {
-			st := kmsg.NewOffsetCommitResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewOffsetCommitResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.RebalanceInProgress.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return commitRefusal(req, kerr.RebalanceInProgress), nil, true
 	})
 	group := kafkatest.Name(t, "g")
 	cfg := testConfig(group)
@@ -70,4 +57,23 @@ func TestBatchCommitRetriedWithoutNewRecords(t *testing.T) {
 		got, _ := committed(t, brokers, group, topic)
 		return got[0] == 10
 	})
+}
+
+// commitRefusal answers an OffsetCommit request with err for every
+// partition, as a coordinator refusing the commit does.
+func commitRefusal(req kmsg.Request, err *kerr.Error) *kmsg.OffsetCommitResponse {
+	cr := req.(*kmsg.OffsetCommitRequest)
+	resp := cr.ResponseKind().(*kmsg.OffsetCommitResponse)
+	for _, rt := range cr.Topics {
+		st := kmsg.NewOffsetCommitResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetCommitResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = err.Code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }

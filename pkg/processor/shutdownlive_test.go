@@ -45,20 +45,7 @@ func TestLiveWhileShutdownCommitWaits(t *testing.T) {
 		if now-stallFrom.Load() > int64(stall) {
 			return nil, nil, false
 		}
-		cr := req.(*kmsg.OffsetCommitRequest)
-		resp := cr.ResponseKind().(*kmsg.OffsetCommitResponse)
-		for _, rt := range cr.Topics {
-			st := kmsg.NewOffsetCommitResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewOffsetCommitResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return commitRefusal(req, kerr.CoordinatorLoadInProgress), nil, true
 	})
 
 	group := kafkatest.Name(t, "g")
