@@ -8,13 +8,15 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 )
 
-// clientHooks is kprom's client metrics with the two per-batch counters,
-// kafka_client_fetch_bytes_total and kafka_client_produce_bytes_total,
-// counted through children cached per node and topic. kprom builds a label
-// map and looks the child up for every batch it is told of; at a steady
-// rate, where fetches and produce requests carry a batch of a few records
-// per partition, that was 6% of a member's CPU. The series, labels and
-// help are kprom's.
+// clientHooks is kprom's client metrics with the counters kprom moves for
+// every batch and every request counted through children cached per node
+// (and topic): the two per-batch counters, kafka_client_fetch_bytes_total and
+// kafka_client_produce_bytes_total, and the four per-request ones,
+// kafka_client_{write,read}_{bytes,errors}_total. kprom builds a label map
+// or slice and looks the child up each time; at a steady rate, where
+// fetches and produce requests carry a batch of a few records per
+// partition, the batch counters were 6% of a member's CPU and the request
+// counters 1.4%. The series, labels and help are kprom's.
 type clientHooks struct {
 	*kprom.Metrics
 	reg prometheus.Registerer
@@ -22,6 +24,25 @@ type clientHooks struct {
 	mu                sync.RWMutex
 	fetched, produced *prometheus.CounterVec
 	children          map[batchKey]prometheus.Counter
+	requests          [4]*prometheus.CounterVec // requestCounters' order
+	nodes             map[int32]*nodeCounters
+}
+
+// requestCounters are kprom's per-request counters that clientHooks counts
+// itself (OnBrokerE2E), in the order of nodeCounters' fields.
+var requestCounters = [4]struct{ name, help string }{
+	{"write_bytes_total", "Total number of bytes written to the TCP connection. The bytes count is tracked after compression (when used)."},
+	{"write_errors_total", "Total number of write errors"},
+	{"read_bytes_total", "Total number of bytes read from the TCP connection. The bytes count is tracked before uncompression (when used)."},
+	{"read_errors_total", "Total number of read errors"},
+}
+
+// nodeCounters are one broker's request counters. The error counters'
+// children are made at the first error, as kprom's: no zero series.
+type nodeCounters struct {
+	name                string
+	written, read       prometheus.Counter
+	writeErrs, readErrs *prometheus.CounterVec
 }
 
 // batchKey names one cached child.
@@ -35,11 +56,19 @@ func newClientHooks(reg prometheus.Registerer) *clientHooks {
 	// kprom keeps its own byte counters, under the names ConsistentNaming
 	// gives them, but without UncompressedBytes it never moves them: they
 	// export no series. Its other metrics are as by default.
+	// kprom's request counters are not registered at all (skipRegisterer):
+	// clientHooks registers its own under their names. kprom's histograms
+	// stay off, as by default; OnBrokerE2E would have to observe them.
+	skip := map[string]bool{}
+	for _, c := range requestCounters {
+		skip["kafka_client_"+c.name] = true
+	}
 	return &clientHooks{
-		Metrics: kprom.NewMetrics("kafka_client", kprom.Registerer(reg), kprom.WithClientLabel(),
-			kprom.FetchAndProduceDetail(kprom.ByNode, kprom.ByTopic, kprom.ConsistentNaming)),
+		Metrics: kprom.NewMetrics("kafka_client", kprom.Registerer(&skipRegisterer{Registerer: reg, names: skip}),
+			kprom.WithClientLabel(), kprom.FetchAndProduceDetail(kprom.ByNode, kprom.ByTopic, kprom.ConsistentNaming)),
 		reg:      reg,
 		children: map[batchKey]prometheus.Counter{},
+		nodes:    map[int32]*nodeCounters{},
 	}
 }
 
@@ -55,6 +84,11 @@ func (h *clientHooks) OnNewClient(cl *kgo.Client) {
 	h.produced = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kafka_client", Name: "produce_bytes_total",
 		Help: "Total number of uncompressed bytes produced", ConstLabels: id}, []string{"node_id", "topic"})
 	h.reg.MustRegister(h.fetched, h.produced)
+	for i, c := range requestCounters {
+		h.requests[i] = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kafka_client", Name: c.name,
+			Help: c.help, ConstLabels: id}, []string{"node_id"})
+		h.reg.MustRegister(h.requests[i])
+	}
 }
 
 // OnClientClosed unregisters what OnNewClient registered.
@@ -64,7 +98,50 @@ func (h *clientHooks) OnClientClosed(cl *kgo.Client) {
 	defer h.mu.Unlock()
 	h.reg.Unregister(h.fetched)
 	h.reg.Unregister(h.produced)
+	for _, vec := range h.requests {
+		h.reg.Unregister(vec)
+	}
 	clear(h.children)
+	clear(h.nodes)
+}
+
+// OnBrokerE2E counts a request's bytes written and read, or the error that
+// ended it, as kprom's own hook does.
+func (h *clientHooks) OnBrokerE2E(meta kgo.BrokerMetadata, _ int16, e2e kgo.BrokerE2E) {
+	c := h.node(meta.NodeID)
+	if e2e.WriteErr != nil {
+		c.writeErrs.WithLabelValues(c.name).Inc()
+		return
+	}
+	c.written.Add(float64(e2e.BytesWritten))
+	if e2e.ReadErr != nil {
+		c.readErrs.WithLabelValues(c.name).Inc()
+		return
+	}
+	c.read.Add(float64(e2e.BytesRead))
+}
+
+// node is a broker's request counters, made on first use.
+func (h *clientHooks) node(id int32) *nodeCounters {
+	h.mu.RLock()
+	c, ok := h.nodes[id]
+	h.mu.RUnlock()
+	if ok {
+		return c
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c, ok := h.nodes[id]; ok {
+		return c
+	}
+	name := kgo.NodeName(id)
+	c = &nodeCounters{
+		name:    name,
+		written: h.requests[0].WithLabelValues(name), writeErrs: h.requests[1],
+		read: h.requests[2].WithLabelValues(name), readErrs: h.requests[3],
+	}
+	h.nodes[id] = c
+	return c
 }
 
 // OnFetchBatchRead counts a fetched batch's uncompressed bytes.

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/pkg/metrics"
@@ -50,6 +51,7 @@ type lane struct {
 	e2e       *metrics.BatchObserver // this lane's own; nil without metrics
 	cc        *callContext           // handler calls' context, reused while unspent (callctx.go)
 	callBatch Batch                  // what a handler call gets, reused
+	lagG      prometheus.Gauge       // the partition's lag series; the poll loop's alone (setLag)
 
 	// In key and none ordering (keyed.go): k runs the partition's
 	// sub-lanes; a sub-lane's parent is the partition's lane, which its
@@ -103,6 +105,19 @@ func (l *lane) push(recs []*kgo.Record) {
 	case l.signal <- struct{}{}:
 	default:
 	}
+}
+
+// setLag exports the partition's lag after a fetch; only the poll loop calls
+// it. The series is looked up on first use and kept: the lane is the
+// partition's only owner until released, and a release deletes the series
+// only when no newer lane holds it (Processor.forget).
+func (l *lane) setLag(lag int64) {
+	if l.lagG == nil {
+		if l.lagG = l.m.lagGauge(l.part); l.lagG == nil {
+			return
+		}
+	}
+	l.lagG.Set(float64(max(lag, 0)))
 }
 
 // Memory a queued record costs beyond its key, value and header bytes: the

@@ -335,7 +335,7 @@ func (p *Processor) run(ctx context.Context) (connected bool, _ error) {
 			if readCommitted {
 				end = fp.LastStableOffset // records of open transactions cannot be read yet
 			}
-			l.m.lag(fp.Partition, end-last-1)
+			l.setLag(end - last - 1)
 		})
 		p.flowAfterPoll()
 		p.fetch.resize(cl)

@@ -211,6 +211,11 @@ func (p *Processor) forget(l *lane) {
 		l.m.halted(-1)
 	}
 	l.m.released(l.part)
+	p.mu.Lock()
+	if _, newer := p.lanes[l.key()]; !newer {
+		l.m.lagReleased(l.part)
+	}
+	p.mu.Unlock()
 }
 
 // dropQueued empties a lane's queue and its share of the buffer accounting.
