@@ -123,25 +123,14 @@ func (h *clientHooks) OnBrokerE2E(meta kgo.BrokerMetadata, _ int16, e2e kgo.Brok
 
 // node is a broker's request counters, made on first use.
 func (h *clientHooks) node(id int32) *nodeCounters {
-	h.mu.RLock()
-	c, ok := h.nodes[id]
-	h.mu.RUnlock()
-	if ok {
-		return c
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if c, ok := h.nodes[id]; ok {
-		return c
-	}
-	name := kgo.NodeName(id)
-	c = &nodeCounters{
-		name:    name,
-		written: h.requests[0].WithLabelValues(name), writeErrs: h.requests[1],
-		read: h.requests[2].WithLabelValues(name), readErrs: h.requests[3],
-	}
-	h.nodes[id] = c
-	return c
+	return cached(&h.mu, h.nodes, id, func() *nodeCounters {
+		name := kgo.NodeName(id)
+		return &nodeCounters{
+			name:    name,
+			written: h.requests[0].WithLabelValues(name), writeErrs: h.requests[1],
+			read: h.requests[2].WithLabelValues(name), readErrs: h.requests[3],
+		}
+	})
 }
 
 // OnFetchBatchRead counts a fetched batch's uncompressed bytes.
@@ -156,22 +145,30 @@ func (h *clientHooks) OnProduceBatchWritten(meta kgo.BrokerMetadata, topic strin
 
 // child is k's counter, made on first use.
 func (h *clientHooks) child(k batchKey) prometheus.Counter {
-	h.mu.RLock()
-	c, ok := h.children[k]
-	h.mu.RUnlock()
+	return cached(&h.mu, h.children, k, func() prometheus.Counter {
+		vec := h.fetched
+		if k.produce {
+			vec = h.produced
+		}
+		return vec.WithLabelValues(kgo.NodeName(k.node), k.topic)
+	})
+}
+
+// cached is m[k], made with mk under mu's write lock the first time: the
+// hooks run on every batch and request, and read far more than they add.
+func cached[K comparable, V any](mu *sync.RWMutex, m map[K]V, k K, mk func() V) V {
+	mu.RLock()
+	v, ok := m[k]
+	mu.RUnlock()
 	if ok {
-		return c
+		return v
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if c, ok := h.children[k]; ok {
-		return c
+	mu.Lock()
+	defer mu.Unlock()
+	if v, ok := m[k]; ok {
+		return v
 	}
-	vec := h.fetched
-	if k.produce {
-		vec = h.produced
-	}
-	c = vec.WithLabelValues(kgo.NodeName(k.node), k.topic)
-	h.children[k] = c
-	return c
+	v = mk()
+	m[k] = v
+	return v
 }
