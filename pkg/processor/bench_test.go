@@ -198,3 +198,33 @@ func benchLane(b *testing.B) *lane {
 	p.lanes[l.key()] = l
 	return l
 }
+
+// BenchmarkPollHandOver is the poll loop's side of a steady-rate poll: 5
+// records pushed to each of 6 owned lanes with their lag set, then the
+// pause decision after the poll (flowAfterPoll), then each lane's take. One
+// op is one poll. No lane goroutine runs: a push's wake is a buffered
+// signal, so what this measures is the engine's own work, not the
+// scheduler's.
+func BenchmarkPollHandOver(b *testing.B) {
+	p := benchProcessor(b, true)
+	const parts = 6
+	lanes := make([]*lane, parts)
+	for i := range lanes {
+		lanes[i] = newLane(p, "t", int32(i))
+		p.lanes[lanes[i].key()] = lanes[i]
+	}
+	recs := benchRecords(5)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, l := range lanes {
+			l.push(recs)
+			l.setLag(3)
+		}
+		p.flowAfterPoll()
+		for _, l := range lanes {
+			if _, last := l.takeQueued(p.cfg.Batch.MaxRecords); last == nil {
+				b.Fatal("nothing taken")
+			}
+		}
+	}
+}

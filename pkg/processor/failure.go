@@ -78,8 +78,11 @@ func (l *lane) process(recs []*kgo.Record, last *kgo.Record) bool {
 		l.haltPartition(r, ferr, attempts)
 		return false
 	}
-	now := time.Now()
-	l.m.done(l.e2e, recs, len(recs)-len(failed), now)
+	end := l.callEnd // the batch's last call
+	if len(failed) > 0 {
+		end = time.Now() // after the failures' dead letters and skips
+	}
+	l.m.done(l.e2e, recs, len(recs)-len(failed), end)
 	l.complete(last)
 	return true
 }
@@ -230,13 +233,17 @@ func (l *lane) call(recs []*kgo.Record) (err error) {
 	// after the call, so an idle lane pins no fetch response.
 	b := &l.callBatch
 	*b = Batch{Topic: l.topic, Partition: l.part, Records: recs}
+	// One clock reading at each end serves the lane's progress, the
+	// handler-time histogram and the batch's end-to-end latency (callEnd).
 	start := time.Now()
+	l.callStarted(start)
 	defer func() {
+		end := time.Now()
+		l.callReturned(end)
 		b.Records = nil
-		l.m.handled(len(recs), time.Since(start))
+		l.m.handled(len(recs), end.Sub(start))
+		l.callEnd = end
 	}()
-	l.callStarted()
-	defer l.callReturned()
 	if p.cfg.HandlerTimeout <= 0 {
 		err = safeHandle(l.ctx, p.h, b)
 		if l.ctx.Err() != nil {

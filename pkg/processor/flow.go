@@ -29,7 +29,15 @@ func (p *Processor) flow() { p.flowWith(p.flowMu.TryLock) }
 // lane descheduled while it held flowMu (2 cores, the race detector, CI
 // under load) let the poll loop fetch four more responses into a partition
 // past buffer.max_records, and the queue reached 5 × the budget.
+//
+// Most polls need no decision: with nothing paused and the buffered
+// totals under both bounds, no lane can be over one (a lane's queue is at
+// most the total, which only this loop raises), so the round — a lock of
+// every lane, per poll — is skipped. A halt asks for its own decision.
 func (p *Processor) flowAfterPoll() {
+	if p.pausedN.Load() == 0 && p.bufRecs.Load() < int64(p.cfg.Buffer.MaxRecords) && p.bufBytes.Load() < p.cfg.Buffer.MaxBytes {
+		return
+	}
 	p.flowWith(func() bool { p.flowMu.Lock(); return true })
 }
 

@@ -190,3 +190,43 @@ func testGauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return sum
 }
+
+// TestFlowAfterPollDecidesWhenOneCouldBeOver pins the poll loop's shortcut:
+// it skips the decision round only when nothing is paused and the buffered
+// totals are under both bounds, and it decides (pausing or resuming) in
+// every other case.
+func TestFlowAfterPollDecidesWhenOneCouldBeOver(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		queued      int
+		budget      int64 // processor.buffer.max_bytes
+		pausedFirst bool  // the lane is paused with its queue drained
+		decides     bool
+		paused      bool // after
+	}{
+		{name: "under both bounds", queued: 9, budget: 1 << 30, decides: false, paused: false},
+		{name: "a lane at max_records", queued: 10, budget: 1 << 30, decides: true, paused: true},
+		{name: "buffered bytes at the budget", queued: 2, budget: 2 * (recordOverhead + 10), decides: true, paused: true},
+		{name: "a paused lane to resume", queued: 0, budget: 1 << 30, pausedFirst: true, decides: true, paused: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, l := flowProcessor(t, 10, tc.queued)
+			p.cfg.Buffer.MaxBytes = tc.budget
+			if tc.pausedFirst {
+				l.mu.Lock()
+				l.paused = true
+				l.mu.Unlock()
+				p.pausedN.Add(1)
+			}
+			decided := false
+			p.testHookFlow = func(_, _ []topicPart) { decided = true }
+			p.flowAfterPoll()
+			if decided != tc.decides {
+				t.Errorf("decided = %v, want %v", decided, tc.decides)
+			}
+			if got := pausedNow(l); got != tc.paused {
+				t.Errorf("paused = %v, want %v", got, tc.paused)
+			}
+		})
+	}
+}

@@ -51,6 +51,7 @@ type lane struct {
 	e2e       *metrics.BatchObserver // this lane's own; nil without metrics
 	cc        *callContext           // handler calls' context, reused while unspent (callctx.go)
 	callBatch Batch                  // what a handler call gets, reused
+	callEnd   time.Time              // when the last handler call returned
 	lagG      prometheus.Gauge       // the partition's lag series; the poll loop's alone (setLag)
 
 	// In key and none ordering (keyed.go): k runs the partition's
@@ -101,6 +102,13 @@ func (l *lane) push(recs []*kgo.Record) {
 	l.p.bufRecs.Add(int64(len(recs)))
 	l.p.bufBytes.Add(n)
 	l.p.m.buffered(int64(len(recs)), n)
+	l.wake()
+}
+
+// wake tells the lane's goroutine to look again: records arrived, or it is
+// stopped. The signal holds one wake, so a wake is never lost and never
+// blocks.
+func (l *lane) wake() {
 	select {
 	case l.signal <- struct{}{}:
 	default:
@@ -142,8 +150,15 @@ func recordBytes(r *kgo.Record) int64 {
 	return int64(n)
 }
 
-// stop asks the lane to finish its current batch and take no more.
-func (l *lane) stop() { l.stopOnce.Do(func() { close(l.stopCh) }) }
+// stop asks the lane to finish its current batch and take no more. It
+// wakes the lane too, so a lane waiting for records waits on its signal
+// alone (a receive, cheaper than a select per batch).
+func (l *lane) stop() {
+	l.stopOnce.Do(func() {
+		close(l.stopCh)
+		l.wake()
+	})
+}
 
 // stopNow stops the lane and cancels its running handler call.
 func (l *lane) stopNow() {
@@ -303,26 +318,26 @@ func (l *lane) processHeld(recs []*kgo.Record, last *kgo.Record) bool {
 func (l *lane) take() (batch []*kgo.Record, last *kgo.Record) {
 	cfg := l.p.cfg.Batch
 	for {
-		n, b := l.size()
-		if n > 0 {
-			if cfg.MaxWait <= 0 || n >= cfg.MaxRecords || b >= cfg.MaxBytes {
-				break
-			}
-			if !l.fill(cfg.MaxWait) {
-				return l.stopTake()
-			}
-			break
-		}
-		select {
-		case <-l.signal:
-		case <-l.stopCh:
+		if l.stopped() {
 			return l.stopTake()
 		}
+		if cfg.MaxWait <= 0 {
+			// Latency first (the default): what is queued is the batch,
+			// taken in one lock round.
+			if batch, last := l.takeQueued(cfg.MaxRecords); last != nil {
+				return batch, last
+			}
+		} else if n, b := l.size(); n > 0 {
+			if n < cfg.MaxRecords && b < cfg.MaxBytes && !l.fill(cfg.MaxWait) {
+				return l.stopTake()
+			}
+			if l.stopped() {
+				return l.stopTake()
+			}
+			return l.takeQueued(cfg.MaxRecords)
+		}
+		<-l.signal // records arrived, or stop (which wakes too)
 	}
-	if l.stopped() {
-		return l.stopTake()
-	}
-	return l.takeQueued(cfg.MaxRecords)
 }
 
 // takeQueued takes up to limit queued records (fewer when
@@ -335,9 +350,15 @@ func (l *lane) takeQueued(limit int) (batch []*kgo.Record, last *kgo.Record) {
 	n := 0
 	waiting := l.queue[l.head:]
 	if len(waiting) == 0 {
-		// Dropped meanwhile (a halt, or a release at a drain deadline).
+		// Nothing queued, or dropped meanwhile (a halt, or a release at a
+		// drain deadline).
 		l.mu.Unlock()
 		return nil, nil
+	}
+	if len(waiting) <= limit && l.qpayload <= cfg.MaxBytes {
+		// All of it fits, as at a steady rate: the queue's totals are the
+		// batch's.
+		n, bytes, payload = len(waiting), l.qbytes, l.qpayload
 	}
 	for n < len(waiting) && n < limit {
 		pb := payloadBytes(waiting[n])

@@ -22,12 +22,11 @@ type progress struct {
 	calls, waits int
 }
 
-// callStarted records that a handler call starts.
-func (l *lane) callStarted() {
+// callStarted records that a handler call starts now.
+func (l *lane) callStarted(now time.Time) {
 	if l.parent != nil {
 		l = l.parent
 	}
-	now := time.Now()
 	l.mu.Lock()
 	l.progress.at = now
 	if l.progress.calls++; l.progress.calls == 1 {
@@ -36,13 +35,13 @@ func (l *lane) callStarted() {
 	l.mu.Unlock()
 }
 
-// callReturned records that the running handler call returned.
-func (l *lane) callReturned() {
+// callReturned records that the running handler call returned at now.
+func (l *lane) callReturned(now time.Time) {
 	if l.parent != nil {
 		l = l.parent
 	}
 	l.mu.Lock()
-	l.progress.at = time.Now()
+	l.progress.at = now
 	if l.progress.calls--; l.progress.calls == 0 {
 		l.progress.call = time.Time{}
 	}
