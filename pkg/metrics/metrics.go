@@ -26,6 +26,7 @@ type Metrics struct {
 	Processed      *prometheus.CounterVec   // topic
 	Failed         *prometheus.CounterVec   // topic, outcome: dlq|skip|halt
 	Retries        *prometheus.CounterVec   // topic
+	PollLoop       *prometheus.CounterVec   // topic
 	BatchRecords   *prometheus.HistogramVec // topic
 	HandlerSeconds *prometheus.HistogramVec // topic
 	E2ESeconds     *BatchHistogramVec       // topic; one observation per record, added per batch
@@ -67,6 +68,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "failed_records_total", Help: "Records that failed after all retries, by what was done with them (dlq, skip, halt)."}, []string{"topic", "outcome"}),
 		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
 			Name: "handler_retries_total", Help: "Handler calls retried after a failure."}, []string{"topic"}),
+		PollLoop: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
+			Name: "poll_loop_batches_total", Help: "Batches the poll loop handled itself instead of waking their partition's goroutine: at most one batch from one poll, for a partition whose goroutine was idle and whose handler calls were quick and successful (docs/architecture.md)."}, []string{"topic"}),
 		BatchRecords: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace,
 			Name: "batch_records", Help: "Records per batch handed to the handler.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 15)}, []string{"topic"}),
@@ -114,7 +117,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Transactions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
 			Name: "transactions_total", Help: "Transactions ended under processor.guarantee=exactly_once, by outcome: committed, aborted (a rebalance, a halt, a barrier not reached in time), unknown (End failed; the client is recreated)."}, []string{"group", "outcome"}),
 	}
-	reg.MustRegister(m.Produced, m.ProduceErrors, m.Processed, m.Failed, m.Retries, m.BatchRecords,
+	reg.MustRegister(m.Produced, m.ProduceErrors, m.Processed, m.Failed, m.Retries, m.PollLoop, m.BatchRecords,
 		m.HandlerSeconds, m.E2ESeconds, m.Commits, m.CommitErrors, m.Assigned, m.Rebalances,
 		m.PartitionLag, m.Paused, m.BufferedRecs, m.BufferedBytes, m.Halted, m.HaltedOffset, m.Timeouts, m.Overdue, m.DLQErrors,
 		m.InFlight, m.InFlightOldest, m.InFlightWaiting, m.Transactions)

@@ -44,7 +44,7 @@ func TestReferenceListsEveryDefinition(t *testing.T) {
 			t.Errorf("reference lacks %q", row)
 		}
 	}
-	if n, want := len(pipelineDefinitions())+len(lagDefinitions())+len(offsetsDefinitions()), 27+16+1; n != want {
+	if n, want := len(pipelineDefinitions())+len(lagDefinitions())+len(offsetsDefinitions()), 28+16+1; n != want {
 		t.Errorf("%d definitions, want %d", n, want)
 	}
 }

@@ -42,8 +42,20 @@ var errTimeout = errors.New("handler exceeded handler.timeout")
 // queue (a transaction marker may follow recs). It returns false when the
 // lane must stop (it was abandoned, or the partition halted).
 func (l *lane) process(recs []*kgo.Record, last *kgo.Record) bool {
+	first := l.firstErr // a held batch's first call failed on the poll loop (inline.go)
+	if first != nil {
+		l.firstErr = nil
+	} else {
+		first = l.call(recs)
+	}
+	return l.settle(recs, last, first)
+}
+
+// settle is process once the batch's first call returned first: the
+// retries, the failures' policy, and the batch's completion.
+func (l *lane) settle(recs []*kgo.Record, last *kgo.Record, first error) bool {
 	p := l.p
-	failed, err := l.try(recs)
+	failed, err := l.retry(recs, first)
 	if err != nil {
 		return false
 	}
@@ -129,9 +141,13 @@ func countBelow(failed map[int]error, i int) int {
 // attempts (see errTimeout). It returns errStopped when the lane is
 // abandoned, whatever attempt it was on.
 func (l *lane) try(recs []*kgo.Record) (map[int]error, error) {
+	return l.retry(recs, l.call(recs))
+}
+
+// retry is try once the first call on the whole batch returned err.
+func (l *lane) retry(recs []*kgo.Record, err error) (map[int]error, error) {
 	p := l.p
 	// The common case allocates nothing here: one call on the whole batch.
-	err := l.call(recs)
 	if err == nil {
 		return nil, nil
 	}
@@ -239,9 +255,10 @@ func (l *lane) call(recs []*kgo.Record) (err error) {
 	l.callStarted(start)
 	defer func() {
 		end := time.Now()
-		l.callReturned(end)
+		took := end.Sub(start)
+		l.callReturned(end, took, err == nil)
 		b.Records = nil
-		l.m.handled(len(recs), end.Sub(start))
+		l.m.handled(len(recs), took)
 		l.callEnd = end
 	}()
 	if p.cfg.HandlerTimeout <= 0 {

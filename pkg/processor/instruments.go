@@ -17,6 +17,7 @@ type instruments struct {
 	group, topic string
 
 	processed, retries, commits, commitErrs prometheus.Counter
+	pollLoop                                prometheus.Counter
 	batch, handler                          prometheus.Observer
 	assignedG, pausedG, recsG, bytesG       prometheus.Gauge
 	haltedG, overdueG                       prometheus.Gauge
@@ -56,6 +57,7 @@ func newInstruments(m *metrics.Metrics, group, topic string) *instruments {
 	}
 	i.processed = m.Processed.WithLabelValues(topic)
 	i.retries = m.Retries.WithLabelValues(topic)
+	i.pollLoop = m.PollLoop.WithLabelValues(topic)
 	i.batch = m.BatchRecords.WithLabelValues(topic)
 	i.handler = m.HandlerSeconds.WithLabelValues(topic)
 	i.assignedG = m.Assigned.WithLabelValues(group, topic)
@@ -123,6 +125,13 @@ func (i *instruments) failed(outcome string) {
 func (i *instruments) retry() {
 	if i.m != nil {
 		i.retries.Inc()
+	}
+}
+
+// turn counts a batch the poll loop handled itself (inline.go).
+func (i *instruments) turn() {
+	if i.m != nil {
+		i.pollLoop.Inc()
 	}
 }
 

@@ -54,6 +54,17 @@ type lane struct {
 	callEnd   time.Time              // when the last handler call returned
 	lagG      prometheus.Gauge       // the partition's lag series; the poll loop's alone (setLag)
 
+	// The poll loop's turn (inline.go), guarded by mu: parked is set while
+	// the lane's goroutine waits for records with an empty queue, inline
+	// while the poll loop handles a batch in its place; quick counts the
+	// quick, successful handler calls since the last that was not, and
+	// need is how many a turn needs (quickCall).
+	parked, inline, exiting bool
+	quick, need             int
+	inlineEnd               chan struct{} // an inline batch ended while the goroutine exits
+	held                    heldBatch     // a batch the poll loop's call failed, for the goroutine
+	firstErr                error         // the goroutine's: held's error, for process
+
 	// In key and none ordering (keyed.go): k runs the partition's
 	// sub-lanes; a sub-lane's parent is the partition's lane, which its
 	// completions, halts and progress go to.
@@ -69,7 +80,7 @@ func newLane(p *Processor, topic string, part int32) *lane {
 	return &lane{
 		p: p, topic: topic, part: part, m: m, ctx: ctx, cancel: cancel, commitOff: -1, firstOff: -1,
 		signal: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}),
-		timer: t, e2e: m.e2eObserver(), progress: progress{at: time.Now()},
+		timer: t, e2e: m.e2eObserver(), progress: progress{at: time.Now()}, inlineEnd: make(chan struct{}, 1),
 	}
 }
 
@@ -78,6 +89,14 @@ func newLane(p *Processor, topic string, part int32) *lane {
 // or released lane drops them: they will never be handled here, and counting
 // them would hold buffer budget that no lane ever frees.
 func (l *lane) push(recs []*kgo.Record) {
+	l.queueUp(recs, false)
+	l.wake()
+}
+
+// queueUp is push without the wake; with claim, it also gives the batch to
+// the poll loop when the lane may take its turn (inline.go), and reports
+// whether it did.
+func (l *lane) queueUp(recs []*kgo.Record, claim bool) (inline bool) {
 	var n, payload int64
 	for _, r := range recs {
 		n += recordBytes(r)
@@ -86,7 +105,7 @@ func (l *lane) push(recs []*kgo.Record) {
 	l.mu.Lock()
 	if l.halted || l.gone {
 		l.mu.Unlock()
-		return
+		return false
 	}
 	if l.firstOff < 0 && len(recs) > 0 {
 		l.firstOff = recs[0].Offset
@@ -98,11 +117,14 @@ func (l *lane) push(recs []*kgo.Record) {
 	l.queue = append(l.queue, recs...)
 	l.qbytes += n
 	l.qpayload += payload
+	if claim && l.parked && !l.inline && l.held.last == nil && l.quickNow() && !l.stopped() {
+		l.inline, inline = true, true
+	}
 	l.mu.Unlock()
 	l.p.bufRecs.Add(int64(len(recs)))
 	l.p.bufBytes.Add(n)
 	l.p.m.buffered(int64(len(recs)), n)
-	l.wake()
+	return inline
 }
 
 // wake tells the lane's goroutine to look again: records arrived, or it is
@@ -270,6 +292,7 @@ func (l *lane) run() {
 		l.k.run()
 		return
 	}
+	defer l.leave() // an inline batch ends before done closes (inline.go)
 	for {
 		recs, last := l.take()
 		if last == nil {
@@ -319,6 +342,9 @@ func (l *lane) take() (batch []*kgo.Record, last *kgo.Record) {
 	cfg := l.p.cfg.Batch
 	for {
 		if l.stopped() {
+			if batch, last := l.takeHeld(); last != nil {
+				return batch, last // the in-flight batch finishes (inline.go)
+			}
 			return l.stopTake()
 		}
 		if cfg.MaxWait <= 0 {
@@ -344,14 +370,31 @@ func (l *lane) take() (batch []*kgo.Record, last *kgo.Record) {
 // processor.batch.max_bytes is reached first) without waiting, as take
 // describes; last is nil when the queue is empty.
 func (l *lane) takeQueued(limit int) (batch []*kgo.Record, last *kgo.Record) {
+	return l.takeFor(limit, false)
+}
+
+// takeFor is takeQueued for the lane's goroutine, or for the poll loop in
+// its turn (byPoll). The goroutine gets a batch the poll loop handed back
+// first, and nothing during the poll loop's turn; finding nothing, it is
+// parked, as it waits for a wake next.
+func (l *lane) takeFor(limit int, byPoll bool) (batch []*kgo.Record, last *kgo.Record) {
 	cfg := l.p.cfg.Batch
 	l.mu.Lock()
+	if !byPoll {
+		l.parked = false
+		if l.held.last != nil {
+			batch, last = l.unhold()
+			l.mu.Unlock()
+			return batch, last
+		}
+	}
 	var bytes, payload int64
 	n := 0
 	waiting := l.queue[l.head:]
-	if len(waiting) == 0 {
+	if len(waiting) == 0 || l.inline && !byPoll {
 		// Nothing queued, or dropped meanwhile (a halt, or a release at a
-		// drain deadline).
+		// drain deadline), or the poll loop's turn.
+		l.parked = !byPoll
 		l.mu.Unlock()
 		return nil, nil
 	}

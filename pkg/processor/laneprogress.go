@@ -35,12 +35,15 @@ func (l *lane) callStarted(now time.Time) {
 	l.mu.Unlock()
 }
 
-// callReturned records that the running handler call returned at now.
-func (l *lane) callReturned(now time.Time) {
+// callReturned records that the running handler call returned at now,
+// after d, with or without an error (ok), and counts it for the poll loop's
+// turns (inline.go).
+func (l *lane) callReturned(now time.Time, d time.Duration, ok bool) {
 	if l.parent != nil {
 		l = l.parent
 	}
 	l.mu.Lock()
+	l.quickCall(d, ok)
 	l.progress.at = now
 	if l.progress.calls--; l.progress.calls == 0 {
 		l.progress.call = time.Time{}

@@ -96,6 +96,10 @@ type Processor struct {
 
 	// txn runs the transactions of exactly_once; nil otherwise.
 	txn *transact
+
+	// inl are the lanes whose batch the poll loop handles in this poll
+	// (inline.go); the poll loop's alone.
+	inl []*lane
 }
 
 // New returns a Processor for topic (or opts.Topics), or an error naming
@@ -329,7 +333,9 @@ func (p *Processor) run(ctx context.Context) (connected bool, _ error) {
 				return
 			}
 			l := p.laneFor(tp)
-			l.push(fp.Records)
+			if l.hand(fp.Records) {
+				p.inl = append(p.inl, l)
+			}
 			last := fp.Records[len(fp.Records)-1].Offset
 			end := fp.HighWatermark
 			if readCommitted {
@@ -337,6 +343,12 @@ func (p *Processor) run(ctx context.Context) (connected bool, _ error) {
 			}
 			l.setLag(end - last - 1)
 		})
+		// The poll loop's turns, once every other lane is woken (inline.go).
+		for i, l := range p.inl {
+			l.runInline()
+			p.inl[i] = nil
+		}
+		p.inl = p.inl[:0]
 		p.flowAfterPoll()
 		p.fetch.resize(cl)
 		cl.AllowRebalance()
