@@ -22,8 +22,11 @@ type Batch struct {
 //
 // Contract:
 //   - Handle is called for one partition at a time, never concurrently for
-//     the same partition, in offset order; different partitions are handled
-//     concurrently, so Handle must be safe for concurrent use. With
+//     the same partition, in offset order; different partitions may be
+//     handled concurrently, so Handle must be safe for concurrent use, and
+//     a call must not wait for another partition's: a quick partition's
+//     small batch may be handled on the poll loop itself, one partition
+//     after another (docs/architecture.md, "The poll loop's turn"). With
 //     processor.ordering key that holds per key instead (a batch then holds
 //     records of several keys, each key's in offset order), and with none
 //     it holds for no record: up to processor.concurrency calls run per
