@@ -149,7 +149,7 @@ func (l *lane) quickCall(d time.Duration, ok bool) {
 		l.need = inlineAfter
 	}
 	switch {
-	case !ok || d > inlineMaxCall:
+	case !ok || d > l.p.turnMaxCall:
 		l.quick, l.need = 0, min(2*l.need, inlineNeedMax)
 	case l.quick < l.need:
 		l.quick++

@@ -38,6 +38,9 @@ func newInlineLane(t *testing.T, h Handler, tune func(*Config)) *inlineLane {
 		tune(&cfg)
 	}
 	p := newProcessor(kafkaConfigForTest(), "t", cfg, h, Options{Metrics: metrics.New(prometheus.NewRegistry())})
+	// A noop call under -race on a busy machine can take over
+	// inlineMaxCall; these tests decide which calls are slow themselves.
+	p.turnMaxCall = testTurnMaxCall
 	p.mu.Lock()
 	l := p.startLane(topicPart{"t", 0})
 	p.mu.Unlock()
@@ -56,6 +59,10 @@ func newInlineLane(t *testing.T, h Handler, tune func(*Config)) *inlineLane {
 func (il *inlineLane) turns() int {
 	return int(testutil.ToFloat64(il.l.m.pollLoop))
 }
+
+// testTurnMaxCall is the quick calls' bound in these tests: far above a
+// noop call, far below what they make slow (3 ×).
+const testTurnMaxCall = 50 * time.Millisecond
 
 // records returns the next n records of the partition.
 func (il *inlineLane) records(n int) []*kgo.Record {
@@ -159,7 +166,7 @@ func TestSlowCallEndsPollLoopTurns(t *testing.T) {
 		bad   func() error
 		retry int // quick calls the goroutine makes retrying the bad call's batch
 	}{
-		{"slow", func() error { time.Sleep(3 * inlineMaxCall); return nil }, 0},
+		{"slow", func() error { time.Sleep(3 * testTurnMaxCall); return nil }, 0},
 		{"failed", func() error { return errors.New("downstream refused") }, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -98,8 +98,10 @@ type Processor struct {
 	txn *transact
 
 	// inl are the lanes whose batch the poll loop handles in this poll
-	// (inline.go); the poll loop's alone.
-	inl []*lane
+	// (inline.go); the poll loop's alone. turnMaxCall is inlineMaxCall
+	// (a test under -race on a busy machine sets a longer one).
+	inl         []*lane
+	turnMaxCall time.Duration
 }
 
 // New returns a Processor for topic (or opts.Topics), or an error naming
@@ -148,6 +150,8 @@ func newProcessor(kcfg kafka.Config, topic string, cfg Config, h Handler, opts O
 		closed: make(chan struct{}),
 		fetch:  newFetchSizer(cfg),
 		health: newHealth(log.With("group", cfg.Group.ID, "topic", topic), cfg),
+
+		turnMaxCall: inlineMaxCall,
 	}
 	for _, t := range opts.Topics.Names {
 		p.instrumentsFor(t) // every named topic's series exist from the first scrape
