@@ -145,9 +145,6 @@ func (l *lane) leave() {
 // poll loop a number of times that grows with the logarithm of its calls,
 // not with them.
 func (l *lane) quickCall(d time.Duration, ok bool) {
-	if l.need == 0 {
-		l.need = inlineAfter
-	}
 	switch {
 	case !ok || d > l.p.turnMaxCall:
 		l.quick, l.need = 0, min(2*l.need, inlineNeedMax)
@@ -158,4 +155,4 @@ func (l *lane) quickCall(d time.Duration, ok bool) {
 
 // quickNow reports whether the partition's recent calls allow a turn (l.mu
 // held).
-func (l *lane) quickNow() bool { return l.need > 0 && l.quick >= l.need }
+func (l *lane) quickNow() bool { return l.quick >= l.need }

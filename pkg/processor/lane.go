@@ -80,7 +80,8 @@ func newLane(p *Processor, topic string, part int32) *lane {
 	return &lane{
 		p: p, topic: topic, part: part, m: m, ctx: ctx, cancel: cancel, commitOff: -1, firstOff: -1,
 		signal: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}),
-		timer: t, e2e: m.e2eObserver(), progress: progress{at: time.Now()}, inlineEnd: make(chan struct{}, 1),
+		timer: t, e2e: m.e2eObserver(), progress: progress{at: time.Now()},
+		need: inlineAfter, inlineEnd: make(chan struct{}, 1),
 	}
 }
 
