@@ -17,8 +17,8 @@ func BenchmarkGeneratorRecord(b *testing.B) {
 			g := NewGenerator(nil, "events", Config{Size: int64(size), Keys: 1000, ID: "bench-producer"}, Options{Metrics: metrics.New(prometheus.NewRegistry())})
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				r := g.record(uint64(i))
-				g.s.done(r, nil)
+				r, sl := g.record(uint64(i))
+				sl.release(r, nil)
 			}
 		})
 	}

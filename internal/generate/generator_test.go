@@ -23,7 +23,8 @@ func TestGeneratorRecordsInSlabs(t *testing.T) {
 		const n = 3*slabEvents + 17
 		recs := make([]*kgo.Record, 0, n)
 		for seq := range uint64(n) {
-			recs = append(recs, g.record(seq))
+			r, _ := g.record(seq)
+			recs = append(recs, r)
 		}
 		for seq, r := range recs {
 			g.record(uint64(n + seq)) // more records after it
@@ -51,7 +52,7 @@ func TestGeneratorHeadersOnlyWhereNeeded(t *testing.T) {
 		want    int
 	}{{100, false, 0}, {1024, false, 0}, {10, false, 2}, {100, true, 2}} {
 		g := NewGenerator(nil, "events", Config{Size: c.size, ID: "gen-test", IdentityHeaders: c.headers}, Options{})
-		r := g.record(12345)
+		r, _ := g.record(12345)
 		if len(r.Headers) != c.want {
 			t.Errorf("size %d, identity_headers %v: %d headers, want %d", c.size, c.headers, len(r.Headers), c.want)
 		}

@@ -77,7 +77,7 @@ read:
 			}
 			rec := &kgo.Record{Topic: l.s.topic, Value: v}
 			event.Stamp(rec, event.ID{Producer: l.id, Seq: seq})
-			l.s.send(rec)
+			l.s.send(rec, l.s.done)
 			seq++
 		}
 	}

@@ -20,7 +20,8 @@ type Options struct {
 	// none.
 	Metrics *metrics.Metrics
 	// OnAck, when not nil, is called for every acknowledged record, from
-	// the client's callback goroutine.
+	// the client's callback goroutine. The Generator builds another event
+	// in the record once OnAck returns: copy what must outlive the call.
 	OnAck func(*kgo.Record)
 	// FlushTimeout bounds Run's final wait for outstanding
 	// acknowledgements; pass the producer's delivery timeout, which no
@@ -88,11 +89,12 @@ func newSender(cl *kgo.Client, topic string, opts Options) *sender {
 	return s
 }
 
-func (s *sender) send(r *kgo.Record) {
+// send produces r with promise, which must call s.done.
+func (s *sender) send(r *kgo.Record, promise func(*kgo.Record, error)) {
 	s.stats.produced.Add(1)
 	// The record context is not the run's: a cancelled run still lets
 	// buffered records finish, and Flush waits for them.
-	s.cl.Produce(context.Background(), r, s.done)
+	s.cl.Produce(context.Background(), r, promise)
 }
 
 func (s *sender) done(r *kgo.Record, err error) {
