@@ -169,9 +169,7 @@ func (g *Generator) slabFor() *slab {
 }
 
 // record builds event seq in the current slab and returns it with the
-// slab, whose release is the record's promise. One allocation per record
-// of each kind was most of the generator's cost beside the client's (plain
-// franz-go producers reuse one value).
+// slab, whose release is the record's promise.
 func (g *Generator) record(seq uint64) (*kgo.Record, *slab) {
 	sl := g.slabFor()
 	e := &sl.events[sl.used]
