@@ -32,9 +32,10 @@ func TestClientHooksMatchKprom(t *testing.T) {
 		topic := kafkatest.Name(t, "hooks")
 		kafkatest.CreateTopic(t, c.Brokers, topic, 3)
 		ours, theirs := prometheus.NewRegistry(), prometheus.NewRegistry()
-		late := heldHooks{release: make(chan struct{}), once: new(sync.Once)}
+		held := make(heldHooks)
+		release := sync.OnceFunc(func() { close(held) })
 		cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.ClientID("hooks-test"),
-			kgo.WithHooks(late),
+			kgo.WithHooks(held),
 			metrics.New(ours).ClientHooks(),
 			kgo.WithHooks(kprom.NewMetrics("kafka_client", kprom.Registerer(theirs), kprom.WithClientLabel())),
 			kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -42,7 +43,7 @@ func TestClientHooksMatchKprom(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cl.Close()
-		defer late.open()
+		defer release()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		const n = 3000
@@ -62,11 +63,9 @@ func TestClientHooksMatchKprom(t *testing.T) {
 		names := []string{"kafka_client_fetch_bytes_total", "kafka_client_produce_bytes_total",
 			"kafka_client_write_bytes_total", "kafka_client_read_bytes_total",
 			"kafka_client_write_errors_total", "kafka_client_read_errors_total"}
-		// The client keeps fetching (a long poll every fetch.max_wait) and
-		// counts produced bytes on a goroutine of its own: the two
-		// registries are read one after the other, so a request may land
-		// between the reads. Compare until a pair of reads agrees, and
-		// let the produce hooks through after the first comparison.
+		// The client keeps fetching (a long poll every fetch.max_wait): the
+		// two registries are read one after the other, so a request may
+		// land between the reads. Compare until a pair of reads agrees.
 		var diffs []string
 		for deadline := time.Now().Add(20 * time.Second); ; {
 			diffs = diffs[:0]
@@ -80,7 +79,7 @@ func TestClientHooksMatchKprom(t *testing.T) {
 					diffs = append(diffs, fmt.Sprintf("%s:\nveltrix exports\n%s\nkprom exports\n%s", name, got, want))
 				}
 			}
-			late.open()
+			release()
 			if len(diffs) == 0 || time.Now().After(deadline) {
 				break
 			}
@@ -92,18 +91,12 @@ func TestClientHooksMatchKprom(t *testing.T) {
 	})
 }
 
-// heldHooks holds back the produce hooks registered after it until open.
-type heldHooks struct {
-	release chan struct{}
-	once    *sync.Once
-}
+// heldHooks holds back the produce hooks registered after it until closed.
+type heldHooks chan struct{}
 
 func (h heldHooks) OnProduceBatchWritten(kgo.BrokerMetadata, string, int32, kgo.ProduceBatchMetrics) {
-	<-h.release
+	<-h
 }
-
-// open lets the held hooks through; later calls do nothing.
-func (h heldHooks) open() { h.once.Do(func() { close(h.release) }) }
 
 // gathered is reg's family name, without the counters' creation times,
 // as text; "" when absent.
